@@ -1,0 +1,194 @@
+"""Typed, immutable events and the observer bus.
+
+The hardware and kernel models never print: every visible thing they do is
+an event handed to the observers subscribed on the :class:`EventBus`
+(trio's ``Instrument`` pattern).  The tracer, the checker, the statistics and
+the reports are all observers.
+
+Events are :class:`typing.NamedTuple` subclasses: immutable, typed, cheap to
+build (they are made on every simulated step when someone listens), and each
+carries a class attribute ``kind`` naming it in traces.
+
+When nobody is subscribed the models skip building events at all
+(``bus.active`` is false), so an unobserved machine pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+__all__ = [
+    "Event",
+    "EventBus",
+    "Observer",
+    "SetPte",
+    "PteClear",
+    "TlbFlushOne",
+    "TlbFlushAll",
+    "TlbFill",
+    "KmapAtomic",
+    "KunmapAtomic",
+    "Load",
+    "Store",
+    "Fault",
+    "Bug",
+]
+
+
+class SetPte(NamedTuple):
+    """A PTE was written (``set_pte``): ``ptep`` is the PTE's physical address."""
+
+    cpu: int
+    context: str
+    ptep: int
+    vaddr: int
+    old: int
+    new: int
+    kind = "set_pte"
+
+
+class PteClear(NamedTuple):
+    """A PTE was cleared (``pte_clear``)."""
+
+    cpu: int
+    context: str
+    ptep: int
+    vaddr: int
+    old: int
+    kind = "pte_clear"
+
+
+class TlbFlushOne(NamedTuple):
+    """``__flush_tlb_one(vaddr)`` on one CPU; ``present`` says whether an entry was dropped."""
+
+    cpu: int
+    context: str
+    vaddr: int
+    present: bool
+    kind = "tlb_flush_one"
+
+
+class TlbFlushAll(NamedTuple):
+    """``__flush_tlb_all()`` (``include_global``) or ``__flush_tlb()`` on one CPU."""
+
+    cpu: int
+    context: str
+    include_global: bool
+    dropped: int
+    kind = "tlb_flush_all"
+
+
+class TlbFill(NamedTuple):
+    """A page-table walk filled a TLB entry on ``cpu``."""
+
+    cpu: int
+    vaddr: int
+    pfn: int
+    kind = "tlb_fill"
+
+
+class KmapAtomic(NamedTuple):
+    """``kmap_atomic(page, type)`` returned ``vaddr``; ``idx`` is -1 for the lowmem shortcut."""
+
+    cpu: int
+    context: str
+    type: str
+    idx: int
+    vaddr: int
+    pfn: int
+    kind = "kmap_atomic"
+
+
+class KunmapAtomic(NamedTuple):
+    """``kunmap_atomic(vaddr, type)``; ``cleared`` says whether the PTE was cleared (debug)."""
+
+    cpu: int
+    context: str
+    type: str
+    idx: int
+    vaddr: int
+    cleared: bool
+    kind = "kunmap_atomic"
+
+
+class Load(NamedTuple):
+    """A load of ``size`` bytes at ``vaddr``; ``pfn`` is the frame it reached, ``tlb`` whether from the TLB."""
+
+    cpu: int
+    context: str
+    vaddr: int
+    size: int
+    pfn: int
+    tlb: bool
+    kind = "load"
+
+
+class Store(NamedTuple):
+    """A store of ``size`` bytes at ``vaddr``; fields as :class:`Load`."""
+
+    cpu: int
+    context: str
+    vaddr: int
+    size: int
+    pfn: int
+    tlb: bool
+    kind = "store"
+
+
+class Fault(NamedTuple):
+    """A kernel page fault (the model's Oops) at ``vaddr``."""
+
+    cpu: int
+    context: str
+    vaddr: int
+    write: bool
+    message: str
+    kind = "fault"
+
+
+class Bug(NamedTuple):
+    """The kernel executed ``BUG()`` in ``function``."""
+
+    cpu: int
+    context: str
+    function: str
+    message: str
+    kind = "bug"
+
+
+Event = (
+    SetPte | PteClear | TlbFlushOne | TlbFlushAll | TlbFill | KmapAtomic | KunmapAtomic
+    | Load | Store | Fault | Bug
+)
+Observer = Callable[[NamedTuple], None]
+
+
+class EventBus:
+    """Fan-out of events to observers, in subscription order.
+
+    States: *idle* (no observer: ``active`` is false and emitters skip building
+    events) and *active*.  Subscribing or unsubscribing switches between them.
+    Any context; observers must not emit events themselves.
+    """
+
+    __slots__ = ("_observers", "active")
+
+    def __init__(self) -> None:
+        self._observers: list[Observer] = []
+        self.active = False
+
+    def subscribe(self, observer: Observer) -> Observer:
+        """Add ``observer``; it is called with every later event.  Returns it."""
+        self._observers.append(observer)
+        self.active = True
+        return observer
+
+    def unsubscribe(self, observer: Observer) -> None:
+        """Remove ``observer``; it must be subscribed."""
+        self._observers.remove(observer)
+        self.active = bool(self._observers)
+
+    def emit(self, event: NamedTuple) -> None:
+        """Hand ``event`` to every observer."""
+        for obs in self._observers:
+            obs(event)

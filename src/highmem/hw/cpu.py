@@ -1,0 +1,210 @@
+"""A CPU: its TLB and the kernel-mode loads and stores it performs.
+
+The TLB is a per-CPU cache of translations, keyed by virtual page number.
+It is **not** coherent with the page tables: changing a PTE changes nothing
+a CPU already cached until that CPU flushes the entry
+(``__flush_tlb_one``), reloads CR3 (``__flush_tlb``, which keeps global
+entries) or flushes everything (``__flush_tlb_all``).  2.4.22's kernel PTEs
+are global when the CPU has PGE (include/asm-i386/pgtable.h PAGE_KERNEL), so
+only ``invlpg`` or a CR4.PGE toggle removes a kmap slot from a TLB.
+
+A TLB entry is in one of three states relative to its PTE: *absent*,
+*coherent* (it matches the PTE), or *stale* (the PTE changed or was cleared
+since it was filled).  An access through a stale entry reaches the old
+frame, exactly as on hardware; an access with no entry walks the page
+tables and fills one, or faults when the translation is not present.
+
+Departure from Linux (hardware): the TLB has unlimited capacity and never
+evicts, so a stale entry survives until flushed.  Real TLBs evict under
+pressure, which makes stale-TLB bugs intermittent; the model shows the
+worst case, deterministically.  Large (PSE) pages are cached per 4 KiB page.
+"""
+
+from __future__ import annotations
+
+from highmem.errors import HighmemError, PageFault
+from highmem.events import EventBus, Fault, Load, Store, TlbFill, TlbFlushAll, TlbFlushOne
+from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, Geometry, walk
+from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
+
+__all__ = ["CPU", "check_range"]
+
+_ADDR_END = 1 << 32
+_OFF = PAGE_SIZE - 1
+_ZERO = bytes(PAGE_SIZE)
+
+
+def check_range(vaddr: int, size: int) -> None:
+    """Reject an access that is not inside the 32-bit virtual address space."""
+    if not isinstance(vaddr, int) or isinstance(vaddr, bool):
+        raise HighmemError(f"address {vaddr!r} is not an integer: addresses are 32-bit numbers")
+    if size <= 0:
+        raise HighmemError(f"access of {size} bytes at {vaddr:#x} is empty: a load or store moves at least one byte")
+    if vaddr < 0 or vaddr + size > _ADDR_END:
+        raise HighmemError(
+            f"access of {size} bytes at {vaddr:#x} is out of range: "
+            "virtual addresses of i386 run from 0x0 to 0xffffffff"
+        )
+
+
+class CPU:
+    """One simulated i386 CPU (any context; the caller is the code running on it).
+
+    ``context`` names whatever currently runs on the CPU; the kernel model
+    keeps it up to date and it labels this CPU's events.
+    """
+
+    __slots__ = ("id", "tlb", "mem", "geo", "pgd_phys", "bus", "context", "has_pge")
+
+    def __init__(self, cpu_id: int, mem: PhysicalMemory, geo: Geometry, pgd_phys: int,
+                 bus: EventBus, has_pge: bool = True) -> None:
+        self.id = cpu_id
+        #: virtual page number -> (pfn, entry the walk found)
+        self.tlb: dict[int, tuple[int, int]] = {}
+        self.mem = mem
+        self.geo = geo
+        self.pgd_phys = pgd_phys
+        self.bus = bus
+        self.context = f"cpu{cpu_id}"
+        self.has_pge = has_pge
+
+    def __repr__(self) -> str:
+        return f"<CPU {self.id}: {len(self.tlb)} TLB entries>"
+
+    # -- translation -------------------------------------------------------
+    def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
+        w = walk(self.mem, self.geo, self.pgd_phys, vaddr)
+        if w.pfn < 0:
+            err = PageFault(vaddr, self.id, write, w.level)
+            if self.bus.active:
+                self.bus.emit(Fault(self.id, self.context, vaddr, write, str(err)))
+            raise err
+        want = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
+        if w.entry & want != want:
+            # The walker sets the accessed (and on a write, dirty) bit in memory.
+            self.mem.write(w.ptep, self.geo.struct.pack(w.entry | want))
+        e = (w.pfn, w.entry | want)
+        self.tlb[vaddr >> PAGE_SHIFT] = e
+        if self.bus.active:
+            self.bus.emit(TlbFill(self.id, vaddr & ~_OFF, w.pfn))
+        return e
+
+    def translate(self, vaddr: int, write: bool = False) -> int:
+        """The frame that an access at ``vaddr`` reaches now; fills the TLB or faults."""
+        check_range(vaddr, 1)
+        e = self.tlb.get(vaddr >> PAGE_SHIFT)
+        if e is None:
+            e = self._fill(vaddr, write)
+        return e[0]
+
+    # -- loads and stores --------------------------------------------------
+    def load(self, vaddr: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``vaddr`` through the TLB (page faults are Oopses)."""
+        if vaddr < 0 or size <= 0 or vaddr + size > _ADDR_END or type(vaddr) is not int:
+            check_range(vaddr, size)
+        off = vaddr & _OFF
+        if off + size > PAGE_SIZE:
+            return b"".join(self.load(a, n) for a, n in _pieces(vaddr, size))
+        vpn = vaddr >> PAGE_SHIFT
+        e = self.tlb.get(vpn)
+        hit = e is not None
+        if e is None:
+            e = self._fill(vaddr, False)
+        fr = self.mem.frames.get(e[0])
+        data = _ZERO[:size] if fr is None else bytes(fr[off : off + size])
+        if self.bus.active:
+            self.bus.emit(Load(self.id, self.context, vaddr, size, e[0], hit))
+        return data
+
+    def store(self, vaddr: int, data: bytes) -> None:
+        """Write ``data`` at ``vaddr`` through the TLB (page faults are Oopses)."""
+        size = len(data)
+        if vaddr < 0 or size <= 0 or vaddr + size > _ADDR_END or type(vaddr) is not int:
+            check_range(vaddr, size)
+        off = vaddr & _OFF
+        if off + size > PAGE_SIZE:
+            pos = 0
+            for a, n in _pieces(vaddr, size):
+                self.store(a, data[pos : pos + n])
+                pos += n
+            return
+        e = self.tlb.get(vaddr >> PAGE_SHIFT)
+        hit = e is not None
+        if e is None or not e[1] & _PAGE_DIRTY:
+            e = self._fill(vaddr, True)
+        frames = self.mem.frames
+        fr = frames.get(e[0])
+        if fr is None:
+            fr = frames[e[0]] = bytearray(PAGE_SIZE)
+        fr[off : off + size] = data
+        if self.bus.active:
+            self.bus.emit(Store(self.id, self.context, vaddr, size, e[0], hit))
+
+    def copy(self, dst: int, src: int, size: int) -> None:
+        """``memcpy(dst, src, size)``: a load then a store, without an intermediate buffer
+        when both sides lie within one page each."""
+        if (dst & _OFF) + size > PAGE_SIZE or (src & _OFF) + size > PAGE_SIZE:
+            self.store(dst, self.load(src, size))
+            return
+        check_range(src, size)
+        check_range(dst, size)
+        tlb = self.tlb
+        se = tlb.get(src >> PAGE_SHIFT)
+        shit = se is not None
+        if se is None:
+            se = self._fill(src, False)
+        de = tlb.get(dst >> PAGE_SHIFT)
+        dhit = de is not None
+        if de is None or not de[1] & _PAGE_DIRTY:
+            de = self._fill(dst, True)
+        frames = self.mem.frames
+        sfr = frames.get(se[0])
+        dfr = frames.get(de[0])
+        if dfr is None:
+            dfr = frames[de[0]] = bytearray(PAGE_SIZE)
+        so = src & _OFF
+        do = dst & _OFF
+        if sfr is None:
+            dfr[do : do + size] = _ZERO[:size]
+        else:
+            dfr[do : do + size] = memoryview(sfr)[so : so + size]
+        if self.bus.active:
+            self.bus.emit(Load(self.id, self.context, src, size, se[0], shit))
+            self.bus.emit(Store(self.id, self.context, dst, size, de[0], dhit))
+
+    # -- TLB maintenance ---------------------------------------------------
+    def flush_tlb_one(self, vaddr: int) -> None:
+        """``__flush_tlb_one(vaddr)``: ``invlpg``, this CPU only."""
+        present = self.tlb.pop(vaddr >> PAGE_SHIFT, None) is not None
+        if self.bus.active:
+            self.bus.emit(TlbFlushOne(self.id, self.context, vaddr & ~_OFF, present))
+
+    def flush_tlb(self) -> None:
+        """``__flush_tlb()``: reload CR3, dropping every entry that is not global."""
+        keep = {k: v for k, v in self.tlb.items() if self.has_pge and v[1] & _PAGE_GLOBAL}
+        dropped = len(self.tlb) - len(keep)
+        self.tlb = keep
+        if self.bus.active:
+            self.bus.emit(TlbFlushAll(self.id, self.context, False, dropped))
+
+    def flush_tlb_all(self) -> None:
+        """``__flush_tlb_all()``: toggle CR4.PGE, dropping global entries too (this CPU only)."""
+        dropped = len(self.tlb)
+        self.tlb.clear()
+        if self.bus.active:
+            self.bus.emit(TlbFlushAll(self.id, self.context, True, dropped))
+
+    def tlb_lookup(self, vaddr: int) -> int | None:
+        """The frame this CPU's TLB holds for ``vaddr``, or None (no side effects)."""
+        e = self.tlb.get(vaddr >> PAGE_SHIFT)
+        return None if e is None else e[0]
+
+
+def _pieces(vaddr: int, size: int) -> list[tuple[int, int]]:
+    out = []
+    while size:
+        n = min(size, PAGE_SIZE - (vaddr & _OFF))
+        out.append((vaddr, n))
+        vaddr += n
+        size -= n
+    return out

@@ -1,0 +1,232 @@
+"""Kernel configuration of a simulated machine: Kconfig options and machine size.
+
+Profile ``linux-2.4`` (Linux 2.4.22, i386) defaults, as an SMP kernel for a
+686-class machine with 2 GiB would be configured:
+
+=====================  =======  ==============================================
+option                 default  effect in the model
+=====================  =======  ==============================================
+SMP                    y        NR_CPUS = 32 (include/linux/threads.h); forces
+                                X86_LOCAL_APIC and X86_IO_APIC on
+X86_LOCAL_APIC         y (SMP)  FIX_APIC_BASE in the fixmap
+X86_IO_APIC            y (SMP)  MAX_IO_APICS IO-APIC fixmap entries
+X86_CLUSTERED_APIC     n        MAX_IO_APICS 32 instead of 8
+X86_VISWS_APIC         n        four SGI Visual Workstation entries
+X86_F00F_WORKS_OK      y        when n, the FIX_F00F entry exists
+X86_SUMMIT             n        FIX_CYCLONE_TIMER
+HIGHMEM                y        the kmap slots, pkmap, highmem zone
+ACPI_BOOT              n        FIX_ACPI_PAGES (4) entries
+DEBUG_HIGHMEM          n        kmap_atomic BUGs on a busy slot; kunmap_atomic
+                                checks and clears
+X86_PAE                n        CONFIG_HIGHMEM64G: 3-level tables, LAST_PKMAP
+                                512, up to 64 GiB
+=====================  =======  ==============================================
+
+Machine parameters: 2 online CPUs (1 when SMP=n), 2 GiB of RAM, the 2.4.22 km_type list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from highmem.errors import HighmemError
+from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
+
+__all__ = [
+    "KernelConfig",
+    "KCONFIG_OPTIONS",
+    "PROFILES",
+    "parse_size",
+    "parse_config_assignments",
+    "make_config",
+]
+
+#: Profiles this release models.
+PROFILES = ("linux-2.4",)
+
+KCONFIG_OPTIONS = (
+    "SMP",
+    "X86_LOCAL_APIC",
+    "X86_IO_APIC",
+    "X86_CLUSTERED_APIC",
+    "X86_VISWS_APIC",
+    "X86_F00F_WORKS_OK",
+    "X86_SUMMIT",
+    "HIGHMEM",
+    "ACPI_BOOT",
+    "DEBUG_HIGHMEM",
+    "X86_PAE",
+)
+
+_DEFAULTS = {
+    "SMP": True,
+    "X86_CLUSTERED_APIC": False,
+    "X86_VISWS_APIC": False,
+    "X86_F00F_WORKS_OK": True,
+    "X86_SUMMIT": False,
+    "HIGHMEM": True,
+    "ACPI_BOOT": False,
+    "DEBUG_HIGHMEM": False,
+    "X86_PAE": False,
+}
+
+MiB = 1 << 20
+GiB = 1 << 30
+MIN_MEMORY = 16 * MiB
+MAX_MEMORY_NONPAE = 4 * GiB
+MAX_MEMORY_PAE = 64 * GiB
+#: 2.4's cpu masks (cpu_online_map) are one unsigned long: at most 32 CPUs on i386.
+MAX_NR_CPUS = 32
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in ``text`` such as ``2G``, ``512M``, ``1536MiB`` or a plain byte count."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise HighmemError(
+            f"memory size {text!r} is not a size: write a number with an optional unit, e.g. 512M or 2G"
+        )
+    n = int(m.group(1))
+    unit = m.group(2).lower()
+    return n << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[unit]
+
+
+def _yn(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v == "y":
+        return True
+    if v == "n":
+        return False
+    raise HighmemError(f"config value {name}={value} is not y or n: Kconfig booleans here are y or n")
+
+
+def parse_config_assignments(items: Iterable[str]) -> dict[str, bool]:
+    """``["DEBUG_HIGHMEM=y", ...]`` as ``{"DEBUG_HIGHMEM": True, ...}``; rejects unknown names."""
+    out: dict[str, bool] = {}
+    for item in items:
+        if "=" not in item:
+            raise HighmemError(f"config setting {item!r} has no '=': write NAME=y or NAME=n")
+        name, value = item.split("=", 1)
+        name = name.strip()
+        if name.startswith("CONFIG_"):
+            name = name[len("CONFIG_") :]
+        if name not in KCONFIG_OPTIONS:
+            raise HighmemError(
+                f"config option {name!r} is not modelled: known options are {', '.join(KCONFIG_OPTIONS)}"
+            )
+        out[name] = _yn(name, value)
+    return out
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """A validated configuration: profile, Kconfig options, CPUs, memory, km types."""
+
+    profile: str = "linux-2.4"
+    options: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    NR_CPUS: int = 32
+    cpus: int = 2
+    memory: int = 2 * GiB
+    km_types: str = "2.4.22"
+    #: CPU features (not Kconfig): PSE large pages for lowmem, PGE global entries.
+    cpu_has_pse: bool = True
+    cpu_has_pge: bool = True
+
+    def __getitem__(self, name: str) -> bool:
+        return self.options[name]
+
+    @property
+    def MAX_IO_APICS(self) -> int:
+        """8, or 32 with X86_CLUSTERED_APIC (2.4.22 include/asm-i386/apicdef.h)."""
+        return 32 if self.options["X86_CLUSTERED_APIC"] else 8
+
+    def describe(self) -> str:
+        """The options as a Kconfig-style list of ``CONFIG_NAME=y`` lines."""
+        return "\n".join(
+            f"CONFIG_{k}={'y' if v else 'n'}" for k, v in self.options.items()
+        )
+
+
+def make_config(
+    profile: str = "linux-2.4",
+    *,
+    cpus: int | None = None,
+    nr_cpus: int | None = None,
+    pae: bool = False,
+    km_types: str = "2.4.22",
+    memory: str | int = "2G",
+    config: Mapping[str, bool] | Iterable[str] | None = None,
+    cpu_has_pse: bool = True,
+    cpu_has_pge: bool = True,
+) -> KernelConfig:
+    """Check every setting and return the :class:`KernelConfig`; one sentence on the first bad one."""
+    if profile not in PROFILES:
+        raise HighmemError(f"profile {profile!r} does not exist: available profiles are {', '.join(PROFILES)}")
+    if km_types not in KM_TYPE_VARIANTS:
+        raise HighmemError(
+            f"km type list {km_types!r} does not exist: choose {' or '.join(KM_TYPE_VARIANTS)}"
+        )
+    if config is None:
+        given: dict[str, bool] = {}
+    elif isinstance(config, Mapping):
+        given = parse_config_assignments(f"{k}={'y' if v else 'n'}" if isinstance(v, bool) else f"{k}={v}"
+                                         for k, v in config.items())
+    else:
+        given = parse_config_assignments(config)
+    if pae:
+        if given.get("X86_PAE") is False:
+            raise HighmemError("--pae contradicts X86_PAE=n: drop one of them")
+        given["X86_PAE"] = True
+    opts = dict(_DEFAULTS)
+    opts.update({k: v for k, v in given.items() if k in _DEFAULTS})
+    smp = opts["SMP"]
+    for apic in ("X86_LOCAL_APIC", "X86_IO_APIC"):
+        if smp and given.get(apic) is False:
+            raise HighmemError(f"config {apic}=n conflicts with SMP=y: an SMP kernel always has it; set SMP=n too")
+        opts[apic] = given.get(apic, smp)
+    if opts["X86_PAE"] and not opts["HIGHMEM"]:
+        raise HighmemError("config X86_PAE=y needs HIGHMEM=y: PAE is CONFIG_HIGHMEM64G, a highmem option")
+    if opts["X86_CLUSTERED_APIC"] and not opts["X86_IO_APIC"]:
+        raise HighmemError("config X86_CLUSTERED_APIC=y needs X86_IO_APIC=y: it only widens the IO-APIC range")
+    ordered = {k: opts[k] for k in KCONFIG_OPTIONS}
+
+    if nr_cpus is None:
+        nr_cpus = MAX_NR_CPUS if smp else 1
+    if not isinstance(nr_cpus, int) or isinstance(nr_cpus, bool) or nr_cpus < 1:
+        raise HighmemError(f"NR_CPUS={nr_cpus} is invalid: it must be a whole number of at least 1")
+    if not smp and nr_cpus != 1:
+        raise HighmemError(f"NR_CPUS={nr_cpus} needs SMP=y: a uniprocessor kernel has NR_CPUS 1")
+    if nr_cpus > MAX_NR_CPUS:
+        raise HighmemError(
+            f"NR_CPUS={nr_cpus} is above {MAX_NR_CPUS}: 2.4's i386 CPU masks are one 32-bit word"
+        )
+    if cpus is None:
+        cpus = min(2, nr_cpus)
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
+        raise HighmemError(f"online CPU count {cpus} is invalid: at least one CPU must be online")
+    if cpus > nr_cpus:
+        raise HighmemError(f"{cpus} online CPUs exceed NR_CPUS={nr_cpus}: a kernel runs at most NR_CPUS CPUs")
+
+    size = parse_size(memory)
+    limit = MAX_MEMORY_PAE if ordered["X86_PAE"] else MAX_MEMORY_NONPAE
+    if size < MIN_MEMORY:
+        raise HighmemError(f"memory size {_fmt(size)} is below the minimum of 16 MiB: the model needs ZONE_DMA whole")
+    if size > limit:
+        arch = "PAE (X86_PAE=y) addresses 64 GiB" if ordered["X86_PAE"] else "non-PAE i386 addresses 4 GiB; add --pae for up to 64 GiB"
+        raise HighmemError(f"memory size {_fmt(size)} is above the architecture's limit: {arch}")
+    return KernelConfig(profile, MappingProxyType(ordered), nr_cpus, cpus, size & ~0xFFF, km_types,
+                        cpu_has_pse, cpu_has_pge)
+
+
+def _fmt(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} bytes"

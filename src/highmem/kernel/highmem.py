@@ -1,0 +1,147 @@
+"""Atomic kmaps, Linux 2.4.22 (include/asm-i386/highmem.h).
+
+``kmap_atomic(page, type)``:
+
+1. A page below ``highmem_start_page`` (lowmem) is already mapped: return
+   ``page_address(page)``; nothing is written or flushed.
+2. ``idx = type + KM_TYPE_NR * smp_processor_id()``;
+   ``vaddr = __fix_to_virt(FIX_KMAP_BEGIN + idx)``.
+3. CONFIG_DEBUG_HIGHMEM only: BUG if the PTE at ``kmap_pte - idx`` is not
+   none (the slot is still mapped).
+4. ``set_pte(kmap_pte - idx, mk_pte(page, kmap_prot))``: a plain store that
+   silently replaces a previous mapping in a non-debug kernel.
+5. ``__flush_tlb_one(vaddr)`` on this CPU only, because the slot's old
+   translation may still be cached here.
+6. Return vaddr.
+
+It does not disable interrupts or preemption (2.4 is not preemptible); the
+caller supplies whatever protection the slot needs.
+
+``kunmap_atomic(kvaddr, type)`` does nothing at all without
+CONFIG_DEBUG_HIGHMEM: PTE and TLB entry stay until the next kmap_atomic of
+the slot replaces them.  With it: mask the address; return if it is below
+FIXADDR_START (a lowmem, pkmap or vmalloc address); BUG if it is not the
+slot of (type, this CPU); clear the PTE and flush its TLB entry, so a later
+access through the stale address faults instead of reaching the old page.
+
+A slot is therefore in one of three states: *free* (PTE none), *mapped*
+(its owner is between map and unmap) or *stale* (non-debug: the window
+closed but PTE and possibly TLB entry still point at the old page).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from highmem.errors import KernelBUG
+from highmem.events import Bug, KmapAtomic, KunmapAtomic, PteClear, SetPte
+from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
+from highmem.kernel.kmap_types import coerce_km_type
+from highmem.kernel.vaddr import VirtAddr
+
+if TYPE_CHECKING:
+    from highmem.kernel.machine import Machine
+
+__all__ = ["kmap_atomic", "kunmap_atomic", "page_address", "PageHighMem"]
+
+
+def page_address(m: Machine, page: Page) -> VirtAddr:
+    """``page_address(page)``: ``page->virtual`` (0 for an unmapped high page). Any context."""
+    return VirtAddr(int(m.mem_map.virtual[page.pfn]))
+
+
+def PageHighMem(m: Machine, page: Page) -> bool:
+    """``PageHighMem(page)``: the frame lies in ZONE_HIGHMEM. Any context."""
+    return page.pfn >= m.highstart_pfn
+
+
+def _bug(m: Machine, function: str, condition: str) -> KernelBUG:
+    cur = m.current
+    if m.bus.active:
+        m.bus.emit(Bug(cur.cpu, cur.name, function, f"kernel BUG in {function}: {condition}"))
+    return KernelBUG(function, condition, cpu=cur.cpu)
+
+
+def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
+    """Map ``page`` into this CPU's fixmap slot for ``type``; returns the page-aligned address.
+
+    Any context, including interrupts; never sleeps.  The caller must not
+    sleep, schedule or exit until ``kunmap_atomic``, and must keep other
+    users of the same type on this CPU (interrupts, softirqs) out meanwhile.
+    """
+    if m.sched_point is not None:
+        m.sched_point("kmap_atomic")
+    cur = m.current
+    if type.__class__ is not m.km_type:
+        type = coerce_km_type(m.km_type, type)
+    if not isinstance(page, Page) or page.mem_map is not m.mem_map:
+        page = m.check_page(page)
+    if page.pfn < m.highstart_pfn:
+        vaddr = VirtAddr(int(m.mem_map.virtual[page.pfn]))
+        if m.bus.active:
+            m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, page.pfn))
+        return vaddr
+    cpu = cur.cpu
+    idx = type + m.KM_TYPE_NR * cpu
+    vaddr = m.kmap_vaddr[idx]
+    ptep = m.kmap_pte - idx * m.pte_size
+    frame = m.phys.frames[ptep >> PAGE_SHIFT]
+    off = ptep & 0xFFF
+    pte_struct = m.pte_struct
+    if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
+        raise _bug(m, "kmap_atomic",
+                   f"slot {type.name} of CPU {cpu} (fixmap {m.FIX_KMAP_BEGIN + idx}, {vaddr:#010x}) "
+                   "is already mapped")
+    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
+    if m.bus.active:
+        old = pte_struct.unpack_from(frame, off)[0]
+        pte_struct.pack_into(frame, off, new)
+        m.bus.emit(SetPte(cpu, cur.name, ptep, vaddr, old, new))
+        m.cpus[cpu].flush_tlb_one(vaddr)
+        m.bus.emit(KmapAtomic(cpu, cur.name, type.name, idx, vaddr, page.pfn))
+    else:
+        pte_struct.pack_into(frame, off, new)
+        m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
+    return vaddr
+
+
+def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
+    """End the atomic mapping at ``kvaddr`` made with ``type`` on this CPU.
+
+    Any context.  Without CONFIG_DEBUG_HIGHMEM it does nothing (the slot is
+    left *stale*); with it, a wrong address or type is a kernel BUG.
+    """
+    if m.sched_point is not None:
+        m.sched_point("kunmap_atomic")
+    if type.__class__ is not m.km_type:
+        type = coerce_km_type(m.km_type, type)
+    if not m.DEBUG_HIGHMEM:
+        if m.bus.active:
+            cur = m.current
+            m.bus.emit(KunmapAtomic(cur.cpu, cur.name, type.name, type + m.KM_TYPE_NR * cur.cpu,
+                                    kvaddr, False))
+        return
+    cur = m.current
+    cpu = cur.cpu
+    vaddr = kvaddr & PAGE_MASK
+    idx = type + m.KM_TYPE_NR * cpu
+    if vaddr < m.FIXADDR_START:
+        if m.bus.active:
+            m.bus.emit(KunmapAtomic(cpu, cur.name, type.name, -1, kvaddr, False))
+        return
+    slot = m.kmap_vaddr[idx]
+    if vaddr != slot:
+        raise _bug(m, "kunmap_atomic",
+                   f"address {kvaddr:#010x} is not the slot of {type.name} on CPU {cpu} "
+                   f"(fixmap {m.FIX_KMAP_BEGIN + idx}, {slot:#010x})")
+    ptep = m.kmap_pte - idx * m.pte_size
+    frame = m.phys.frames[ptep >> PAGE_SHIFT]
+    off = ptep & 0xFFF
+    old = m.pte_struct.unpack_from(frame, off)[0]
+    m.pte_struct.pack_into(frame, off, 0)
+    if m.bus.active:
+        m.bus.emit(PteClear(cpu, cur.name, ptep, vaddr, old))
+    m.cpus[cpu].flush_tlb_one(vaddr)
+    if m.bus.active:
+        m.bus.emit(KunmapAtomic(cpu, cur.name, type.name, idx, kvaddr, True))

@@ -1,0 +1,244 @@
+"""A booted machine: the hardware and the kernel state of one profile.
+
+:class:`Machine` is what every other layer works on.  It owns the physical
+memory, ``mem_map``, the CPUs with their TLBs, swapper_pg_dir, the fixmap,
+the observer bus and the per-CPU context stacks, and exposes the kernel's
+primitives as methods (``kmap_atomic``, ``kunmap_atomic``, loads, stores).
+
+Every primitive runs in the *current* context (``current``); its CPU is
+``smp_processor_id()``.  Outside a scheduler, code runs as a task on CPU 0
+(``init``) unless wrapped in :meth:`Machine.process`.  Each primitive first
+calls ``sched_point`` when one is installed: that is where the engine may
+switch to another context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
+
+from highmem.errors import HighmemError
+from highmem.events import EventBus
+from highmem.hw.cpu import CPU
+from highmem.hw.pagetable import __PAGE_KERNEL as _PAGE_KERNEL_NOGLOBAL
+from highmem.hw.pagetable import NON_PAE, PAE, _PAGE_GLOBAL
+from highmem.hw.physmem import PAGE_SHIFT, MemMap, Page, PhysicalMemory, Zone
+from highmem.kernel import boot as _boot
+from highmem.kernel import highmem as _highmem
+from highmem.kernel.config import KernelConfig, make_config
+from highmem.kernel.context import Context, ContextKind, CpuState
+from highmem.kernel.fixmap import Fixmap
+from highmem.kernel.kmap_types import KM_TYPE_VARIANTS, km_type_for
+from highmem.kernel.page_alloc import PageAllocator
+from highmem.kernel.vaddr import VirtAddr
+
+__all__ = ["Machine", "boot"]
+
+PKMAP_BASE = 0xFE000000
+VMALLOC_OFFSET = 8 << 20
+
+
+class Machine:
+    """A simulated SMP i386 machine running one modelled kernel.
+
+    States: *booted* (after construction; every CPU online, TLBs empty,
+    kmap slots free) and then whatever the primitives make of it.  User
+    mistakes raise :class:`~highmem.errors.HighmemError` before any state
+    changes; kernel BUGs raise :class:`~highmem.errors.KernelBUG`.
+    """
+
+    sched_point: Callable[[str], None] | None
+
+    def __init__(self, config: KernelConfig) -> None:
+        self.config = config
+        opts = config.options
+        self.bus = EventBus()
+        self.boot_log: list[str] = []
+        self.sched_point = None
+        self.DEBUG_HIGHMEM = opts["DEBUG_HIGHMEM"]
+        self.geometry = PAE if opts["X86_PAE"] else NON_PAE
+        self.pte_size = self.geometry.entry_size
+        self.pte_struct = self.geometry.struct
+        self.km_type = km_type_for(KM_TYPE_VARIANTS[config.km_types])
+        self.KM_TYPE_NR = len(self.km_type)
+        self.NR_CPUS = config.NR_CPUS
+        self.fixmap = Fixmap(config, self.KM_TYPE_NR)
+        self.FIXADDR_TOP = self.fixmap.FIXADDR_TOP
+        self.FIXADDR_START = self.fixmap.FIXADDR_START
+        self.FIX_KMAP_BEGIN = self.fixmap.FIX_KMAP_BEGIN
+        self.FIX_KMAP_END = self.fixmap.FIX_KMAP_END
+        self.PAGE_OFFSET = _boot.PAGE_OFFSET
+        self.HIGHMEM = opts["HIGHMEM"]
+        self.PKMAP_BASE = PKMAP_BASE
+        self.LAST_PKMAP = 512 if opts["X86_PAE"] else 1024
+        self.kmap_prot = _PAGE_KERNEL_NOGLOBAL | (_PAGE_GLOBAL if config.cpu_has_pge else 0)
+        self.kmap_pte = 0
+        self.pkmap_page_table = 0
+        self.swapper_pg_dir = 0
+        self.max_pfn = self.max_low_pfn = self.highstart_pfn = 0
+        self.bootmem_end_pfn = 0
+
+        _boot.boot_memory(self)
+        self.mem_map = MemMap(self.max_pfn, self.max_low_pfn, _boot.MAX_DMA_ADDRESS_PFN)
+        self.mem_map.highstart_pfn = self.highstart_pfn
+        self.phys = PhysicalMemory(self.max_pfn)
+        _boot.pagetable_init(self)
+        _boot.kmap_init(self)
+        _boot.set_lowmem_virtual(self)
+        #: ``highmem_start_page = mem_map + highstart_pfn`` (one past the end without highmem).
+        self.highmem_start_page = Page(self.mem_map, self.highstart_pfn)
+        self.high_memory = self.PAGE_OFFSET + (self.max_low_pfn << PAGE_SHIFT)
+        self.VMALLOC_START = (self.high_memory + 2 * VMALLOC_OFFSET - 1) & ~(VMALLOC_OFFSET - 1)
+        self.VMALLOC_END = (PKMAP_BASE if self.HIGHMEM else self.FIXADDR_START) - 2 * 4096
+        nslots = self.KM_TYPE_NR * self.NR_CPUS if self.FIX_KMAP_BEGIN is not None else 0
+        #: ``__fix_to_virt(FIX_KMAP_BEGIN + idx)`` for every slot index (compile-time constants in C).
+        self.kmap_vaddr: list[VirtAddr] = [
+            VirtAddr(self.fixmap.fix_to_virt_unchecked(self.FIX_KMAP_BEGIN + i))  # type: ignore[operator]
+            for i in range(nslots)
+        ]
+        self.cpus = [CPU(i, self.phys, self.geometry, self.swapper_pg_dir, self.bus, config.cpu_has_pge)
+                     for i in range(config.cpus)]
+        self.cpu_state = [CpuState(i) for i in range(config.cpus)]
+        self.allocator = PageAllocator(self.mem_map, self.bootmem_end_pfn)
+        self._init_task = Context("init", ContextKind.TASK, 0)
+        self._init_task.state = "running"
+        self.current: Context = self._init_task
+
+    def __repr__(self) -> str:
+        return (f"<Machine {self.config.profile} {self.config.cpus}/{self.NR_CPUS} CPUs "
+                f"{self.max_pfn << PAGE_SHIFT >> 20} MiB {self.geometry.name}>")
+
+    # -- kernel primitives (mm/highmem.c, include/asm-i386/highmem.h) ----------
+    kmap_atomic = _highmem.kmap_atomic
+    kunmap_atomic = _highmem.kunmap_atomic
+    page_address = _highmem.page_address
+    PageHighMem = _highmem.PageHighMem
+
+    def smp_processor_id(self) -> int:
+        """The CPU the current context runs on. Any context."""
+        return self.current.cpu
+
+    def load(self, vaddr: int, size: int) -> bytes:
+        """Kernel-mode load of ``size`` bytes at ``vaddr`` on this CPU. Any context."""
+        if self.sched_point is not None:
+            self.sched_point("load")
+        return self.cpus[self.current.cpu].load(vaddr, size)
+
+    def store(self, vaddr: int, data: bytes) -> None:
+        """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""
+        if self.sched_point is not None:
+            self.sched_point("store")
+        self.cpus[self.current.cpu].store(vaddr, bytes(data))
+
+    def memcpy(self, dst: int, src: int, size: int) -> None:
+        """``memcpy(dst, src, size)`` through this CPU's TLB: one step. Any context."""
+        if self.sched_point is not None:
+            self.sched_point("memcpy")
+        self.cpus[self.current.cpu].copy(dst, src, size)
+
+    def flush_tlb_one(self, vaddr: int) -> None:
+        """``__flush_tlb_one(vaddr)``: drop this CPU's TLB entry for ``vaddr``. Any context."""
+        if self.sched_point is not None:
+            self.sched_point("__flush_tlb_one")
+        self.cpus[self.current.cpu].flush_tlb_one(vaddr)
+
+    def local_flush_tlb_all(self) -> None:
+        """``__flush_tlb_all()`` on this CPU only, global entries included. Any context."""
+        if self.sched_point is not None:
+            self.sched_point("__flush_tlb_all")
+        self.cpus[self.current.cpu].flush_tlb_all()
+
+    def flush_tlb_all(self) -> None:
+        """``flush_tlb_all()``: every online CPU's TLB, global entries included.
+
+        Departure from Linux: on SMP the kernel sends an IPI and waits for each
+        CPU; here all CPUs flush at once (IPIs are modelled by the engine).
+        """
+        if self.sched_point is not None:
+            self.sched_point("flush_tlb_all")
+        for cpu in self.cpus:
+            cpu.flush_tlb_all()
+
+    # -- pages -------------------------------------------------------------------
+    def page(self, pfn: int) -> Page:
+        """The ``struct page`` of frame ``pfn`` (``mem_map + pfn``)."""
+        if isinstance(pfn, bool) or not isinstance(pfn, int):
+            raise HighmemError(f"page frame number {pfn!r} is not an integer")
+        return self.mem_map[pfn]
+
+    def check_page(self, page: Any) -> Page:
+        """``page`` as a page of this machine, or a one-sentence error."""
+        if isinstance(page, Page):
+            if page.mem_map is not self.mem_map:
+                raise HighmemError(f"page {page.pfn:#x} belongs to another machine")
+            return page
+        raise HighmemError(f"{page!r} is not a struct page: pass a Page from machine.page() or alloc_page()")
+
+    def alloc_page(self, gfp_mask: str = "GFP_KERNEL") -> Page | None:
+        """``alloc_page(gfp_mask)``; None when no zone of the mask's list has a free frame."""
+        return self.allocator.alloc_page(gfp_mask)
+
+    def alloc_highpage(self) -> Page:
+        """A page from ZONE_HIGHMEM (``alloc_page(GFP_HIGHUSER)`` that must land high)."""
+        page = self.allocator.alloc_page("GFP_HIGHUSER")
+        if page is None or page.zone is not Zone.ZONE_HIGHMEM:
+            raise HighmemError("this machine has no free high memory: give it more than 896 MiB with HIGHMEM=y")
+        return page
+
+    def page_bytes(self, page: Page, offset: int = 0, size: int = 4096) -> bytes:
+        """The bytes of ``page`` in physical memory (no CPU, no TLB: the RAM's own view)."""
+        return self.phys.read((page.pfn << PAGE_SHIFT) + offset, size)
+
+    # -- contexts -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def process(self, cpu: int = 0, name: str = "task") -> Iterator[Context]:
+        """Run the body as process context (a task) on ``cpu``.
+
+        The task is pushed on the CPU's context stack and becomes ``current``
+        for the duration; the previous current context is restored after.
+        """
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < len(self.cpus):
+            raise HighmemError(f"CPU {cpu} is not online: this machine has CPUs 0 to {len(self.cpus) - 1}")
+        task = Context(name, ContextKind.TASK, cpu)
+        prev = self.current
+        self.enter(task)
+        try:
+            yield task
+        finally:
+            self.leave(task)
+            self.current = prev
+            self.cpus[prev.cpu].context = prev.name
+
+    def enter(self, ctx: Context) -> None:
+        """Make ``ctx`` run on its CPU (push it on the CPU's stack; it becomes current)."""
+        self.cpu_state[ctx.cpu].stack.append(ctx)
+        ctx.state = "running"
+        self.current = ctx
+        self.cpus[ctx.cpu].context = ctx.name
+
+    def leave(self, ctx: Context) -> None:
+        """Take ``ctx`` off its CPU's stack (it must be on top)."""
+        st = self.cpu_state[ctx.cpu].stack
+        if st and st[-1] is ctx:
+            st.pop()
+        ctx.state = "exited"
+
+    # -- observers ------------------------------------------------------------------
+    def subscribe(self, observer: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Add an observer of every event (see :mod:`highmem.events`)."""
+        return self.bus.subscribe(observer)
+
+    def kmap_slot(self, cpu: int, type: Any) -> tuple[int, VirtAddr]:
+        """(fixmap index, virtual address) of the slot of ``type`` on ``cpu``."""
+        from highmem.kernel.kmap_types import coerce_km_type
+
+        t = coerce_km_type(self.km_type, type)
+        if self.FIX_KMAP_BEGIN is None:
+            raise HighmemError("this kernel has no kmap slots: it is built with HIGHMEM=n")
+        idx = t + self.KM_TYPE_NR * cpu
+        return self.FIX_KMAP_BEGIN + idx, self.kmap_vaddr[idx]
+
+
+def boot(profile: str = "linux-2.4", **kwargs: Any) -> Machine:
+    """Boot a machine; keyword arguments as :func:`highmem.kernel.config.make_config`."""
+    return Machine(make_config(profile, **kwargs))
