@@ -15,7 +15,8 @@ When nobody is subscribed the models skip building events at all
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 __all__ = [
     "Event",
@@ -44,7 +45,10 @@ class SetPte(NamedTuple):
     vaddr: int
     old: int
     new: int
-    kind = "set_pte"
+
+    @property
+    def kind(self) -> str:
+        return "set_pte"
 
 
 class PteClear(NamedTuple):
@@ -55,7 +59,10 @@ class PteClear(NamedTuple):
     ptep: int
     vaddr: int
     old: int
-    kind = "pte_clear"
+
+    @property
+    def kind(self) -> str:
+        return "pte_clear"
 
 
 class TlbFlushOne(NamedTuple):
@@ -65,7 +72,10 @@ class TlbFlushOne(NamedTuple):
     context: str
     vaddr: int
     present: bool
-    kind = "tlb_flush_one"
+
+    @property
+    def kind(self) -> str:
+        return "tlb_flush_one"
 
 
 class TlbFlushAll(NamedTuple):
@@ -75,7 +85,10 @@ class TlbFlushAll(NamedTuple):
     context: str
     include_global: bool
     dropped: int
-    kind = "tlb_flush_all"
+
+    @property
+    def kind(self) -> str:
+        return "tlb_flush_all"
 
 
 class TlbFill(NamedTuple):
@@ -84,7 +97,10 @@ class TlbFill(NamedTuple):
     cpu: int
     vaddr: int
     pfn: int
-    kind = "tlb_fill"
+
+    @property
+    def kind(self) -> str:
+        return "tlb_fill"
 
 
 class KmapAtomic(NamedTuple):
@@ -96,7 +112,10 @@ class KmapAtomic(NamedTuple):
     idx: int
     vaddr: int
     pfn: int
-    kind = "kmap_atomic"
+
+    @property
+    def kind(self) -> str:
+        return "kmap_atomic"
 
 
 class KunmapAtomic(NamedTuple):
@@ -108,7 +127,10 @@ class KunmapAtomic(NamedTuple):
     idx: int
     vaddr: int
     cleared: bool
-    kind = "kunmap_atomic"
+
+    @property
+    def kind(self) -> str:
+        return "kunmap_atomic"
 
 
 class Load(NamedTuple):
@@ -120,7 +142,10 @@ class Load(NamedTuple):
     size: int
     pfn: int
     tlb: bool
-    kind = "load"
+
+    @property
+    def kind(self) -> str:
+        return "load"
 
 
 class Store(NamedTuple):
@@ -132,7 +157,10 @@ class Store(NamedTuple):
     size: int
     pfn: int
     tlb: bool
-    kind = "store"
+
+    @property
+    def kind(self) -> str:
+        return "store"
 
 
 class Fault(NamedTuple):
@@ -143,7 +171,10 @@ class Fault(NamedTuple):
     vaddr: int
     write: bool
     message: str
-    kind = "fault"
+
+    @property
+    def kind(self) -> str:
+        return "fault"
 
 
 class Bug(NamedTuple):
@@ -153,7 +184,10 @@ class Bug(NamedTuple):
     context: str
     function: str
     message: str
-    kind = "bug"
+
+    @property
+    def kind(self) -> str:
+        return "bug"
 
 
 Event = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import mmap
 from enum import IntEnum
-from typing import NewType
+from typing import Literal, NewType
 
 from highmem.errors import HighmemError
 
@@ -72,9 +72,9 @@ class Zone(IntEnum):
     ZONE_HIGHMEM = 2
 
 
-def _lazy_array(n: int, fmt: str) -> memoryview:
-    """An ``n``-entry zeroed array over anonymous memory the OS fills in lazily."""
-    size = max(n * 4, 1)
+def _lazy_array(n: int, fmt: Literal["i", "I"]) -> memoryview:
+    """An ``n``-entry zeroed 32-bit array over anonymous memory the OS fills in lazily."""
+    size = max(n * 4, 4)
     return memoryview(mmap.mmap(-1, size)).cast(fmt)
 
 

@@ -28,9 +28,9 @@ Machine parameters: 2 online CPUs (1 when SMP=n), 2 GiB of RAM, the 2.4.22 km_ty
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from highmem.errors import HighmemError
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
@@ -219,7 +219,8 @@ def make_config(
     if size < MIN_MEMORY:
         raise HighmemError(f"memory size {_fmt(size)} is below the minimum of 16 MiB: the model needs ZONE_DMA whole")
     if size > limit:
-        arch = "PAE (X86_PAE=y) addresses 64 GiB" if ordered["X86_PAE"] else "non-PAE i386 addresses 4 GiB; add --pae for up to 64 GiB"
+        arch = ("PAE (X86_PAE=y) addresses 64 GiB" if ordered["X86_PAE"]
+                else "non-PAE i386 addresses 4 GiB; add --pae for up to 64 GiB")
         raise HighmemError(f"memory size {_fmt(size)} is above the architecture's limit: {arch}")
     return KernelConfig(profile, MappingProxyType(ordered), nr_cpus, cpus, size & ~0xFFF, km_types,
                         cpu_has_pse, cpu_has_pge)

@@ -20,13 +20,13 @@ non-zero, ``in_irq()`` when the first is.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["Context", "ContextKind", "CpuState"]
 
 
-class ContextKind(str, Enum):
+class ContextKind(StrEnum):
     """What kind of kernel control flow a context is."""
 
     TASK = "task"

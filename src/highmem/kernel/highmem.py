@@ -91,7 +91,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     pte_struct = m.pte_struct
     if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
         raise _bug(m, "kmap_atomic",
-                   f"slot {type.name} of CPU {cpu} (fixmap {m.FIX_KMAP_BEGIN + idx}, {vaddr:#010x}) "
+                   f"slot {type.name} of CPU {cpu} (fixmap {m.kmap_fixmap_base + idx}, {vaddr:#010x}) "
                    "is already mapped")
     new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
     if m.bus.active:
@@ -134,7 +134,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     if vaddr != slot:
         raise _bug(m, "kunmap_atomic",
                    f"address {kvaddr:#010x} is not the slot of {type.name} on CPU {cpu} "
-                   f"(fixmap {m.FIX_KMAP_BEGIN + idx}, {slot:#010x})")
+                   f"(fixmap {m.kmap_fixmap_base + idx}, {slot:#010x})")
     ptep = m.kmap_pte - idx * m.pte_size
     frame = m.phys.frames[ptep >> PAGE_SHIFT]
     off = ptep & 0xFFF

@@ -46,7 +46,7 @@ def km_type_for(names: tuple[str, ...]) -> type[IntEnum]:
     cls = _CACHE.get(names)
     if cls is None:
         cls = _CACHE[names] = IntEnum("km_type", [(n, i) for i, n in enumerate(names)])  # type: ignore[misc]
-    return cls  # type: ignore[no-any-return]
+    return cls  # type: ignore[return-value,no-any-return]
 
 
 def coerce_km_type(enum: type[IntEnum], value: object) -> IntEnum:

@@ -15,13 +15,14 @@ switch to another context.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.events import EventBus
 from highmem.hw.cpu import CPU
 from highmem.hw.pagetable import __PAGE_KERNEL as _PAGE_KERNEL_NOGLOBAL
-from highmem.hw.pagetable import NON_PAE, PAE, _PAGE_GLOBAL
+from highmem.hw.pagetable import _PAGE_GLOBAL, NON_PAE, PAE
 from highmem.hw.physmem import PAGE_SHIFT, MemMap, Page, PhysicalMemory, Zone
 from highmem.kernel import boot as _boot
 from highmem.kernel import highmem as _highmem
@@ -68,6 +69,8 @@ class Machine:
         self.FIX_KMAP_BEGIN = self.fixmap.FIX_KMAP_BEGIN
         self.FIX_KMAP_END = self.fixmap.FIX_KMAP_END
         self.PAGE_OFFSET = _boot.PAGE_OFFSET
+        #: FIX_KMAP_BEGIN as a plain int (0 without HIGHMEM, when no slot exists).
+        self.kmap_fixmap_base: int = self.FIX_KMAP_BEGIN or 0
         self.HIGHMEM = opts["HIGHMEM"]
         self.PKMAP_BASE = PKMAP_BASE
         self.LAST_PKMAP = 512 if opts["X86_PAE"] else 1024
@@ -93,7 +96,7 @@ class Machine:
         nslots = self.KM_TYPE_NR * self.NR_CPUS if self.FIX_KMAP_BEGIN is not None else 0
         #: ``__fix_to_virt(FIX_KMAP_BEGIN + idx)`` for every slot index (compile-time constants in C).
         self.kmap_vaddr: list[VirtAddr] = [
-            VirtAddr(self.fixmap.fix_to_virt_unchecked(self.FIX_KMAP_BEGIN + i))  # type: ignore[operator]
+            VirtAddr(self.fixmap.fix_to_virt_unchecked(self.kmap_fixmap_base + i))
             for i in range(nslots)
         ]
         self.cpus = [CPU(i, self.phys, self.geometry, self.swapper_pg_dir, self.bus, config.cpu_has_pge)

@@ -1,0 +1,3 @@
+from highmem.cli import main
+
+raise SystemExit(main())

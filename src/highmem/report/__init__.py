@@ -1,0 +1,1 @@
+"""Output: text tables, JSON and (later) HTML, built on top of the engine."""
