@@ -40,6 +40,25 @@ def _build_parser() -> argparse.ArgumentParser:
     lay = sub.add_parser("layout", help="print the kernel's virtual memory layout and the kmap slot table")
     _machine_options(lay)
     lay.add_argument("--json", action="store_true", help="print one JSON object")
+    chk = sub.add_parser("check", help="explore schedules of scenarios and report misuses of atomic kmaps")
+    chk.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                     help="built-in names, .toml files or Python scenarios (default: every built-in)")
+    chk.add_argument("--profile", default=None, help="kernel generation (default: the scenario's)")
+    chk.add_argument("--strategy", default="pct", help="random, pct or exhaustive (default pct)")
+    chk.add_argument("--schedules", type=int, default=100, help="schedules per scenario (default 100)")
+    chk.add_argument("--seed", type=int, default=0, help="seed of the strategy (default 0)")
+    chk.add_argument("--depth", type=int, default=2, help="PCT bug depth d (default 2)")
+    chk.add_argument("--max-preemptions", type=int, default=2, help="exhaustive: preemption bound (default 2)")
+    chk.add_argument("--max-interrupts", type=int, default=2, help="exhaustive: interrupt bound (default 2)")
+    chk.add_argument("--replay", metavar="FILE", help="replay a schedule file written by --out")
+    chk.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
+                     help="override a Kconfig option of the scenario's machine (repeatable)")
+    chk.add_argument("--no-shrink", action="store_true", help="report first failing schedules unshrunk")
+    chk.add_argument("--json", action="store_true", help="print one JSON object")
+    chk.add_argument("--out", metavar="DIR", help="write each failing schedule and its trace here")
+    chk.add_argument("--quiet", action="store_true", help="print the summary table only")
+    sc = sub.add_parser("scenarios", help="list the built-in scenarios")
+    sc.add_argument("--json", action="store_true", help="print JSON")
     return p
 
 
@@ -71,6 +90,150 @@ def _cmd_layout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from highmem.scenarios import builtin_names, load_builtin
+
+    rows = []
+    for name in builtin_names():
+        sc = load_builtin(name)
+        rows.append({"name": name, "description": sc.description, "reference": sc.reference,
+                     "expect": sorted(sc.expect), "profile": sc.machine.get("profile", "linux-2.4")})
+    if args.json:
+        print(json.dumps({"scenarios": rows}, indent=2))
+        return 0
+    from rich.table import Table
+
+    t = Table(title="built-in scenarios", title_justify="left")
+    for col in ("name", "expect", "description"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"], ", ".join(r["expect"]) or "clean", r["description"])
+    _console().print(t)
+    return 0
+
+
+def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
+    from highmem.sim.explore import explore
+
+    cfg = sc.config(args.profile, args.config)
+    task = None
+    if progress is not None:
+        task = progress.add_task(sc.name, total=args.schedules, findings=0)
+
+    def tick(done: int, found: int) -> None:
+        if progress is not None:
+            progress.update(task, completed=done, findings=found)
+
+    return explore(sc, cfg, strategy=args.strategy, schedules=args.schedules, seed=args.seed, depth=args.depth,
+                   max_preemptions=args.max_preemptions, max_interrupts=args.max_interrupts,
+                   do_shrink=not args.no_shrink, progress=tick)
+
+
+def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
+    from pathlib import Path
+
+    from highmem.sim.explore import run_once
+    from highmem.sim.schedule import save_schedule
+    from highmem.sim.strategy import SparseReplayStrategy
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for kind, rep in ex.by_kind.items():
+        stem = f"{ex.scenario.name}.{kind}"
+        path = out / f"{stem}.schedule.json"
+        save_schedule(path, {
+            "scenario": ex.scenario.source or ex.scenario.name, "digest": ex.scenario.digest,
+            "profile": ex.config.profile, "config": list(args.config), "strategy": ex.strategy, "seed": ex.seed,
+            "schedule_index": rep.first_schedule, "steps": rep.steps,
+            "finding": {"kind": kind, "message": rep.finding.message},
+            "choices": [list(c) for c in rep.choices]})
+        res, rec = run_once(ex.scenario, ex.config, SparseReplayStrategy(rep.choices), trace=True)
+        rec.write_jsonl(out / f"{stem}.trace.jsonl", {"scenario": ex.scenario.name, "profile": ex.config.profile,
+                                                      "finding": kind, "steps": res.steps})
+        files[kind] = str(path)
+    return files
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from highmem.scenarios import resolve
+    from highmem.sim.explore import run_once
+    from highmem.sim.schedule import load_schedule
+    from highmem.sim.strategy import SparseReplayStrategy
+
+    doc = load_schedule(args.replay)
+    name = args.scenarios[0] if args.scenarios else doc["scenario"].removeprefix("builtin:")
+    sc = resolve(name)
+    if sc.digest != doc["digest"]:
+        raise HighmemError(f"schedule {args.replay} was recorded for scenario {doc['scenario']} with digest "
+                           f"{doc['digest']}, but it now has digest {sc.digest}: the scenario changed, so the "
+                           "schedule no longer applies")
+    cfg = sc.config(doc.get("profile"), list(doc.get("config", [])) + list(args.config))
+    res, _ = run_once(sc, cfg, SparseReplayStrategy(doc["choices"], strict=True))
+    kinds = sorted({f.kind for f in res.findings})
+    want = doc.get("finding", {}).get("kind")
+    reproduced = want in kinds and res.steps == doc.get("steps", res.steps)
+    if args.json:
+        print(json.dumps({"scenario": sc.name, "replay": args.replay, "reproduced": reproduced, "steps": res.steps,
+                          "schedules": 1, "findings": [f.to_dict() for f in res.findings]}, indent=2))
+    else:
+        c = _console()
+        c.print(f"replayed {args.replay}: {sc.name} on {cfg.profile}, {res.steps} steps, "
+                f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}", highlight=False)
+        for f in res.findings:
+            c.print(f"  {f.kind}: {f.message}", highlight=False, markup=False)
+    if not reproduced:
+        sys.stderr.write(f"highmem: replay of {args.replay} diverged: it recorded {want} in {doc.get('steps')} "
+                         f"steps but the run gave {', '.join(kinds) or 'no finding'} in {res.steps} steps\n")
+        return 2
+    return 1 if res.findings else 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from highmem.scenarios import builtin_names, resolve
+
+    if args.replay:
+        return _cmd_replay(args)
+    names = args.scenarios or builtin_names()
+    scenarios = [resolve(n) for n in names]
+    if args.schedules < 1:
+        raise HighmemError(f"--schedules {args.schedules} is invalid: explore at least one schedule")
+    if args.depth < 1:
+        raise HighmemError(f"--depth {args.depth} is invalid: the PCT bug depth is at least 1")
+    if args.strategy not in ("random", "pct", "exhaustive"):
+        raise HighmemError(f"strategy {args.strategy!r} does not exist: choose random, pct or exhaustive")
+    console = _console()
+    progress = None
+    if console.is_terminal and not args.json and not args.quiet:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("schedules"), TextColumn("[red]{task.fields[findings]} findings"),
+                            TimeElapsedColumn(), console=console, transient=True)
+        progress.start()
+    try:
+        exs = [_check_one(sc, args, progress) for sc in scenarios]
+    finally:
+        if progress is not None:
+            progress.stop()
+    files: dict[str, dict[str, str]] = {}
+    if args.out:
+        for ex in exs:
+            files[ex.scenario.name] = _write_out(ex, args)
+    from highmem.report.check import exploration_json, render_explorations
+
+    if args.json:
+        runs = [exploration_json(ex, files) for ex in exs]
+        if len(runs) == 1:
+            print(json.dumps(runs[0], indent=2))
+        else:
+            print(json.dumps({"runs": runs, "schedules": sum(r["schedules"] for r in runs),
+                              "steps": sum(r["steps"] for r in runs)}, indent=2))
+    else:
+        render_explorations(exs, console, files, details=not args.quiet)
+    return 1 if any(ex.counts for ex in exs) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``highmem`` console script; returns the exit status."""
     parser = _build_parser()
@@ -79,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int({"layout": _cmd_layout}[args.command](args))
+        return int({"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios}[args.command](args))
     except HighmemError as e:
         sys.stderr.write(f"highmem: {e}\n")
         return 2

@@ -33,6 +33,8 @@ __all__ = [
     "Store",
     "Fault",
     "Bug",
+    "IrqFlags",
+    "ContextEvent",
 ]
 
 
@@ -190,9 +192,43 @@ class Bug(NamedTuple):
         return "bug"
 
 
+class IrqFlags(NamedTuple):
+    """The interrupt flag of ``cpu`` changed (``op`` names the primitive); ``enabled`` is the new IF."""
+
+    cpu: int
+    context: str
+    op: str
+    enabled: bool
+
+    @property
+    def kind(self) -> str:
+        return "irq_flags"
+
+
+class ContextEvent(NamedTuple):
+    """A context changed state on ``cpu``.
+
+    ``what`` is one of: ``start`` (a task first runs), ``switch_in`` (a task is
+    scheduled in), ``switch_out`` (it gives up the CPU: ``detail`` = schedule,
+    sleep or exit), ``irq_enter`` / ``irq_exit`` (a hard-IRQ handler, ``detail``
+    = the interrupt), ``softirq_enter`` / ``softirq_exit``, ``wake`` (woken from
+    ``detail``, the wait queue), ``end`` (the context finished).
+    """
+
+    cpu: int
+    context: str
+    ctx_kind: str
+    what: str
+    detail: str
+
+    @property
+    def kind(self) -> str:
+        return "context"
+
+
 Event = (
     SetPte | PteClear | TlbFlushOne | TlbFlushAll | TlbFill | KmapAtomic | KunmapAtomic
-    | Load | Store | Fault | Bug
+    | Load | Store | Fault | Bug | IrqFlags | ContextEvent
 )
 Observer = Callable[[NamedTuple], None]
 

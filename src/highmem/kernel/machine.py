@@ -26,6 +26,7 @@ from highmem.hw.pagetable import _PAGE_GLOBAL, NON_PAE, PAE
 from highmem.hw.physmem import PAGE_SHIFT, MemMap, Page, PhysicalMemory, Zone
 from highmem.kernel import boot as _boot
 from highmem.kernel import highmem as _highmem
+from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig, make_config
 from highmem.kernel.context import Context, ContextKind, CpuState
 from highmem.kernel.fixmap import Fixmap
@@ -49,6 +50,7 @@ class Machine:
     """
 
     sched_point: Callable[[str], None] | None
+    engine: _sched.Engine | None
 
     def __init__(self, config: KernelConfig) -> None:
         self.config = config
@@ -56,6 +58,7 @@ class Machine:
         self.bus = EventBus()
         self.boot_log: list[str] = []
         self.sched_point = None
+        self.engine = None
         self.DEBUG_HIGHMEM = opts["DEBUG_HIGHMEM"]
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size
@@ -116,6 +119,27 @@ class Machine:
     kunmap_atomic = _highmem.kunmap_atomic
     page_address = _highmem.page_address
     PageHighMem = _highmem.PageHighMem
+
+    # -- interrupts, bottom halves, scheduling (kernel/sched.c, asm-i386/system.h) --
+    cli = _sched.cli
+    sti = _sched.sti
+    save_flags = _sched.save_flags
+    restore_flags = _sched.restore_flags
+    local_irq_save = _sched.local_irq_save
+    local_irq_restore = _sched.local_irq_restore
+    local_bh_disable = _sched.local_bh_disable
+    local_bh_enable = _sched.local_bh_enable
+    in_interrupt = _sched.in_interrupt
+    in_irq = _sched.in_irq
+    in_softirq = _sched.in_softirq
+    schedule = _sched.schedule
+    sleep_on = _sched.sleep_on
+    wake_up = _sched.wake_up
+    do_exit = _sched.do_exit
+    raise_irq = _sched.raise_irq
+    raise_softirq = _sched.raise_softirq
+    wait_for_completion = _sched.wait_for_completion
+    complete = _sched.complete
 
     def smp_processor_id(self) -> int:
         """The CPU the current context runs on. Any context."""
@@ -240,6 +264,13 @@ class Machine:
             raise HighmemError("this kernel has no kmap slots: it is built with HIGHMEM=n")
         idx = t + self.KM_TYPE_NR * cpu
         return self.FIX_KMAP_BEGIN + idx, self.kmap_vaddr[idx]
+
+
+# The kernel's double-underscore names, callable from scenario code as
+# ``k.__cli()``; set outside the class body so Python does not mangle them.
+for _name, _fn in (("__cli", _sched.cli), ("__sti", _sched.sti), ("__save_flags", _sched.save_flags),
+                   ("__restore_flags", _sched.restore_flags)):
+    setattr(Machine, _name, _fn)
 
 
 def boot(profile: str = "linux-2.4", **kwargs: Any) -> Machine:

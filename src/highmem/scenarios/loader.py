@@ -1,0 +1,400 @@
+"""Loading scenarios: TOML files (declarative, never executing code) and Python ones.
+
+A TOML scenario is checked completely before anything runs: every table,
+field, type, page, CPU, km type, variable, interrupt and queue.  The first
+problem is reported as one sentence naming the file, the line where it can
+be found, and the rule (a :class:`~highmem.errors.HighmemError`).
+
+A Python scenario (``path/to/file.py`` or ``package.module:function``) is
+imported only when the user names one; its function returns a
+:class:`~highmem.scenarios.model.Scenario` whose contexts carry Python
+functions ``fn(k, pages)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from highmem.errors import HighmemError
+from highmem.hw.physmem import PAGE_SIZE, Zone
+from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
+from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
+from highmem.scenarios.ops import OP_FIELDS, to_bytes
+
+__all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
+
+_TOP = {"scenario", "machine", "pages", "task", "irq", "softirq", "expect"}
+_SCENARIO_KEYS = {"name", "description", "reference", "expect", "max_steps"}
+_MACHINE_KEYS = {"profile", "cpus", "nr_cpus", "memory", "pae", "km_types", "config"}
+_CTX_KEYS = {"task": {"name", "cpu", "ops"}, "irq": {"name", "cpu", "ops", "max", "sa_interrupt"},
+             "softirq": {"name", "cpu", "ops", "max"}}
+_ZONES = {"highmem": Zone.ZONE_HIGHMEM, "normal": Zone.ZONE_NORMAL, "dma": Zone.ZONE_DMA}
+_INT_FIELDS = {"offset", "repeat", "size", "dst_offset", "src_offset", "cpu", "steps", "count"}
+_STR_FIELDS = {"page", "type", "as", "flags", "queue", "irq", "softirq", "completion"}
+_ADDR_FIELDS = {"addr", "dst", "src"}
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class _Lines:
+    """Finds the line of the n-th ``op =`` of the k-th ``[[kind]]`` table in the raw text."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def table(self, kind: str, k: int) -> int | None:
+        pat = re.compile(r"^\s*\[\[\s*" + re.escape(kind) + r"\s*\]\]")
+        seen = 0
+        for i, line in enumerate(self.lines):
+            if pat.match(line):
+                if seen == k:
+                    return i + 1
+                seen += 1
+        return None
+
+    def op(self, kind: str, k: int, n: int) -> int | None:
+        start = self.table(kind, k)
+        if start is None:
+            return None
+        seen = 0
+        for i in range(start, len(self.lines)):
+            line = self.lines[i]
+            if re.match(r"^\s*\[", line) and i + 1 > start:
+                break
+            for _ in re.finditer(r"\bop\s*=", line):
+                if seen == n:
+                    return i + 1
+                seen += 1
+        return None
+
+    def key(self, section: str, key: str) -> int | None:
+        in_section = False
+        for i, line in enumerate(self.lines):
+            s = line.strip()
+            if s.startswith("["):
+                in_section = s.strip("[] ") == section
+                continue
+            if in_section and re.match(r"^" + re.escape(key) + r"\s*=", s):
+                return i + 1
+        return None
+
+
+class _Ctx:
+    def __init__(self, where: str, lines: _Lines) -> None:
+        self.where = where
+        self.lines = lines
+
+    def fail(self, line: int | None, rule: str) -> HighmemError:
+        loc = f"{self.where}:{line}" if line else self.where
+        return HighmemError(f"{loc}: {rule}")
+
+
+def load_toml(path: str | Path) -> Scenario:
+    """Load and fully check the TOML scenario at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HighmemError(f"scenario file {str(p)!r} does not exist: name a built-in or an existing file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise HighmemError(f"scenario file {str(p)!r} cannot be read: {e}") from None
+    return load_toml_text(text, str(p))
+
+
+def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
+    """Parse and check scenario ``text``; ``where`` names it in errors."""
+    lines = _Lines(text)
+    cx = _Ctx(where, lines)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise cx.fail(int(m.group(1)) if m else None, f"TOML syntax error: {e}") from None
+    for key in doc:
+        if key not in _TOP:
+            raise cx.fail(lines.key("", key) or _find_header(lines, key),
+                          f"unknown table {key!r}: a scenario has {', '.join(sorted(_TOP))}")
+    head = _table(cx, doc, "scenario")
+    for key in head:
+        if key not in _SCENARIO_KEYS:
+            raise cx.fail(lines.key("scenario", key), f"unknown field {key!r} in [scenario]: "
+                          f"allowed are {', '.join(sorted(_SCENARIO_KEYS))}")
+    name = head.get("name", Path(where).stem)
+    _want(cx, lines.key("scenario", "name"), "[scenario] name", name, str)
+    expect_kinds = head.get("expect", [])
+    if expect_kinds == "clean":
+        expect_kinds = []
+    if not isinstance(expect_kinds, list) or not all(isinstance(x, str) for x in expect_kinds):
+        raise cx.fail(lines.key("scenario", "expect"), "[scenario] expect must be \"clean\" or a list of kinds")
+    max_steps = head.get("max_steps", 200_000)
+    _want(cx, lines.key("scenario", "max_steps"), "[scenario] max_steps", max_steps, int)
+    machine = _table(cx, doc, "machine")
+    for key, value in machine.items():
+        if key not in _MACHINE_KEYS:
+            raise cx.fail(lines.key("machine", key), f"unknown field {key!r} in [machine]: "
+                          f"allowed are {', '.join(sorted(_MACHINE_KEYS))}")
+        want = {"profile": str, "cpus": int, "nr_cpus": int, "memory": (str, int), "pae": bool,
+                "km_types": str, "config": dict}[key]
+        _want(cx, lines.key("machine", key), f"[machine] {key}", value, want)
+    if "config" in machine:
+        for k, v in machine["config"].items():
+            if not isinstance(v, bool | str):
+                raise cx.fail(lines.key("machine", "config"), f"[machine] config {k} must be true/false or \"y\"/\"n\"")
+        machine["config"] = {k: (("y" if v else "n") if isinstance(v, bool) else v)
+                             for k, v in machine["config"].items()}
+    sc = Scenario(name=name, description=str(head.get("description", "")), source=where,
+                  reference=str(head.get("reference", "")), machine=machine, expect=list(expect_kinds),
+                  max_steps=max_steps)
+    try:
+        cfg = sc.config()
+    except HighmemError as e:
+        raise cx.fail(_find_header(lines, "machine"), f"[machine]: {e}") from None
+    km_names = set(KM_TYPE_VARIANTS[cfg.km_types])
+    pages = _table(cx, doc, "pages")
+    for pname, spec in pages.items():
+        line = lines.key("pages", pname)
+        if not _NAME_RE.match(pname):
+            raise cx.fail(line, f"page name {pname!r} is not a plain name")
+        if isinstance(spec, str):
+            spec = {"zone": spec}
+        if not isinstance(spec, dict):
+            raise cx.fail(line, f"page {pname} must be a zone name or a table with zone, data or fill")
+        for k in spec:
+            if k not in ("zone", "data", "fill"):
+                raise cx.fail(line, f"unknown field {k!r} of page {pname}: allowed are zone, data, fill")
+        zone = spec.get("zone", "highmem")
+        if zone not in _ZONES:
+            raise cx.fail(line, f"page {pname} has zone {zone!r}: zones are highmem, normal, dma")
+        data = b""
+        try:
+            if "fill" in spec:
+                fill = to_bytes(spec["fill"], f"page {pname} fill")
+                if not fill:
+                    raise HighmemError(f"page {pname} fill is empty")
+                data = (fill * (PAGE_SIZE // len(fill) + 1))[:PAGE_SIZE]
+            if "data" in spec:
+                d = to_bytes(spec["data"], f"page {pname} data")
+                data = d + data[len(d):]
+        except HighmemError as e:
+            raise cx.fail(line, str(e)) from None
+        if len(data) > PAGE_SIZE:
+            raise cx.fail(line, f"page {pname} data is {len(data)} bytes: a page holds {PAGE_SIZE}")
+        sc.pages.append(PageSpec(pname, _ZONES[zone], data))
+    page_names = {p.name for p in sc.pages}
+    declared: dict[str, set[str]] = {"irq": set(), "softirq": set()}
+    for kind in ("irq", "softirq"):
+        for t in _array(cx, doc, kind):
+            if "name" in t and isinstance(t["name"], str):
+                declared[kind].add(t["name"])
+    names: set[str] = set()
+    for kind in ("task", "irq", "softirq"):
+        for i, t in enumerate(_array(cx, doc, kind)):
+            line = lines.table(kind, i)
+            for k in t:
+                if k not in _CTX_KEYS[kind]:
+                    raise cx.fail(line, f"unknown field {k!r} in [[{kind}]]: allowed are "
+                                  f"{', '.join(sorted(_CTX_KEYS[kind]))}")
+            for req in ("name", "ops"):
+                if req not in t:
+                    raise cx.fail(line, f"[[{kind}]] needs a {req}")
+            cname = t["name"]
+            _want(cx, line, f"[[{kind}]] name", cname, str)
+            if cname in names:
+                raise cx.fail(line, f"context name {cname!r} is used twice: names must be unique")
+            names.add(cname)
+            cpu = t.get("cpu", 0)
+            _want(cx, line, f"[[{kind}]] {cname} cpu", cpu, int)
+            if not 0 <= cpu < cfg.cpus:
+                raise cx.fail(line, f"{kind} {cname} is on CPU {cpu}, which does not exist: the machine has "
+                              f"CPUs 0 to {cfg.cpus - 1}")
+            mx = t.get("max", 1 if kind == "irq" else 0)
+            _want(cx, line, f"[[{kind}]] {cname} max", mx, int)
+            if mx < 0:
+                raise cx.fail(line, f"{kind} {cname} max must not be negative")
+            sa = t.get("sa_interrupt", False)
+            _want(cx, line, f"[[{kind}]] {cname} sa_interrupt", sa, bool)
+            ops = t["ops"]
+            if not isinstance(ops, list):
+                raise cx.fail(line, f"[[{kind}]] {cname} ops must be an array of operations")
+            counter = [0]
+            _check_ops(cx, kind, i, ops, counter, set(), page_names, km_names, declared, cfg.cpus)
+            sc.contexts.append(ContextSpec(kind, cname, cpu, ops=ops, max=mx, sa_interrupt=sa, line=line))
+    if not any(c.kind == "task" for c in sc.contexts):
+        raise cx.fail(None, "a scenario needs at least one [[task]]")
+    for i, ex in enumerate(_array(cx, doc, "expect")):
+        line = lines.table("expect", i)
+        for k in ex:
+            if k not in ("page", "offset", "data"):
+                raise cx.fail(line, f"unknown field {k!r} in [[expect]]: allowed are page, offset, data")
+        if ex.get("page") not in page_names:
+            raise cx.fail(line, f"[[expect]] names page {ex.get('page')!r}, which the scenario does not define")
+        off = ex.get("offset", 0)
+        _want(cx, line, "[[expect]] offset", off, int)
+        try:
+            data = to_bytes(ex.get("data"), "[[expect]] data")
+        except HighmemError as err:
+            raise cx.fail(line, str(err)) from None
+        if not 0 <= off or off + len(data) > PAGE_SIZE:
+            raise cx.fail(line, f"[[expect]] offset {off} with {len(data)} bytes falls outside the page")
+        sc.expects.append(ExpectSpec(ex["page"], off, data))
+    sc.digest = sc.compute_digest()
+    return sc
+
+
+def _find_header(lines: _Lines, key: str) -> int | None:
+    for i, line in enumerate(lines.lines):
+        if re.match(r"^\s*\[+\s*" + re.escape(key) + r"\s*\]+", line):
+            return i + 1
+    return None
+
+
+def _table(cx: _Ctx, doc: dict[str, Any], key: str) -> dict[str, Any]:
+    v = doc.get(key, {})
+    if not isinstance(v, dict):
+        raise cx.fail(_find_header(cx.lines, key), f"[{key}] must be a table, written [{key}]")
+    return v
+
+
+def _array(cx: _Ctx, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    v = doc.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        raise cx.fail(_find_header(cx.lines, key), f"{key} must be an array of tables, written [[{key}]]")
+    return v
+
+
+def _want(cx: _Ctx, line: int | None, what: str, value: Any, typ: Any) -> None:
+    types = typ if isinstance(typ, tuple) else (typ,)
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        names = " or ".join({str: "a string", int: "an integer", bool: "true or false", dict: "a table",
+                             list: "an array"}[t] for t in types)
+        raise cx.fail(line, f"{what} must be {names}, not {value!r}")
+
+
+def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: set[str],
+               pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int) -> None:
+    for op in ops:
+        line = cx.lines.op(kind, k, counter[0])
+        counter[0] += 1
+        if not isinstance(op, dict) or "op" not in op:
+            raise cx.fail(line, f"each operation must be a table with an 'op' key, not {op!r}")
+        name = op["op"]
+        if name not in OP_FIELDS:
+            raise cx.fail(line, f"unknown operation {name!r}: operations are {', '.join(sorted(OP_FIELDS))}")
+        required, optional = OP_FIELDS[name]
+        for f in op:
+            if f != "op" and f not in required and f not in optional:
+                allowed = ", ".join(sorted(required | optional)) or "no fields"
+                raise cx.fail(line, f"operation {name} has unknown field {f!r}: it takes {allowed}")
+        for f in required:
+            if f not in op:
+                raise cx.fail(line, f"operation {name} needs field {f!r}")
+        for f, v in op.items():
+            if f in _INT_FIELDS:
+                _want(cx, line, f"{name} {f}", v, int)
+                if v < 0:
+                    raise cx.fail(line, f"{name} {f} must not be negative")
+            elif f in _STR_FIELDS:
+                _want(cx, line, f"{name} {f}", v, str)
+            elif f in _ADDR_FIELDS:
+                _want(cx, line, f"{name} {f}", v, (str, int))
+                if isinstance(v, str) and v not in env:
+                    raise cx.fail(line, f"{name} uses {f} {v!r} before any operation of this context binds it "
+                                  "(with as = ...)")
+            elif f in ("data", "expect"):
+                try:
+                    b = to_bytes(v, f"{name} {f}")
+                except HighmemError as e:
+                    raise cx.fail(line, str(e)) from None
+                if not b:
+                    raise cx.fail(line, f"{name} {f} is empty: give at least one byte")
+        if "page" in op and op["page"] not in pages:
+            raise cx.fail(line, f"{name} names page {op['page']!r}, which [pages] does not define")
+        if "type" in op and op["type"] not in km_names:
+            raise cx.fail(line, f"km type {op['type']!r} does not exist in this kernel: its km_type enum is "
+                          f"{', '.join(sorted(km_names))}")
+        if name == "load" and "size" not in op and "expect" not in op:
+            raise cx.fail(line, "load needs a size or an expect")
+        if name == "load" and "size" in op and op["size"] == 0:
+            raise cx.fail(line, "load size must be at least 1")
+        if "flags" in op and op["flags"] not in env:
+            raise cx.fail(line, f"{name} uses flags {op['flags']!r} before save_flags or local_irq_save binds it")
+        if "cpu" in op and not 0 <= op["cpu"] < ncpu:
+            raise cx.fail(line, f"{name} targets CPU {op['cpu']}, which does not exist")
+        if name == "raise_irq" and op["irq"] not in declared["irq"]:
+            raise cx.fail(line, f"raise_irq names interrupt {op['irq']!r}, which no [[irq]] declares")
+        if name == "raise_softirq" and op["softirq"] not in declared["softirq"]:
+            raise cx.fail(line, f"raise_softirq names softirq {op['softirq']!r}, which no [[softirq]] declares")
+        if kind != "task" and name in ("schedule", "sleep", "exit"):
+            pass  # legal to write: the kernel BUGs, and the checker reports it
+        if name == "repeat":
+            if not isinstance(op["ops"], list):
+                raise cx.fail(line, "repeat ops must be an array of operations")
+            _check_ops(cx, kind, k, op["ops"], counter, env, pages, km_names, declared, ncpu)
+        if name == "kmap_atomic":
+            env.add(str(op.get("as", op["page"])))
+        elif "as" in op:
+            env.add(str(op["as"]))
+
+
+def load_python(spec: str) -> Scenario:
+    """Import a Python scenario: ``file.py`` or ``file.py:function`` or ``module:function``.
+
+    The function (default ``scenario``) takes no arguments and returns a
+    :class:`Scenario`.  Only ever called for a name the user gave.
+    """
+    target, _, func = spec.partition(":")
+    func = func or "scenario"
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.exists():
+            raise HighmemError(f"Python scenario {target!r} does not exist")
+        modname = "highmem_user_scenario_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+        mod_spec = importlib.util.spec_from_file_location(modname, path)
+        if mod_spec is None or mod_spec.loader is None:
+            raise HighmemError(f"Python scenario {target!r} cannot be imported")
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[modname] = module
+        source_text = path.read_text(encoding="utf-8")
+        try:
+            mod_spec.loader.exec_module(module)
+        except Exception as e:
+            raise HighmemError(f"Python scenario {target!r} fails to import: {type(e).__name__}: {e}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as e:
+            raise HighmemError(f"Python scenario module {target!r} cannot be imported: {e}") from None
+        source_text = Path(module.__file__ or "").read_text(encoding="utf-8") if module.__file__ else target
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        raise HighmemError(f"Python scenario {spec!r} has no function {func!r} returning a Scenario")
+    try:
+        sc = fn()
+    except Exception as e:
+        raise HighmemError(f"Python scenario {spec!r}: {func}() raised {type(e).__name__}: {e}") from None
+    if not isinstance(sc, Scenario):
+        raise HighmemError(f"Python scenario {spec!r}: {func}() must return a highmem.scenarios.Scenario")
+    sc.python = True
+    sc.source = spec
+    for c in sc.contexts:
+        if c.fn is None and c.ops is None:
+            raise HighmemError(f"Python scenario {spec!r}: context {c.name} has neither fn nor ops")
+    sc.digest = "sha256:" + hashlib.sha256(source_text.encode()).hexdigest()[:32]
+    return sc
+
+
+def load_scenario_file(spec: str) -> Scenario:
+    """A scenario by file name: ``.toml`` or Python (``.py`` / ``module:function``)."""
+    if spec.endswith(".toml"):
+        return load_toml(spec)
+    if spec.endswith(".py") or ":" in spec:
+        return load_python(spec)
+    raise HighmemError(f"scenario {spec!r} is neither a built-in name, a .toml file, nor a Python scenario "
+                       "(file.py or module:function); `highmem scenarios` lists the built-ins")

@@ -1,0 +1,219 @@
+"""The operations of TOML scenarios and their interpreter.
+
+Each operation is one inline table with an ``op`` key; it executes as the
+kernel primitive of the same name in the context that runs it, so each is
+one step and a scheduling point (``work`` is ``steps`` of them, ``repeat``
+runs its ``ops`` ``count`` times).  Values named by ``as`` (an address from
+``kmap_atomic``, flags from ``save_flags``) are variables of that context.
+
+============== ==========================================================
+op             fields (required *, optional)
+============== ==========================================================
+kmap_atomic    page*, type*, as (default: the page's name)
+kunmap_atomic  addr*, type*
+store          addr*, data*, offset=0, repeat=1
+load           addr*, size or expect, offset=0, expect
+copy           dst*, src*, size=4096, dst_offset=0, src_offset=0
+cli / sti      -
+save_flags     as*   (also local_irq_save, which then disables interrupts)
+restore_flags  flags*  (also local_irq_restore)
+local_bh_disable / local_bh_enable
+schedule       -
+sleep          queue*
+wake           queue*
+exit           -
+raise_irq      irq*, cpu
+raise_softirq  softirq*, cpu
+flush_tlb_one  addr*
+flush_tlb_all  -
+work           steps=1   (other kernel work: that many steps)
+page_address   page*, as*   (the direct-map address of a lowmem page)
+wait_for_completion  completion*   (sleeps until complete(); counts, so no lost wake-ups)
+complete       completion*
+repeat         count*, ops*
+============== ==========================================================
+
+``addr`` names a variable or is an integer address; ``data`` and ``expect``
+are strings (stored as UTF-8) or arrays of byte values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from highmem.errors import HighmemError
+from highmem.hw.physmem import Page
+from highmem.kernel.machine import Machine
+from highmem.sim.findings import Finding
+
+if TYPE_CHECKING:
+    from highmem.scenarios.model import ContextSpec, Scenario
+
+__all__ = ["OP_FIELDS", "compile_ops", "to_bytes"]
+
+#: op -> (required fields, optional fields)
+OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "kmap_atomic": (frozenset({"page", "type"}), frozenset({"as"})),
+    "kunmap_atomic": (frozenset({"addr", "type"}), frozenset()),
+    "store": (frozenset({"addr", "data"}), frozenset({"offset", "repeat"})),
+    "load": (frozenset({"addr"}), frozenset({"size", "offset", "expect"})),
+    "copy": (frozenset({"dst", "src"}), frozenset({"size", "dst_offset", "src_offset"})),
+    "cli": (frozenset(), frozenset()),
+    "sti": (frozenset(), frozenset()),
+    "save_flags": (frozenset({"as"}), frozenset()),
+    "restore_flags": (frozenset({"flags"}), frozenset()),
+    "local_irq_save": (frozenset({"as"}), frozenset()),
+    "local_irq_restore": (frozenset({"flags"}), frozenset()),
+    "local_bh_disable": (frozenset(), frozenset()),
+    "local_bh_enable": (frozenset(), frozenset()),
+    "schedule": (frozenset(), frozenset()),
+    "sleep": (frozenset({"queue"}), frozenset()),
+    "wake": (frozenset({"queue"}), frozenset()),
+    "exit": (frozenset(), frozenset()),
+    "raise_irq": (frozenset({"irq"}), frozenset({"cpu"})),
+    "raise_softirq": (frozenset({"softirq"}), frozenset({"cpu"})),
+    "flush_tlb_one": (frozenset({"addr"}), frozenset()),
+    "flush_tlb_all": (frozenset(), frozenset()),
+    "work": (frozenset(), frozenset({"steps"})),
+    "page_address": (frozenset({"page", "as"}), frozenset()),
+    "wait_for_completion": (frozenset({"completion"}), frozenset()),
+    "complete": (frozenset({"completion"}), frozenset()),
+    "repeat": (frozenset({"count", "ops"}), frozenset()),
+}
+
+
+def to_bytes(value: Any, what: str) -> bytes:
+    """A TOML ``data``/``expect`` value as bytes: a string (UTF-8) or an array of 0..255."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 256
+                                       for x in value):
+        return bytes(value)
+    raise HighmemError(f"{what} must be a string or an array of byte values 0..255, not {value!r}")
+
+
+Step = Callable[[Machine, dict[str, int]], None]
+
+
+def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Callable[[Machine], None]:
+    """The body of context ``ctx``: runs its operations in a fresh variable scope each time."""
+    steps = [_compile(sc, ctx, op, pages) for op in ctx.ops or []]
+
+    def body(m: Machine) -> None:
+        env: dict[str, int] = {}
+        for s in steps:
+            s(m, env)
+
+    return body
+
+
+def _addr(env: dict[str, int], v: Any) -> int:
+    if isinstance(v, str):
+        return env[v]
+    return int(v)
+
+
+def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str, Page]) -> Step:
+    name = op["op"]
+    if name == "kmap_atomic":
+        page = pages[op["page"]]
+        t = op["type"]
+        var = op.get("as", op["page"])
+
+        def kmap(m: Machine, env: dict[str, int]) -> None:
+            env[var] = m.kmap_atomic(page, t)
+        return kmap
+    if name == "kunmap_atomic":
+        a, t = op["addr"], op["type"]
+        return lambda m, env: m.kunmap_atomic(_addr(env, a), t)
+    if name == "store":
+        a, off = op["addr"], op.get("offset", 0)
+        data = to_bytes(op["data"], "store data") * op.get("repeat", 1)
+        return lambda m, env: m.store(_addr(env, a) + off, data)
+    if name == "load":
+        a, off = op["addr"], op.get("offset", 0)
+        expect = to_bytes(op["expect"], "load expect") if "expect" in op else None
+        size = op.get("size", len(expect) if expect is not None else 1)
+
+        def load(m: Machine, env: dict[str, int]) -> None:
+            got = m.load(_addr(env, a) + off, size)
+            if expect is not None and got != expect:
+                from highmem.scenarios.model import _show
+
+                cur = m.current
+                eng = m.engine
+                checker = getattr(eng, "checker", None)
+                if checker is not None:
+                    checker.report(Finding(
+                        "data-mismatch",
+                        f"{cur.name} loaded {_show(got)} from {_addr(env, a) + off:#010x} on CPU {cur.cpu} "
+                        f"but expected {_show(expect)}", cur.cpu, [cur.name], None, [],
+                        [checker.step_of()]))
+        return load
+    if name == "copy":
+        d, s = op["dst"], op["src"]
+        size, doff, soff = op.get("size", 4096), op.get("dst_offset", 0), op.get("src_offset", 0)
+        return lambda m, env: m.memcpy(_addr(env, d) + doff, _addr(env, s) + soff, size)
+    if name in ("cli", "sti", "local_bh_disable", "local_bh_enable", "schedule", "flush_tlb_all"):
+        attr = name
+        return lambda m, env: getattr(m, attr)()
+    if name in ("save_flags", "local_irq_save"):
+        var, attr = op["as"], name
+
+        def save(m: Machine, env: dict[str, int]) -> None:
+            env[var] = getattr(m, attr)()
+        return save
+    if name in ("restore_flags", "local_irq_restore"):
+        var, attr = op["flags"], name
+        return lambda m, env: getattr(m, attr)(env[var])
+    if name == "sleep":
+        q = op["queue"]
+        return lambda m, env: m.sleep_on(q)
+    if name == "wake":
+        q = op["queue"]
+
+        def wake(m: Machine, env: dict[str, int]) -> None:
+            m.wake_up(q)
+        return wake
+    if name == "exit":
+        return lambda m, env: m.do_exit()
+    if name == "raise_irq":
+        irq, cpu = op["irq"], op.get("cpu")
+        return lambda m, env: m.raise_irq(irq, cpu)
+    if name == "raise_softirq":
+        sirq, cpu = op["softirq"], op.get("cpu")
+        return lambda m, env: m.raise_softirq(sirq, cpu)
+    if name == "flush_tlb_one":
+        a = op["addr"]
+        return lambda m, env: m.flush_tlb_one(_addr(env, a))
+    if name == "page_address":
+        pg, var = pages[op["page"]], op["as"]
+
+        def page_address(m: Machine, env: dict[str, int]) -> None:
+            env[var] = m.page_address(pg)
+        return page_address
+    if name == "wait_for_completion":
+        cname = op["completion"]
+        return lambda m, env: m.wait_for_completion(cname)
+    if name == "complete":
+        cname = op["completion"]
+        return lambda m, env: m.complete(cname)
+    if name == "work":
+        n = op.get("steps", 1)
+
+        def work(m: Machine, env: dict[str, int]) -> None:
+            for _ in range(n):
+                if m.sched_point is not None:
+                    m.sched_point("work")
+        return work
+    if name == "repeat":
+        inner = [_compile(sc, ctx, o, pages) for o in op["ops"]]
+        count = op["count"]
+
+        def repeat(m: Machine, env: dict[str, int]) -> None:
+            for _ in range(count):
+                for s in inner:
+                    s(m, env)
+        return repeat
+    raise HighmemError(f"operation {name!r} is unknown")  # the loader rejects it first

@@ -1,0 +1,238 @@
+"""The checker: a shadow state of every atomic mapping, and the findings it yields.
+
+It is an observer of the machine's events.  For every ``kmap_atomic`` it
+records which context mapped which slot to which page, on which CPU and at
+which step, and follows that mapping through its life:
+
+* *held* - between the map and the matching unmap;
+* *clobbered* - still held, but another context mapped the same slot since
+  (the silent takeover of a non-debug kernel);
+* *released* - unmapped (kept to recognise later use of the address).
+
+Loads, stores, faults, BUGs and context switches are judged against that
+state and become :class:`~highmem.sim.findings.Finding` objects (see that
+module for the kinds).  Step numbers come from the engine (``step_of``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from highmem.hw.physmem import PAGE_MASK
+from highmem.kernel.machine import Machine
+from highmem.sim.findings import Finding
+
+__all__ = ["Checker", "Mapping"]
+
+
+class Mapping:
+    """One atomic mapping made by one context (see the module docstring for its states)."""
+
+    __slots__ = ("context", "cpu", "type", "idx", "vaddr", "pfn", "step", "clobbered_by")
+
+    def __init__(self, context: str, cpu: int, type: str, idx: int, vaddr: int, pfn: int, step: int) -> None:
+        self.context = context
+        self.cpu = cpu
+        self.type = type
+        self.idx = idx
+        self.vaddr = vaddr
+        self.pfn = pfn
+        self.step = step
+        #: (context, step, pfn) of the first map that took the slot while this one was held.
+        self.clobbered_by: tuple[str, int, int] | None = None
+
+
+class Checker:
+    """Observer that turns events into findings; ``findings`` is the de-duplicated list."""
+
+    def __init__(self, m: Machine, step_of: Callable[[], int]) -> None:
+        self.m = m
+        self.step_of = step_of
+        self.findings: list[Finding] = []
+        self._keys: set[tuple[Any, ...]] = set()
+        #: context -> page-aligned vaddr -> mapping it holds
+        self.held: dict[str, dict[int, Mapping]] = {}
+        #: context -> page-aligned vaddr -> the last mapping it released there
+        self.released: dict[str, dict[int, Mapping]] = {}
+        #: slot idx -> the mapping its PTE was last set for
+        self.slot_owner: dict[int, Mapping] = {}
+        if m.kmap_vaddr:
+            self.kmap_lo: int = min(m.kmap_vaddr)
+            self.kmap_hi: int = max(m.kmap_vaddr) + 4096
+        else:
+            self.kmap_lo = self.kmap_hi = 0
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "kmap_atomic": self._on_kmap,
+            "kunmap_atomic": self._on_kunmap,
+            "load": self._on_access,
+            "store": self._on_access,
+            "fault": self._on_fault,
+            "bug": self._on_bug,
+            "context": self._on_context,
+        }
+
+    # -- observer entry point -------------------------------------------------
+    def __call__(self, ev: NamedTuple) -> None:
+        h = self._handlers.get(ev.kind)  # type: ignore[attr-defined]
+        if h is not None:
+            h(ev)
+
+    def report(self, f: Finding) -> None:
+        """Add ``f`` unless an equal finding (same kind, contexts, slot) is already there."""
+        if f.key in self._keys:
+            return
+        self._keys.add(f.key)
+        self.findings.append(f)
+
+    def _slot(self, mp: Mapping) -> dict[str, Any]:
+        return {"type": mp.type, "idx": mp.idx, "fixmap": self.m.kmap_fixmap_base + mp.idx, "vaddr": mp.vaddr}
+
+    def _slot_text(self, mp: Mapping) -> str:
+        return f"slot {mp.type} of CPU {mp.cpu} (fixmap {self.m.kmap_fixmap_base + mp.idx}, {mp.vaddr:#010x})"
+
+    # -- handlers -------------------------------------------------------------
+    def _on_kmap(self, ev: Any) -> None:
+        step = self.step_of()
+        mp = Mapping(ev.context, ev.cpu, ev.type, ev.idx, ev.vaddr, ev.pfn, step)
+        if ev.idx >= 0:
+            prev = self.slot_owner.get(ev.idx)
+            if prev is not None and prev.context != ev.context and prev.clobbered_by is None:
+                if self.held.get(prev.context, {}).get(prev.vaddr) is prev:
+                    prev.clobbered_by = (ev.context, step, ev.pfn)
+            self.slot_owner[ev.idx] = mp
+        self.held.setdefault(ev.context, {})[ev.vaddr & PAGE_MASK] = mp
+
+    def _on_kunmap(self, ev: Any) -> None:
+        page = ev.vaddr & PAGE_MASK
+        held = self.held.get(ev.context, {})
+        mp = held.get(page)
+        if mp is not None and mp.type == ev.type:
+            del held[page]
+            self.released.setdefault(ev.context, {})[page] = mp
+            return
+        if mp is None and not (self.kmap_lo <= page < self.kmap_hi):
+            return  # a lowmem (or other direct) address: kunmap_atomic ignores it
+        step = self.step_of()
+        if mp is not None:
+            msg = (f"{ev.context} unmapped {ev.vaddr:#010x} as {ev.type} on CPU {ev.cpu}, but mapped it "
+                   f"as {mp.type} at step {mp.step}: the {mp.type} slot stays mapped")
+            self.report(Finding("wrong-unmap", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
+                                [mp.step, step]))
+        else:
+            msg = (f"{ev.context} unmapped {ev.vaddr:#010x} as {ev.type} on CPU {ev.cpu} but holds no "
+                   "atomic mapping at that address")
+            self.report(Finding("wrong-unmap", msg, ev.cpu, [ev.context], None, [], [step]))
+
+    def _on_access(self, ev: Any) -> None:
+        page = ev.vaddr & PAGE_MASK
+        if not self.kmap_lo <= page < self.kmap_hi:
+            return
+        what = "load from" if ev.kind == "load" else "store to"
+        mp = self.held.get(ev.context, {}).get(page)
+        step = self.step_of()
+        if mp is not None:
+            if ev.pfn == mp.pfn:
+                return
+            if mp.clobbered_by is not None:
+                who, at, _pfn = mp.clobbered_by
+                cause = f"{who} mapped the slot at step {at}"
+                ctxs = [ev.context, who]
+                steps = [mp.step, at, step]
+            else:
+                cause = "a stale TLB entry outlived the slot's PTE"
+                ctxs = [ev.context]
+                steps = [mp.step, step]
+            msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} expecting page {mp.pfn:#x} "
+                   f"(mapped in {self._slot_text(mp)} at step {mp.step}) but reached page {ev.pfn:#x}: {cause}")
+            self.report(Finding("stale-access", msg, ev.cpu, ctxs, self._slot(mp), [mp.pfn, ev.pfn], steps))
+            return
+        rel = self.released.get(ev.context, {}).get(page)
+        if rel is not None:
+            if ev.pfn != rel.pfn:
+                msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} after unmapping it; the slot "
+                       f"held page {rel.pfn:#x} for it but now reaches page {ev.pfn:#x}")
+                self.report(Finding("stale-access", msg, ev.cpu, [ev.context], self._slot(rel),
+                                    [rel.pfn, ev.pfn], [rel.step, step]))
+            else:
+                msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} after unmapping it "
+                       f"({self._slot_text(rel)}); it still reached page {ev.pfn:#x} only because nobody "
+                       "reused the slot yet")
+                self.report(Finding("use-after-unmap", msg, ev.cpu, [ev.context], self._slot(rel), [ev.pfn],
+                                    [rel.step, step]))
+            return
+        owner = self._owner_of_vaddr(page)
+        ctxs = [ev.context] + ([owner.context] if owner is not None else [])
+        msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu}, a kmap slot it never mapped"
+               + (f" ({owner.context} mapped it at step {owner.step})" if owner is not None else ""))
+        self.report(Finding("foreign-slot", msg, ev.cpu, ctxs, None if owner is None else self._slot(owner),
+                            [ev.pfn], [step]))
+
+    def _owner_of_vaddr(self, page: int) -> Mapping | None:
+        for mp in self.slot_owner.values():
+            if mp.vaddr == page:
+                return mp
+        return None
+
+    def _on_fault(self, ev: Any) -> None:
+        step = self.step_of()
+        page = ev.vaddr & PAGE_MASK
+        rel = self.released.get(ev.context, {}).get(page)
+        detail = ""
+        slot = None
+        steps = [step]
+        if rel is not None:
+            detail = f" after unmapping it at a step after {rel.step} ({self._slot_text(rel)})"
+            slot = self._slot(rel)
+            steps = [rel.step, step]
+        msg = f"{ev.context} faulted on CPU {ev.cpu} at {ev.vaddr:#010x}{detail}: {ev.message}"
+        self.report(Finding("page-fault", msg, ev.cpu, [ev.context], slot, [], steps))
+
+    def _on_bug(self, ev: Any) -> None:
+        step = self.step_of()
+        kind = {"kmap_atomic": "slot-in-use", "kunmap_atomic": "wrong-unmap"}.get(ev.function, "kernel-bug")
+        ctxs = [ev.context]
+        steps = [step]
+        slot = None
+        pages: list[int] = []
+        if kind == "slot-in-use":
+            owner = self._owner_for_bug(ev)
+            if owner is not None:
+                ctxs.append(owner.context)
+                steps = [owner.step, step]
+                slot = self._slot(owner)
+                pages = [owner.pfn]
+        self.report(Finding(kind, f"{ev.context} on CPU {ev.cpu}: {ev.message}", ev.cpu, ctxs, slot, pages, steps))
+
+    def _owner_for_bug(self, ev: Any) -> Mapping | None:
+        for mp in self.slot_owner.values():
+            if mp.cpu == ev.cpu and mp.type in ev.message and self.held.get(mp.context, {}).get(mp.vaddr) is mp:
+                return mp
+        return None
+
+    def _on_context(self, ev: Any) -> None:
+        if ev.what == "switch_out" and ev.detail in ("schedule", "sleep"):
+            for mp in self._held_high(ev.context):
+                step = self.step_of()
+                verb = "called schedule()" if ev.detail == "schedule" else "went to sleep"
+                msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {mp.pfn:#x}, "
+                       f"mapped at step {mp.step}): the next task on CPU {ev.cpu} may take the slot")
+                self.report(Finding("sleep-in-atomic", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
+                                    [mp.step, step]))
+        elif ev.what == "end":
+            for mp in self._held_high(ev.context):
+                step = self.step_of()
+                if ev.ctx_kind == "task":
+                    msg = (f"{ev.context} exited on CPU {ev.cpu} holding {self._slot_text(mp)} (page {mp.pfn:#x}, "
+                           f"mapped at step {mp.step}) without kunmap_atomic")
+                    kind = "exit-in-atomic"
+                else:
+                    msg = (f"{ev.ctx_kind} handler {ev.context} returned on CPU {ev.cpu} still holding "
+                           f"{self._slot_text(mp)} (page {mp.pfn:#x}, mapped at step {mp.step})")
+                    kind = "leaked-mapping"
+                self.report(Finding(kind, msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn], [mp.step, step]))
+            self.held.pop(ev.context, None)
+            self.released.pop(ev.context, None)
+
+    def _held_high(self, ctx: str) -> list[Mapping]:
+        return [mp for mp in self.held.get(ctx, {}).values() if mp.idx >= 0]

@@ -1,0 +1,491 @@
+"""The engine: runs tasks, interrupts and softirqs on simulated CPUs, one step at a time.
+
+Every kernel primitive, load and store calls :meth:`Simulator._point` first:
+that is a *scheduling point*.  There the engine lists what could happen
+next (the *options*) and asks the strategy to choose:
+
+* ``run X@c`` - the context X on top of CPU c executes its next step (for an
+  idle CPU: task X is picked from its run queue);
+* ``irq N@c`` - interrupt N is delivered on CPU c (only while c has
+  interrupts enabled and N is not already in progress there);
+* ``softirq S@c`` - softirq S runs on CPU c (only outside interrupt
+  context, with bottom halves and interrupts enabled).
+
+When there is only one option no choice is recorded.  The recorded
+choices, in order, are the *schedule*: replaying them reproduces the run
+exactly, since nothing else is random.  Interrupts raised by code (IPIs)
+are delivered as soon as their CPU executes with interrupts enabled, and
+pending softirqs run at irq_exit and local_bh_enable, as in 2.4.
+
+Each context runs in its own greenlet, so scenario code is plain Python.
+The 2.4 kernel is not preemptible: a task keeps its CPU until it calls
+schedule(), sleeps or exits; only interrupts and other CPUs interleave.
+
+Run states: *running* until no option remains; then *done* (every task
+exited), or *deadlocked* (some task still sleeps), or *stopped* early by
+a kernel BUG, an Oops or an exception in Python scenario code.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+from greenlet import greenlet
+
+from highmem.errors import HighmemError, KernelBUG, Oops, SimulatorError
+from highmem.events import ContextEvent
+from highmem.kernel.context import Context, ContextKind
+from highmem.kernel.machine import Machine
+from highmem.sim.checker import Checker
+from highmem.sim.findings import Finding
+from highmem.sim.workload import Body, IrqSpec, SoftirqSpec, Workload
+
+if TYPE_CHECKING:
+    from highmem.sim.strategy import Strategy
+
+__all__ = ["Option", "Simulator", "RunResult", "StepBudgetExceeded"]
+
+
+class Option(NamedTuple):
+    """One thing that may happen next; ``entity`` is the task or interrupt source it belongs to."""
+
+    kind: str
+    cpu: int
+    name: str
+    entity: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}@{self.cpu}"
+
+
+class StepBudgetExceeded(Exception):
+    """The run took more steps than its budget."""
+
+
+class _TaskExit(BaseException):
+    """Unwinds a task's greenlet on do_exit()."""
+
+
+class RunResult(NamedTuple):
+    """The outcome of one schedule."""
+
+    status: str
+    steps: int
+    findings: list[Finding]
+    decisions: list[str]
+    choices: list[tuple[int, str]]
+    preemptions: int
+    injections: int
+    stop_reason: str | None
+
+
+class _Source:
+    __slots__ = ("spec", "fired", "kind", "count")
+
+    def __init__(self, spec: IrqSpec | SoftirqSpec, kind: str) -> None:
+        self.spec = spec
+        self.kind = kind
+        self.fired = 0
+        self.count = 0
+
+
+class Simulator:
+    """Runs one :class:`Workload` on one machine under one strategy (one schedule)."""
+
+    def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
+                 python_code: bool = False) -> None:
+        self.m = m
+        self.workload = workload
+        self.strategy = strategy
+        self.max_steps = max_steps
+        self.python_code = python_code
+        self.step = 0
+        self.decisions: list[str] = []
+        #: (choice-point number, label) of every choice other than option 0
+        self.choices: list[tuple[int, str]] = []
+        self.preemptions = 0
+        self.injections = 0
+        self.status = "running"
+        self.stop_reason: str | None = None
+        self.contexts: dict[str, Context] = {}
+        self.glets: dict[str, greenlet] = {}
+        ncpu = len(m.cpus)
+        self.runq: list[list[Context]] = [[] for _ in range(ncpu)]
+        self.pending_irq: list[list[str]] = [[] for _ in range(ncpu)]
+        self.pending_softirq: list[list[str]] = [[] for _ in range(ncpu)]
+        self.in_progress: list[set[str]] = [set() for _ in range(ncpu)]
+        self.waitq: dict[str, list[Context]] = {}
+        self.completions: dict[str, int] = {}
+        self.irqs = {s.name: _Source(s, "irq") for s in workload.irqs}
+        self.softirqs = {s.name: _Source(s, "softirq") for s in workload.softirqs}
+        self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values()) if src.spec.max > 0]
+        self._next: Option | None = None
+        self.main: greenlet | None = None
+        self.checker = Checker(m, lambda: self.step)
+        m.subscribe(self.checker)
+        m.engine = self
+        m.sched_point = self._point
+        for t in workload.tasks:
+            if not 0 <= t.cpu < ncpu:
+                raise HighmemError(f"task {t.name!r} is on CPU {t.cpu}, which is not online "
+                                   f"(this machine has CPUs 0 to {ncpu - 1})")
+            if t.name in self.contexts:
+                raise HighmemError(f"task name {t.name!r} is used twice: context names must be unique")
+            ctx = Context(t.name, ContextKind.TASK, t.cpu)
+            ctx.data["entity"] = t.name
+            ctx.state = "runnable"
+            self.contexts[t.name] = ctx
+            self._make_glet(ctx, t.body)
+            self.runq[t.cpu].append(ctx)
+        for src in list(self.irqs.values()) + list(self.softirqs.values()):
+            if not 0 <= src.spec.cpu < ncpu:
+                raise HighmemError(f"{src.kind} {src.spec.name!r} is routed to CPU {src.spec.cpu}, which is not "
+                                   f"online (this machine has CPUs 0 to {ncpu - 1})")
+
+    # -- greenlets --------------------------------------------------------------
+    def _make_glet(self, ctx: Context, body: Body) -> None:
+        m = self.m
+
+        def run() -> None:
+            try:
+                body(m)
+            except _TaskExit:
+                pass
+
+        self.glets[ctx.name] = greenlet(run)
+
+    def _emit(self, ctx: Context, what: str, detail: str = "") -> None:
+        if self.m.bus.active:
+            self.m.bus.emit(ContextEvent(ctx.cpu, ctx.name, ctx.kind.value, what, detail))
+
+    # -- options and choices ----------------------------------------------------
+    def _deliverable(self, c: int) -> str | None:
+        pend = self.pending_irq[c]
+        if pend and self.m.cpu_state[c].irq_enabled:
+            busy = self.in_progress[c]
+            for name in pend:
+                if name not in busy:
+                    return name
+        return None
+
+    def _options(self, cur: Context | None) -> list[Option]:
+        opts: list[Option] = []
+        if cur is not None:
+            opts.append(Option("run", cur.cpu, cur.name, cur.data["entity"]))
+        m = self.m
+        for st in m.cpu_state:
+            stack = st.stack
+            if stack:
+                top = stack[-1]
+                if top is not cur:
+                    opts.append(Option("run", st.cpu, top.name, top.data["entity"]))
+            else:
+                for t in self.runq[st.cpu]:
+                    opts.append(Option("run", st.cpu, t.name, t.name))
+            c = st.cpu
+            if st.irq_enabled:
+                pend = self.pending_irq[c]
+                if pend and (cur is None or cur.cpu != c):
+                    for name in pend:
+                        if name not in self.in_progress[c]:
+                            opts.append(Option("irq", c, name, name))
+                if self.pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
+                    for name in self.pending_softirq[c]:
+                        opts.append(Option("softirq", c, name, name))
+        for src in self._optional:
+            if src.fired >= src.spec.max:
+                continue
+            c = src.spec.cpu
+            st = m.cpu_state[c]
+            if not st.irq_enabled:
+                continue
+            if src.kind == "irq":
+                if src.spec.name not in self.in_progress[c] and src.spec.name not in self.pending_irq[c]:
+                    opts.append(Option("irq", c, src.spec.name, src.spec.name))
+            elif st.local_irq_count == 0 and st.local_bh_count == 0 and src.spec.name not in self.pending_softirq[c]:
+                opts.append(Option("softirq", c, src.spec.name, src.spec.name))
+        return opts
+
+    def _choose(self, opts: list[Option], at_point: bool) -> int:
+        i = self.strategy.choose(opts, self, at_point)
+        o = opts[i]
+        if i:
+            self.choices.append((len(self.decisions), o.label))
+        self.decisions.append(o.label)
+        if at_point and i != 0 and o.kind == "run":
+            self.preemptions += 1
+        return i
+
+    def _point(self, op: str) -> None:
+        self.step += 1
+        if self.step > self.max_steps:
+            raise StepBudgetExceeded(op)
+        cur = self.m.current
+        c = cur.cpu
+        if self.pending_irq[c]:
+            name = self._deliverable(c)
+            if name is not None:
+                self._switch_main(Option("irq", c, name, name))
+                return
+        opts = self._options(cur)
+        if len(opts) > 1:
+            i = self._choose(opts, True)
+            if i:
+                self._switch_main(opts[i])
+
+    def _switch_main(self, nxt: Option | None) -> None:
+        self._next = nxt
+        assert self.main is not None
+        self.main.switch()
+
+    # -- engine hooks called by the kernel model (highmem.kernel.sched) -------------
+    def schedule(self, ctx: Context) -> None:
+        self._off_cpu(ctx, "runnable", "schedule")
+        self.runq[ctx.cpu].append(ctx)
+        self._switch_main(None)
+
+    def sleep_on(self, ctx: Context, queue: str) -> None:
+        self._off_cpu(ctx, "sleeping", "sleep")
+        ctx.data["queue"] = queue
+        ctx.data["slept_at"] = self.step
+        self.waitq.setdefault(queue, []).append(ctx)
+        self._switch_main(None)
+
+    def wake_up(self, ctx: Context, queue: str) -> int:
+        sleepers = self.waitq.pop(queue, [])
+        for t in sleepers:
+            t.state = "runnable"
+            t.data.pop("queue", None)
+            self.runq[t.cpu].append(t)
+            self._emit(t, "wake", queue)
+        return len(sleepers)
+
+    def do_exit(self, ctx: Context) -> NoReturn:
+        raise _TaskExit()
+
+    def raise_irq(self, ctx: Context, irq: str, cpu: int) -> None:
+        src = self.irqs.get(irq)
+        if src is None:
+            raise HighmemError(f"interrupt {irq!r} is not declared by this scenario: declare it as an [[irq]]")
+        if cpu != src.spec.cpu:
+            raise HighmemError(f"interrupt {irq!r} is routed to CPU {src.spec.cpu}, not CPU {cpu}")
+        self.pending_irq[cpu].append(irq)
+
+    def raise_softirq(self, ctx: Context, name: str, cpu: int) -> None:
+        src = self.softirqs.get(name)
+        if src is None:
+            raise HighmemError(f"softirq {name!r} is not declared by this scenario: declare it as a [[softirq]]")
+        if cpu != src.spec.cpu:
+            raise HighmemError(f"softirq {name!r} runs on CPU {src.spec.cpu}, not CPU {cpu}")
+        if name not in self.pending_softirq[cpu]:
+            self.pending_softirq[cpu].append(name)
+
+    def try_completion(self, name: str) -> bool:
+        n = self.completions.get(name, 0)
+        if n > 0:
+            self.completions[name] = n - 1
+            return True
+        return False
+
+    def complete(self, ctx: Context, name: str) -> None:
+        self.completions[name] = self.completions.get(name, 0) + 1
+        q = self.waitq.get(f"completion:{name}")
+        if q:
+            t = q.pop(0)
+            if not q:
+                del self.waitq[f"completion:{name}"]
+            t.state = "runnable"
+            t.data.pop("queue", None)
+            self.runq[t.cpu].append(t)
+            self._emit(t, "wake", f"completion:{name}")
+
+    def bh_enabled(self, cpu: int) -> None:
+        st = self.m.cpu_state[cpu]
+        if self.pending_softirq[cpu] and st.local_irq_count == 0 and st.irq_enabled:
+            name = self.pending_softirq[cpu][0]
+            self._switch_main(Option("softirq", cpu, name, name))
+
+    def _off_cpu(self, ctx: Context, state: str, why: str) -> None:
+        st = self.m.cpu_state[ctx.cpu]
+        if not st.stack or st.stack[-1] is not ctx:
+            raise SimulatorError(f"{ctx.name} leaves CPU {ctx.cpu} but is not on top of it")
+        st.stack.pop()
+        ctx.state = state
+        self._emit(ctx, "switch_out", why)
+
+    # -- applying choices --------------------------------------------------------
+    def _apply(self, opt: Option) -> None:
+        c = opt.cpu
+        st = self.m.cpu_state[c]
+        if opt.kind == "irq":
+            ctx = self._enter_irq(c, opt.name)
+        elif opt.kind == "softirq":
+            ctx = self._enter_softirq(c, opt.name)
+        else:
+            ctx = self.contexts[opt.name]
+            if not st.stack or st.stack[-1] is not ctx:
+                self.runq[c].remove(ctx)
+                st.stack.append(ctx)
+                # 2.4's schedule() returns with interrupts enabled (spin_unlock_irq of runqueue_lock).
+                st.irq_enabled = True
+                self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
+                ctx.data["started"] = True
+            name = self._deliverable(c)
+            if name is not None:
+                ctx = self._enter_irq(c, name)
+        self._resume(ctx)
+
+    def _enter_irq(self, c: int, name: str) -> Context:
+        src = self.irqs[name]
+        if name in self.pending_irq[c]:
+            self.pending_irq[c].remove(name)
+        else:
+            src.fired += 1
+            self.injections += 1
+        src.count += 1
+        spec = src.spec
+        assert isinstance(spec, IrqSpec)
+        ctx = Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c)
+        return self._push_handler(ctx, name, spec.body, irq_enabled=not spec.sa_interrupt)
+
+    def _enter_softirq(self, c: int, name: str) -> Context:
+        src = self.softirqs[name]
+        if name in self.pending_softirq[c]:
+            self.pending_softirq[c].remove(name)
+        else:
+            src.fired += 1
+            self.injections += 1
+        src.count += 1
+        ctx = Context(f"{name}#{src.count}", ContextKind.SOFTIRQ, c)
+        return self._push_handler(ctx, name, src.spec.body, irq_enabled=True)
+
+    def _push_handler(self, ctx: Context, source: str, body: Body, irq_enabled: bool) -> Context:
+        st = self.m.cpu_state[ctx.cpu]
+        ctx.data["entity"] = source
+        ctx.data["saved_if"] = st.irq_enabled
+        if st.stack:
+            st.stack[-1].state = "interrupted"
+        st.stack.append(ctx)
+        if ctx.kind is ContextKind.HARDIRQ:
+            st.local_irq_count += 1
+            self.in_progress[ctx.cpu].add(source)
+        else:
+            st.local_bh_count += 1
+        st.irq_enabled = irq_enabled
+        self.contexts[ctx.name] = ctx
+        self._make_glet(ctx, body)
+        self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
+        return ctx
+
+    def _resume(self, ctx: Context) -> None:
+        m = self.m
+        m.current = ctx
+        m.cpus[ctx.cpu].context = ctx.name
+        ctx.state = "running"
+        g = self.glets[ctx.name]
+        try:
+            g.switch()
+        except (KernelBUG, Oops) as e:
+            self._stop("stopped", str(e))
+            return
+        except StepBudgetExceeded:
+            if not self.python_code:
+                raise
+            self.checker.report(Finding(
+                "step-budget", f"{ctx.name} did not finish within the step budget of {self.max_steps} steps",
+                ctx.cpu, [ctx.name], steps=[self.step]))
+            self._stop("stopped", "step budget")
+            return
+        except HighmemError:
+            raise
+        except Exception as e:  # user code of a Python scenario
+            if not self.python_code:
+                raise SimulatorError(f"internal error while running {ctx.name}: {e!r}") from e
+            stack = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            self.checker.report(Finding(
+                "python-exception", f"{ctx.name} raised {type(e).__name__}: {e}", ctx.cpu, [ctx.name],
+                steps=[self.step], stack=stack))
+            self._stop("stopped", f"{type(e).__name__} in {ctx.name}")
+            return
+        if g.dead:
+            self._context_done(ctx)
+
+    def _stop(self, status: str, reason: str) -> None:
+        self.status = status
+        self.stop_reason = reason
+        self._next = None
+
+    def _context_done(self, ctx: Context) -> None:
+        st = self.m.cpu_state[ctx.cpu]
+        if not st.stack or st.stack[-1] is not ctx:
+            raise SimulatorError(f"{ctx.name} ended but is not on top of CPU {ctx.cpu}")
+        st.stack.pop()
+        ctx.state = "exited"
+        del self.glets[ctx.name]
+        if ctx.kind is ContextKind.TASK:
+            self._emit(ctx, "end", "exit")
+            return
+        source = ctx.data["entity"]
+        if ctx.kind is ContextKind.HARDIRQ:
+            st.local_irq_count -= 1
+            self.in_progress[ctx.cpu].discard(source)
+            self._emit(ctx, "irq_exit", source)
+        else:
+            st.local_bh_count -= 1
+            self._emit(ctx, "softirq_exit", source)
+        self._emit(ctx, "end", source)
+        st.irq_enabled = ctx.data["saved_if"]
+        if st.stack:
+            st.stack[-1].state = "running"
+        # irq_exit / the do_softirq loop: pending softirqs run now when not in interrupt.
+        if self.pending_softirq[ctx.cpu] and st.local_irq_count == 0 and st.local_bh_count == 0:
+            name = self.pending_softirq[ctx.cpu][0]
+            self._next = Option("softirq", ctx.cpu, name, name)
+
+    # -- the run ------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Execute the workload to the end under the strategy; returns the result."""
+        self.main = greenlet.getcurrent()
+        nxt: Option | None = None
+        try:
+            while self.status == "running":
+                if nxt is None:
+                    opts = self._options(None)
+                    if not opts:
+                        break
+                    nxt = opts[self._choose(opts, False)] if len(opts) > 1 else opts[0]
+                self._next = None
+                self._apply(nxt)
+                nxt = self._next
+            if self.status == "running":
+                self._finish()
+        finally:
+            self.m.sched_point = None
+            self.m.engine = None
+        return RunResult(self.status, self.step, self.checker.findings, self.decisions, self.choices,
+                         self.preemptions,
+                         self.injections, self.stop_reason)
+
+    def _finish(self) -> None:
+        sleepers = [t for q in self.waitq.values() for t in q]
+        if sleepers:
+            self.status = "deadlocked"
+            who = "; ".join(f"{t.name} sleeps on {t.data.get('queue')!r} since step {t.data.get('slept_at')}"
+                            for t in sleepers)
+            self.checker.report(Finding("deadlock", f"nothing can run and {len(sleepers)} task(s) wait: {who}",
+                                        None, [t.name for t in sleepers],
+                                        steps=[int(t.data.get("slept_at", 0)) for t in sleepers] + [self.step]))
+            return
+        self.status = "done"
+        if self.workload.finish is not None:
+            self.workload.finish(self.m, self.checker)
+
+    def describe_state(self) -> dict[str, Any]:
+        """A snapshot for debugging: per-CPU stacks and run queues."""
+        return {
+            "step": self.step,
+            "cpus": [[c.name for c in st.stack] for st in self.m.cpu_state],
+            "runq": [[c.name for c in q] for q in self.runq],
+        }

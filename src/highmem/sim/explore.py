@@ -1,0 +1,263 @@
+"""The explorer: runs many schedules of a scenario and collects what the checker finds.
+
+``explore`` boots a fresh machine for every schedule (so runs never share
+state), drives it with the chosen strategy, counts findings by kind, keeps
+the first schedule that produced each kind and shrinks it: the shrunk
+schedule is the one a user sees and replays first.
+
+Strategies: ``random`` and ``pct`` derive schedule i's seed from the user's
+seed and i; ``exhaustive`` enumerates schedules depth-first with at most
+``max_preemptions`` switches away from a context that could continue and
+``max_interrupts`` optional interrupt arrivals, up to ``schedules`` runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from highmem.errors import HighmemError
+from highmem.kernel.config import KernelConfig
+from highmem.kernel.machine import Machine
+from highmem.scenarios.model import Scenario
+from highmem.sim.engine import RunResult, Simulator
+from highmem.sim.findings import Finding
+from highmem.sim.strategy import (
+    DefaultStrategy,
+    PCTStrategy,
+    PrefixStrategy,
+    RandomStrategy,
+    SparseReplayStrategy,
+    Strategy,
+)
+from highmem.sim.trace import TraceRecorder
+
+__all__ = ["explore", "run_once", "shrink", "Exploration", "KindReport", "STRATEGIES", "schedule_seed"]
+
+STRATEGIES = ("random", "pct", "exhaustive")
+
+
+def schedule_seed(seed: int, index: int) -> int:
+    """The seed of schedule ``index`` of a run seeded ``seed`` (independent of how runs are split)."""
+    return (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF
+
+
+def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool = False) -> tuple[RunResult, Any]:
+    """Boot, run one schedule, return its result (and the trace recorder when asked)."""
+    m = Machine(cfg)
+    sim = Simulator(m, sc.workload(m), strategy, max_steps=sc.max_steps, python_code=sc.python)
+    rec = None
+    if trace:
+        rec = TraceRecorder(lambda: sim.step)
+        m.subscribe(rec)
+    try:
+        res = sim.run()
+    except HighmemError as e:
+        raise HighmemError(f"scenario {sc.name}: {e}") from None
+    except Exception as e:
+        from highmem.sim.engine import StepBudgetExceeded
+
+        if isinstance(e, StepBudgetExceeded):
+            raise HighmemError(f"scenario {sc.name} ({sc.source}): a context did not finish within the step budget "
+                               f"of {sc.max_steps} steps; shorten its loops or raise [scenario] max_steps") from None
+        raise
+    return res, rec
+
+
+@dataclass
+class KindReport:
+    """Everything about one finding kind in one exploration."""
+
+    kind: str
+    schedules: int
+    first_schedule: int
+    finding: Finding
+    choices: list[tuple[int, str]]
+    steps: int
+    shrunk: bool = False
+    original_choices: int = 0
+
+
+@dataclass
+class Exploration:
+    """The outcome of exploring one scenario."""
+
+    scenario: Scenario
+    config: KernelConfig
+    strategy: str
+    seed: int
+    schedules: int = 0
+    steps: int = 0
+    by_kind: dict[str, KindReport] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    exhausted: bool = False
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The first (shrunk) finding of each kind, in the order kinds were first seen."""
+        return [r.finding for r in self.by_kind.values()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "source": self.scenario.source,
+            "profile": self.config.profile,
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "schedules": self.schedules,
+            "steps": self.steps,
+            "exhausted": self.exhausted,
+            "findings": [dict(r.finding.to_dict(), schedules=r.schedules, first_schedule=r.first_schedule,
+                              shrunk_choices=len(r.choices)) for r in self.by_kind.values()],
+            "counts": dict(sorted(self.counts.items())),
+        }
+
+
+def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
+    s = schedule_seed(seed, index)
+    if name == "random":
+        return RandomStrategy(s)
+    if name == "pct":
+        return PCTStrategy(s, depth, k)
+    raise HighmemError(f"strategy {name!r} does not exist: choose {', '.join(STRATEGIES)}")
+
+
+def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedules: int = 100, seed: int = 0,
+            depth: int = 2, max_preemptions: int = 2, max_interrupts: int = 2, do_shrink: bool = True,
+            stop_on_first: bool = False, progress: Callable[[int, int], None] | None = None,
+            first_index: int = 0) -> Exploration:
+    """Explore ``schedules`` schedules of ``sc`` on ``cfg``; see the module docstring."""
+    if strategy not in STRATEGIES:
+        raise HighmemError(f"strategy {strategy!r} does not exist: choose {', '.join(STRATEGIES)}")
+    if schedules < 1:
+        raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")
+    ex = Exploration(sc, cfg, strategy, seed)
+    first_results: dict[str, tuple[int, RunResult]] = {}
+
+    def record(i: int, res: RunResult) -> None:
+        ex.schedules += 1
+        ex.steps += res.steps
+        seen = set()
+        for f in res.findings:
+            if f.kind in seen:
+                continue
+            seen.add(f.kind)
+            ex.counts[f.kind] += 1
+            if f.kind not in first_results:
+                first_results[f.kind] = (i, res)
+        if progress is not None:
+            progress(ex.schedules, sum(ex.counts.values()))
+
+    if strategy == "exhaustive":
+        _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results)
+    else:
+        k = 0
+        if strategy == "pct":
+            calib, _ = run_once(sc, cfg, DefaultStrategy())
+            k = calib.steps
+        for i in range(first_index, first_index + schedules):
+            res, _ = run_once(sc, cfg, _strategy(strategy, seed, i, depth, k))
+            k = max(k, res.steps)
+            record(i, res)
+            if stop_on_first and first_results:
+                break
+    for kind, (i, res) in first_results.items():
+        f = next(f for f in res.findings if f.kind == kind)
+        rep = KindReport(kind, ex.counts[kind], i, f, list(res.choices), res.steps, original_choices=len(res.choices))
+        if do_shrink:
+            choices, sres = shrink(sc, cfg, list(res.choices), kind)
+            rep.choices = choices
+            rep.finding = next(f for f in sres.findings if f.kind == kind)
+            rep.steps = sres.steps
+            rep.shrunk = True
+        ex.by_kind[kind] = rep
+    return ex
+
+
+def _exhaustive(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_irq: int,
+                record: Callable[[int, RunResult], None], ex: Exploration, stop_on_first: bool,
+                first_results: dict[str, Any]) -> None:
+    """Enumerate schedules by increasing cost (iterative context bounding, as CHESS does).
+
+    A schedule is a set of deviations ``{choice point: option index}`` from
+    option 0.  Running one reveals the choice points after its last
+    deviation; each alternative there, within the bounds, is a child
+    schedule.  Children are explored cheapest first (fewest preemptions plus
+    interrupts), so every schedule is run at most once and shallow bugs are
+    reached before deep ones.
+    """
+    import heapq
+
+    queue: list[tuple[int, int, tuple[tuple[int, int], ...], int, int]] = [(0, 0, (), 0, 0)]
+    seq = 1
+    i = 0
+    while queue and i < limit:
+        _cost_total, _s, devs, npre, nirq = heapq.heappop(queue)
+        strat = PrefixStrategy(dict(devs))
+        res, _ = run_once(sc, cfg, strat)
+        record(i, res)
+        i += 1
+        if stop_on_first and first_results:
+            return
+        last = devs[-1][0] if devs else -1
+        for j in range(last + 1, len(strat.points)):
+            opts, at_point, _idx = strat.points[j]
+            for alt in range(1, len(opts)):
+                o = opts[alt]
+                p = npre + (1 if at_point and o.kind == "run" else 0)
+                q = nirq + (1 if o.kind in ("irq", "softirq") else 0)
+                if p <= max_pre and q <= max_irq:
+                    heapq.heappush(queue, (p + q, seq, devs + ((j, alt),), p, q))
+                    seq += 1
+    ex.exhausted = not queue
+
+
+def _cost(res: RunResult) -> tuple[int, int, int, int]:
+    return (res.injections, res.preemptions, len(res.choices), res.steps)
+
+
+def shrink(sc: Scenario, cfg: KernelConfig, choices: list[tuple[int, str]], kind: str,
+           budget: int = 150) -> tuple[list[tuple[int, str]], RunResult]:
+    """Reduce ``choices`` while a run still shows ``kind``; returns the smaller choices and their run.
+
+    Tries, in order: the shortest prefix of the choices that still fails,
+    then dropping each remaining choice.  Every accepted candidate is
+    re-recorded from its actual run, so the result replays exactly.
+    """
+    runs = 0
+
+    def attempt(cand: list[tuple[int, str]]) -> RunResult | None:
+        nonlocal runs
+        runs += 1
+        res, _ = run_once(sc, cfg, SparseReplayStrategy(cand, strict=False))
+        return res if any(f.kind == kind for f in res.findings) else None
+
+    best = attempt(choices)
+    if best is None:
+        raise HighmemError(f"scenario {sc.name}: the {kind} schedule does not reproduce; is the scenario "
+                           "deterministic?")
+    cur = list(best.choices)
+    # Shortest failing prefix (binary search, then accept only a real improvement).
+    lo, hi = 0, len(cur)
+    while lo < hi and runs < budget:
+        mid = (lo + hi) // 2
+        r = attempt(cur[:mid])
+        if r is not None and _cost(r) <= _cost(best):
+            best, hi = r, mid
+            cur = list(r.choices)
+            hi = min(hi, len(cur))
+        else:
+            lo = mid + 1
+    j = len(cur) - 1
+    while j >= 0 and runs < budget:
+        cand = cur[:j] + cur[j + 1:]
+        r = attempt(cand)
+        if r is not None and _cost(r) < _cost(best):
+            best = r
+            cur = list(r.choices)
+            j = min(j, len(cur)) - 1
+        else:
+            j -= 1
+    return cur, best

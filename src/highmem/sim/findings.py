@@ -1,0 +1,67 @@
+"""Findings: what the checker reports, one misuse each.
+
+Kinds, spelled exactly as users and tests rely on them:
+
+``sleep-in-atomic``   a task called schedule() or slept holding an atomic kmap
+``exit-in-atomic``    a task exited holding an atomic kmap
+``stale-access``      a load or store through a kmap address whose slot now maps
+                      another page than the one this context mapped there
+``use-after-unmap``   a load or store through a slot this context already unmapped
+                      (it still reached the page it had mapped: harmless only by luck)
+``foreign-slot``      a load or store through a kmap slot this context never mapped
+``slot-in-use``       DEBUG_HIGHMEM's BUG: kmap_atomic of a slot whose PTE is not none
+``wrong-unmap``       kunmap_atomic with an address and type that do not match a mapping
+                      this context holds (a BUG under DEBUG_HIGHMEM)
+``page-fault``        an access through a cleared PTE: the kernel Oopses
+``kernel-bug``        any other BUG() of the modelled kernel
+``data-mismatch``     bytes differ from what the scenario expects
+``leaked-mapping``    an interrupt or softirq handler returned holding a mapping
+``deadlock``          nothing can run and some context waits
+``python-exception``  a Python scenario raised an exception (the user's stack is kept)
+``step-budget``       a Python scenario did not finish within the step budget
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Finding", "FINDING_KINDS"]
+
+FINDING_KINDS = (
+    "sleep-in-atomic", "exit-in-atomic", "stale-access", "use-after-unmap", "foreign-slot",
+    "slot-in-use", "wrong-unmap", "page-fault", "kernel-bug", "data-mismatch", "leaked-mapping",
+    "deadlock", "python-exception", "step-budget",
+)
+
+
+@dataclass
+class Finding:
+    """One misuse, located: who, where, which slot and pages, at which steps.
+
+    ``steps`` lists the step numbers of the events involved, earliest first
+    (e.g. the map, then the clobbering map, then the access).  ``slot`` holds
+    ``type``, ``idx``, ``fixmap`` and ``vaddr`` when a kmap slot is involved;
+    ``pages`` the frame numbers involved.
+    """
+
+    kind: str
+    message: str
+    cpu: int | None = None
+    contexts: list[str] = field(default_factory=list)
+    slot: dict[str, Any] | None = None
+    pages: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    stack: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (omits an empty stack)."""
+        d = asdict(self)
+        if d["stack"] is None:
+            del d["stack"]
+        return d
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Identity for de-duplication within one run."""
+        return (self.kind, tuple(self.contexts), None if self.slot is None else self.slot.get("idx"))

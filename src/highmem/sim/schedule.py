@@ -1,0 +1,67 @@
+"""Schedule files: a failing schedule, small, human-readable, versioned JSON.
+
+Only the choices that differ from "let the running context continue" are
+written, each as ``[choice-point, "kind name@cpu"]``; every other choice
+point takes option 0.  The file also names the scenario (with a digest of
+its content), the profile and configuration, what was found, and the step
+count, so that a replay against a changed scenario is refused instead of
+silently diverging::
+
+    {
+      "format": "highmem-schedule", "version": 1,
+      "scenario": "irq-uses-user-slot", "digest": "sha256:...",
+      "profile": "linux-2.4", "config": ["DEBUG_HIGHMEM=n"],
+      "finding": {"kind": "stale-access", "message": "..."},
+      "steps": 92, "choices": [[35, "irq eth0@0"]]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from highmem.errors import HighmemError
+
+__all__ = ["SCHEDULE_FORMAT", "SCHEDULE_VERSION", "save_schedule", "load_schedule"]
+
+SCHEDULE_FORMAT = "highmem-schedule"
+SCHEDULE_VERSION = 1
+
+
+def save_schedule(path: str | Path, data: dict[str, Any]) -> None:
+    """Write a schedule file (``data`` without the format header)."""
+    doc = {"format": SCHEDULE_FORMAT, "version": SCHEDULE_VERSION, **data}
+    choices = doc.pop("choices")
+    text = json.dumps(doc, indent=2)
+    # One choice per line keeps long schedules readable.
+    lines = ",\n    ".join(json.dumps(c) for c in choices)
+    body = f'"choices": [\n    {lines}\n  ]' if choices else '"choices": []'
+    Path(path).write_text(text[:-2] + ",\n  " + body + "\n}\n", encoding="utf-8")
+
+
+def load_schedule(path: str | Path) -> dict[str, Any]:
+    """Read and check a schedule file."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HighmemError(f"schedule file {str(p)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise HighmemError(f"schedule file {str(p)!r} is not a JSON schedule: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != SCHEDULE_FORMAT:
+        raise HighmemError(f"{str(p)!r} is not a highmem schedule (no \"format\": \"{SCHEDULE_FORMAT}\")")
+    v = doc.get("version")
+    if v != SCHEDULE_VERSION:
+        raise HighmemError(f"schedule file {str(p)!r} has version {v!r}; this highmem reads version "
+                           f"{SCHEDULE_VERSION}")
+    ch = doc.get("choices")
+    if not isinstance(ch, list) or not all(
+            isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and isinstance(c[1], str) for c in ch):
+        raise HighmemError(f"schedule file {str(p)!r} has malformed choices: each is [point, \"label\"]")
+    for key in ("scenario", "digest"):
+        if not isinstance(doc.get(key), str):
+            raise HighmemError(f"schedule file {str(p)!r} lacks the {key!r} it was recorded for")
+    doc["choices"] = [(int(a), str(b)) for a, b in ch]
+    return doc

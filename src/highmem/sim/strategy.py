@@ -1,0 +1,169 @@
+"""Strategies: who chooses at each scheduling point.
+
+All randomness comes from a ``random.Random`` seeded by the explorer, so a
+strategy, a seed and a scenario determine the schedule.
+
+* :class:`DefaultStrategy` - always option 0: keep running the current
+  context; never inject an optional interrupt unless nothing else can run.
+* :class:`RandomStrategy` - a seeded random walk: uniform over the options.
+* :class:`PCTStrategy` - probabilistic concurrency testing (Burckhardt et al.,
+  ASPLOS 2010): random distinct priorities per entity (task or interrupt
+  source), ``depth - 1`` priority-change points at random steps in
+  ``[1, k]``; the highest-priority enabled option always runs.  A bug of
+  depth d is found with probability at least 1/(n * k^(d-1)) per schedule.
+* :class:`ReplayStrategy` - follows recorded decisions; ``strict`` makes a
+  decision that is not available an error (the scenario changed); otherwise
+  it falls back to option 0 (used when shrinking).
+* :class:`PrefixStrategy` - option indices for a prefix of choice points,
+  then option 0; records the options seen (bounded exhaustive search).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from highmem.errors import HighmemError
+
+if TYPE_CHECKING:
+    from highmem.sim.engine import Option, Simulator
+
+__all__ = ["Strategy", "DefaultStrategy", "RandomStrategy", "PCTStrategy", "ReplayStrategy",
+           "SparseReplayStrategy", "PrefixStrategy", "ReplayDivergence"]
+
+
+class ReplayDivergence(HighmemError):
+    """A recorded schedule does not fit the run it is replayed against."""
+
+
+class Strategy:
+    """Base: ``choose`` returns the index of the option to take (``at_point``: a context is
+    at a scheduling point and option 0 is to let it continue)."""
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        return 0
+
+
+class DefaultStrategy(Strategy):
+    """Option 0 always."""
+
+
+class RandomStrategy(Strategy):
+    """Uniformly random choice at every choice point."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        return self.rng.randrange(len(opts))
+
+
+class PCTStrategy(Strategy):
+    """PCT with bug depth ``depth`` over an estimated ``k`` steps."""
+
+    def __init__(self, seed: int, depth: int, k: int) -> None:
+        if depth < 1:
+            raise HighmemError(f"PCT depth {depth} is invalid: the bug depth d is at least 1")
+        self.rng = random.Random(seed)
+        self.depth = depth
+        self.k = max(1, k)
+        self.prio: dict[str, float] = {}
+        self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(depth - 1))
+        self.changed = 0
+
+    def _priority(self, entity: str) -> float:
+        p = self.prio.get(entity)
+        if p is None:
+            # Initial priorities lie above every change-point priority (which are < depth).
+            p = self.prio[entity] = self.depth + self.rng.random()
+        return p
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        while self.changed < len(self.change_steps) and sim.step >= self.change_steps[self.changed]:
+            if at_point:
+                # The running entity drops below everything at the i-th change point.
+                self.prio[opts[0].entity] = self.depth - 1 - self.changed
+            self.changed += 1
+        best = 0
+        best_p = -1.0
+        for i, o in enumerate(opts):
+            p = self._priority(o.entity)
+            if p > best_p:
+                best, best_p = i, p
+        return best
+
+
+class ReplayStrategy(Strategy):
+    """Follow ``decisions`` (option labels) in order, then option 0."""
+
+    def __init__(self, decisions: list[str], strict: bool = True) -> None:
+        self.decisions = decisions
+        self.pos = 0
+        self.strict = strict
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        if self.pos >= len(self.decisions):
+            if self.strict and self.decisions:
+                raise ReplayDivergence(
+                    f"the schedule ends after {len(self.decisions)} decisions but the run needs more at step "
+                    f"{sim.step}: it was recorded against a different scenario or profile")
+            return 0
+        want = self.decisions[self.pos]
+        self.pos += 1
+        for i, o in enumerate(opts):
+            if o.label == want:
+                return i
+        if self.strict:
+            avail = ", ".join(o.label for o in opts)
+            raise ReplayDivergence(
+                f"the schedule diverges at decision {self.pos} (step {sim.step}): it says {want!r} but the run "
+                f"offers {avail}; it was recorded against a different scenario or profile")
+        return 0
+
+
+class SparseReplayStrategy(Strategy):
+    """Take the recorded label at the listed choice points and option 0 everywhere else.
+
+    This is the form schedules are saved and shrunk in: only the choices
+    that differ from "let the current context continue" are written.
+    ``strict``: a listed label that is not offered is a divergence.
+    """
+
+    def __init__(self, choices: list[tuple[int, str]], strict: bool = True) -> None:
+        self.choices = dict(choices)
+        self.last = max(self.choices) if self.choices else -1
+        self.point = 0
+        self.strict = strict
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        n = self.point
+        self.point += 1
+        want = self.choices.get(n)
+        if want is None:
+            return 0
+        for i, o in enumerate(opts):
+            if o.label == want:
+                return i
+        if self.strict:
+            avail = ", ".join(o.label for o in opts)
+            raise ReplayDivergence(
+                f"the schedule diverges at choice {n} (step {sim.step}): it says {want!r} but the run offers "
+                f"{avail}; it was recorded against a different scenario or profile")
+        return 0
+
+
+class PrefixStrategy(Strategy):
+    """Take option ``deviations[i]`` at choice point i when listed, else option 0; remember
+    every point's options (for bounded exhaustive search)."""
+
+    def __init__(self, deviations: dict[int, int]) -> None:
+        self.deviations = deviations
+        self.points: list[tuple[list[Option], bool, int]] = []
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        n = len(self.points)
+        i = self.deviations.get(n, 0)
+        if i >= len(opts):
+            i = 0
+        self.points.append((opts, at_point, i))
+        return i
