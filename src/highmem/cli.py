@@ -56,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--no-shrink", action="store_true", help="report first failing schedules unshrunk")
     chk.add_argument("--json", action="store_true", help="print one JSON object")
     chk.add_argument("--out", metavar="DIR", help="write each failing schedule and its trace here")
-    chk.add_argument("--quiet", action="store_true", help="print the summary table only")
+    chk.add_argument("-q", "--quiet", action="store_true", help="print the summary table only")
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print JSON")
     return p

@@ -238,27 +238,33 @@ class EventBus:
 
     States: *idle* (no observer: ``active`` is false and emitters skip building
     events) and *active*.  Subscribing or unsubscribing switches between them.
-    Any context; observers must not emit events themselves.
+    With exactly one observer, ``emit`` *is* that observer (no fan-out loop on
+    the hot path).  Any context; observers must not emit events themselves.
     """
 
-    __slots__ = ("_observers", "active")
+    __slots__ = ("_observers", "active", "emit")
 
     def __init__(self) -> None:
         self._observers: list[Observer] = []
         self.active = False
+        self.emit: Observer = self._fan_out
+
+    def _rebind(self) -> None:
+        self.active = bool(self._observers)
+        self.emit = self._observers[0] if len(self._observers) == 1 else self._fan_out
 
     def subscribe(self, observer: Observer) -> Observer:
         """Add ``observer``; it is called with every later event.  Returns it."""
         self._observers.append(observer)
-        self.active = True
+        self._rebind()
         return observer
 
     def unsubscribe(self, observer: Observer) -> None:
         """Remove ``observer``; it must be subscribed."""
         self._observers.remove(observer)
-        self.active = bool(self._observers)
+        self._rebind()
 
-    def emit(self, event: NamedTuple) -> None:
+    def _fan_out(self, event: NamedTuple) -> None:
         """Hand ``event`` to every observer."""
         for obs in self._observers:
             obs(event)

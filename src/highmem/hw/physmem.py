@@ -78,6 +78,11 @@ def _lazy_array(n: int, fmt: Literal["i", "I"]) -> memoryview:
     return memoryview(mmap.mmap(-1, size)).cast(fmt)
 
 
+def fill_array(view: memoryview, start: int, blob: bytes) -> None:
+    """Copy native 32-bit entries ``blob`` into ``view`` from entry ``start`` (one memcpy)."""
+    view.cast("B")[start * 4 : start * 4 + len(blob)] = blob
+
+
 class Page:
     """A handle on one ``struct page`` of ``mem_map``: cheap, made on demand.
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from highmem.errors import SimulatorError
 from highmem.hw.pagetable import _KERNPG_TABLE, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, Geometry
-from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PG_reserved
+from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PG_reserved, fill_array
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine
@@ -127,8 +127,9 @@ def pagetable_init(m: Machine) -> None:
     """Build swapper_pg_dir: lowmem at PAGE_OFFSET, fixmap and pkmap structure."""
     geo = m.geometry
     bootmem = Bootmem(m)
-    for pfn in range(_KERNEL_START_PFN, BOOTMEM_START_PFN):
-        m.mem_map.set_flag(pfn, PG_reserved)
+    # The kernel image's frames are reserved (one store of 768 flag words).
+    fill_array(m.mem_map.flags, _KERNEL_START_PFN,
+               array("I", [1 << PG_reserved]).tobytes() * (BOOTMEM_START_PFN - _KERNEL_START_PFN))
     m.phys.frame(SWAPPER_PG_DIR_PFN)
     m.phys.frame(EMPTY_ZERO_PAGE_PFN)
     pgd_base = SWAPPER_PG_DIR_PFN << PAGE_SHIFT
@@ -189,7 +190,14 @@ def kmap_init(m: Machine) -> None:
             raise SimulatorError("fixmap PTE pages are not contiguous: kmap_pte - idx is broken")
 
 
+_VIRTUAL_BLOBS: dict[int, bytes] = {}
+
+
 def set_lowmem_virtual(m: Machine) -> None:
     """``page->virtual = __va(pfn << PAGE_SHIFT)`` for every lowmem frame (free_area_init_core)."""
     n = m.max_low_pfn
-    m.mem_map.virtual[0:n] = array("I", range(PAGE_OFFSET, PAGE_OFFSET + (n << PAGE_SHIFT), PAGE_SIZE))
+    blob = _VIRTUAL_BLOBS.get(n)
+    if blob is None:
+        blob = _VIRTUAL_BLOBS[n] = array("I", range(PAGE_OFFSET, PAGE_OFFSET + (n << PAGE_SHIFT),
+                                                    PAGE_SIZE)).tobytes()
+    fill_array(m.mem_map.virtual, 0, blob)

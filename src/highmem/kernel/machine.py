@@ -59,6 +59,8 @@ class Machine:
         self.boot_log: list[str] = []
         self.sched_point = None
         self.engine = None
+        #: bumped whenever a CPU's interrupt flag or bottom-half count changes
+        self.epoch = 0
         self.DEBUG_HIGHMEM = opts["DEBUG_HIGHMEM"]
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size

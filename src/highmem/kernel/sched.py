@@ -65,6 +65,7 @@ def cli(m: Machine) -> None:
     """``__cli()``: disable interrupts on this CPU. Any context."""
     _point(m, "__cli")
     m.cpu_state[m.current.cpu].irq_enabled = False
+    m.epoch += 1
     _flags_event(m, "__cli")
 
 
@@ -72,6 +73,7 @@ def sti(m: Machine) -> None:
     """``__sti()``: enable interrupts on this CPU. Any context."""
     _point(m, "__sti")
     m.cpu_state[m.current.cpu].irq_enabled = True
+    m.epoch += 1
     _flags_event(m, "__sti")
 
 
@@ -85,6 +87,7 @@ def restore_flags(m: Machine, flags: int) -> None:
     """``__restore_flags(x)``: set IF from ``flags``. Any context."""
     _point(m, "__restore_flags")
     m.cpu_state[m.current.cpu].irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
     _flags_event(m, "__restore_flags")
 
 
@@ -94,6 +97,7 @@ def local_irq_save(m: Machine) -> int:
     st = m.cpu_state[m.current.cpu]
     flags = X86_EFLAGS_IF if st.irq_enabled else 0
     st.irq_enabled = False
+    m.epoch += 1
     _flags_event(m, "local_irq_save")
     return flags
 
@@ -102,6 +106,7 @@ def local_irq_restore(m: Machine, flags: int) -> None:
     """``local_irq_restore(x)``: as ``__restore_flags``. Any context."""
     _point(m, "local_irq_restore")
     m.cpu_state[m.current.cpu].irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
     _flags_event(m, "local_irq_restore")
 
 
@@ -109,6 +114,7 @@ def local_bh_disable(m: Machine) -> None:
     """``local_bh_disable()``: keep softirqs off this CPU (``local_bh_count++``). Any context."""
     _point(m, "local_bh_disable")
     m.cpu_state[m.current.cpu].local_bh_count += 1
+    m.epoch += 1
 
 
 def local_bh_enable(m: Machine) -> None:
@@ -118,6 +124,7 @@ def local_bh_enable(m: Machine) -> None:
     if st.local_bh_count <= 0:
         raise _bug(m, "local_bh_enable", f"local_bh_count of CPU {st.cpu} would go negative")
     st.local_bh_count -= 1
+    m.epoch += 1
     if st.local_bh_count == 0 and m.engine is not None:
         m.engine.bh_enabled(st.cpu)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from highmem import events as ev
 from highmem.hw.physmem import PAGE_MASK
 from highmem.kernel.machine import Machine
 from highmem.sim.findings import Finding
@@ -62,21 +63,21 @@ class Checker:
             self.kmap_hi: int = max(m.kmap_vaddr) + 4096
         else:
             self.kmap_lo = self.kmap_hi = 0
-        self._handlers: dict[str, Callable[[Any], None]] = {
-            "kmap_atomic": self._on_kmap,
-            "kunmap_atomic": self._on_kunmap,
-            "load": self._on_access,
-            "store": self._on_access,
-            "fault": self._on_fault,
-            "bug": self._on_bug,
-            "context": self._on_context,
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ev.KmapAtomic: self._on_kmap,
+            ev.KunmapAtomic: self._on_kunmap,
+            ev.Load: self._on_access,
+            ev.Store: self._on_access,
+            ev.Fault: self._on_fault,
+            ev.Bug: self._on_bug,
+            ev.ContextEvent: self._on_context,
         }
 
     # -- observer entry point -------------------------------------------------
-    def __call__(self, ev: NamedTuple) -> None:
-        h = self._handlers.get(ev.kind)  # type: ignore[attr-defined]
+    def __call__(self, event: NamedTuple) -> None:
+        h = self._handlers.get(type(event))
         if h is not None:
-            h(ev)
+            h(event)
 
     def report(self, f: Finding) -> None:
         """Add ``f`` unless an equal finding (same kind, contexts, slot) is already there."""
@@ -128,12 +129,15 @@ class Checker:
         page = ev.vaddr & PAGE_MASK
         if not self.kmap_lo <= page < self.kmap_hi:
             return
-        what = "load from" if ev.kind == "load" else "store to"
         mp = self.held.get(ev.context, {}).get(page)
+        if mp is not None and ev.pfn == mp.pfn:
+            return
+        self._judge_access(ev, page, mp)
+
+    def _judge_access(self, ev: Any, page: int, mp: Mapping | None) -> None:
+        what = "load from" if ev.kind == "load" else "store to"
         step = self.step_of()
         if mp is not None:
-            if ev.pfn == mp.pfn:
-                return
             if mp.clobbered_by is not None:
                 who, at, _pfn = mp.clobbered_by
                 cause = f"{who} mapped the slot at step {at}"

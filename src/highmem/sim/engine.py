@@ -74,7 +74,7 @@ class RunResult(NamedTuple):
     status: str
     steps: int
     findings: list[Finding]
-    decisions: list[str]
+    points: int
     choices: list[tuple[int, str]]
     preemptions: int
     injections: int
@@ -102,7 +102,8 @@ class Simulator:
         self.max_steps = max_steps
         self.python_code = python_code
         self.step = 0
-        self.decisions: list[str] = []
+        #: how many choice points the run went through
+        self.points = 0
         #: (choice-point number, label) of every choice other than option 0
         self.choices: list[tuple[int, str]] = []
         self.preemptions = 0
@@ -122,6 +123,10 @@ class Simulator:
         self.softirqs = {s.name: _Source(s, "softirq") for s in workload.softirqs}
         self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values()) if src.spec.max > 0]
         self._next: Option | None = None
+        #: bumped on every change of engine state that can change the options
+        self._ver = 0
+        self._opts_key: tuple[Any, ...] | None = None
+        self._opts: list[Option] = []
         self.main: greenlet | None = None
         self.checker = Checker(m, lambda: self.step)
         m.subscribe(self.checker)
@@ -171,6 +176,15 @@ class Simulator:
         return None
 
     def _options(self, cur: Context | None) -> list[Option]:
+        key = (self.m.epoch, self._ver, cur)
+        if key == self._opts_key:
+            return self._opts
+        opts = self._compute_options(cur)
+        self._opts_key = key
+        self._opts = opts
+        return opts
+
+    def _compute_options(self, cur: Context | None) -> list[Option]:
         opts: list[Option] = []
         if cur is not None:
             opts.append(Option("run", cur.cpu, cur.name, cur.data["entity"]))
@@ -210,12 +224,12 @@ class Simulator:
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:
         i = self.strategy.choose(opts, self, at_point)
-        o = opts[i]
         if i:
-            self.choices.append((len(self.decisions), o.label))
-        self.decisions.append(o.label)
-        if at_point and i != 0 and o.kind == "run":
-            self.preemptions += 1
+            o = opts[i]
+            self.choices.append((self.points, o.label))
+            if at_point and o.kind == "run":
+                self.preemptions += 1
+        self.points += 1
         return i
 
     def _point(self, op: str) -> None:
@@ -254,6 +268,7 @@ class Simulator:
         self._switch_main(None)
 
     def wake_up(self, ctx: Context, queue: str) -> int:
+        self._ver += 1
         sleepers = self.waitq.pop(queue, [])
         for t in sleepers:
             t.state = "runnable"
@@ -266,6 +281,7 @@ class Simulator:
         raise _TaskExit()
 
     def raise_irq(self, ctx: Context, irq: str, cpu: int) -> None:
+        self._ver += 1
         src = self.irqs.get(irq)
         if src is None:
             raise HighmemError(f"interrupt {irq!r} is not declared by this scenario: declare it as an [[irq]]")
@@ -274,6 +290,7 @@ class Simulator:
         self.pending_irq[cpu].append(irq)
 
     def raise_softirq(self, ctx: Context, name: str, cpu: int) -> None:
+        self._ver += 1
         src = self.softirqs.get(name)
         if src is None:
             raise HighmemError(f"softirq {name!r} is not declared by this scenario: declare it as a [[softirq]]")
@@ -290,6 +307,7 @@ class Simulator:
         return False
 
     def complete(self, ctx: Context, name: str) -> None:
+        self._ver += 1
         self.completions[name] = self.completions.get(name, 0) + 1
         q = self.waitq.get(f"completion:{name}")
         if q:
@@ -308,6 +326,7 @@ class Simulator:
             self._switch_main(Option("softirq", cpu, name, name))
 
     def _off_cpu(self, ctx: Context, state: str, why: str) -> None:
+        self._ver += 1
         st = self.m.cpu_state[ctx.cpu]
         if not st.stack or st.stack[-1] is not ctx:
             raise SimulatorError(f"{ctx.name} leaves CPU {ctx.cpu} but is not on top of it")
@@ -317,6 +336,7 @@ class Simulator:
 
     # -- applying choices --------------------------------------------------------
     def _apply(self, opt: Option) -> None:
+        self._ver += 1
         c = opt.cpu
         st = self.m.cpu_state[c]
         if opt.kind == "irq":
@@ -418,6 +438,7 @@ class Simulator:
         self._next = None
 
     def _context_done(self, ctx: Context) -> None:
+        self._ver += 1
         st = self.m.cpu_state[ctx.cpu]
         if not st.stack or st.stack[-1] is not ctx:
             raise SimulatorError(f"{ctx.name} ended but is not on top of CPU {ctx.cpu}")
@@ -464,7 +485,7 @@ class Simulator:
         finally:
             self.m.sched_point = None
             self.m.engine = None
-        return RunResult(self.status, self.step, self.checker.findings, self.decisions, self.choices,
+        return RunResult(self.status, self.step, self.checker.findings, self.points, self.choices,
                          self.preemptions,
                          self.injections, self.stop_reason)
 

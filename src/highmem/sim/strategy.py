@@ -11,9 +11,10 @@ strategy, a seed and a scenario determine the schedule.
   source), ``depth - 1`` priority-change points at random steps in
   ``[1, k]``; the highest-priority enabled option always runs.  A bug of
   depth d is found with probability at least 1/(n * k^(d-1)) per schedule.
-* :class:`ReplayStrategy` - follows recorded decisions; ``strict`` makes a
-  decision that is not available an error (the scenario changed); otherwise
-  it falls back to option 0 (used when shrinking).
+* :class:`SparseReplayStrategy` - follows a recorded schedule (the choices
+  that were not option 0); ``strict`` makes a choice that is not offered an
+  error (the scenario changed); otherwise it falls back to option 0 (used
+  when shrinking).
 * :class:`PrefixStrategy` - option indices for a prefix of choice points,
   then option 0; records the options seen (bounded exhaustive search).
 """
@@ -28,8 +29,8 @@ from highmem.errors import HighmemError
 if TYPE_CHECKING:
     from highmem.sim.engine import Option, Simulator
 
-__all__ = ["Strategy", "DefaultStrategy", "RandomStrategy", "PCTStrategy", "ReplayStrategy",
-           "SparseReplayStrategy", "PrefixStrategy", "ReplayDivergence"]
+__all__ = ["Strategy", "DefaultStrategy", "RandomStrategy", "PCTStrategy", "SparseReplayStrategy", "PrefixStrategy",
+           "ReplayDivergence"]
 
 
 class ReplayDivergence(HighmemError):
@@ -91,34 +92,6 @@ class PCTStrategy(Strategy):
             if p > best_p:
                 best, best_p = i, p
         return best
-
-
-class ReplayStrategy(Strategy):
-    """Follow ``decisions`` (option labels) in order, then option 0."""
-
-    def __init__(self, decisions: list[str], strict: bool = True) -> None:
-        self.decisions = decisions
-        self.pos = 0
-        self.strict = strict
-
-    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
-        if self.pos >= len(self.decisions):
-            if self.strict and self.decisions:
-                raise ReplayDivergence(
-                    f"the schedule ends after {len(self.decisions)} decisions but the run needs more at step "
-                    f"{sim.step}: it was recorded against a different scenario or profile")
-            return 0
-        want = self.decisions[self.pos]
-        self.pos += 1
-        for i, o in enumerate(opts):
-            if o.label == want:
-                return i
-        if self.strict:
-            avail = ", ".join(o.label for o in opts)
-            raise ReplayDivergence(
-                f"the schedule diverges at decision {self.pos} (step {sim.step}): it says {want!r} but the run "
-                f"offers {avail}; it was recorded against a different scenario or profile")
-        return 0
 
 
 class SparseReplayStrategy(Strategy):
