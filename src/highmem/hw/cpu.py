@@ -143,11 +143,13 @@ class CPU:
     def copy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)``: a load then a store, without an intermediate buffer
         when both sides lie within one page each."""
-        if (dst & _OFF) + size > PAGE_SIZE or (src & _OFF) + size > PAGE_SIZE:
+        so = src & _OFF
+        do = dst & _OFF
+        if do + size > PAGE_SIZE or so + size > PAGE_SIZE or size <= 0 or src < 0 or dst < 0 \
+                or src + size > _ADDR_END or dst + size > _ADDR_END:
+            # Crossing pages (or bad input, which load and store reject).
             self.store(dst, self.load(src, size))
             return
-        check_range(src, size)
-        check_range(dst, size)
         tlb = self.tlb
         se = tlb.get(src >> PAGE_SHIFT)
         shit = se is not None
@@ -162,10 +164,10 @@ class CPU:
         dfr = frames.get(de[0])
         if dfr is None:
             dfr = frames[de[0]] = bytearray(PAGE_SIZE)
-        so = src & _OFF
-        do = dst & _OFF
         if sfr is None:
             dfr[do : do + size] = _ZERO[:size]
+        elif size == PAGE_SIZE:
+            dfr[:] = sfr
         else:
             dfr[do : do + size] = memoryview(sfr)[so : so + size]
         if self.bus.active:

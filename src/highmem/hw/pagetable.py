@@ -18,7 +18,7 @@ Geometries (2.4.22 include/asm-i386/pgtable-2level.h, pgtable-3level.h):
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from highmem.hw.physmem import PAGE_SHIFT, PhysicalMemory
@@ -53,7 +53,7 @@ _BIT_NAMES = (
 
 @dataclass(frozen=True)
 class Geometry:
-    """One page-table encoding: shifts, table sizes, entry width."""
+    """One page-table encoding: shifts, table sizes, entry width (derived sizes precomputed)."""
 
     name: str
     levels: int
@@ -64,27 +64,19 @@ class Geometry:
     PTRS_PER_PTE: int
     entry_size: int
     phys_bits: int
+    PMD_SIZE: int = field(init=False)
+    PMD_MASK: int = field(init=False)
+    PGDIR_SIZE: int = field(init=False)
+    #: Bits of an entry that hold the physical frame address.
+    addr_mask: int = field(init=False)
+    struct: struct.Struct = field(init=False)
 
-    @property
-    def PMD_SIZE(self) -> int:
-        return 1 << self.PMD_SHIFT
-
-    @property
-    def PMD_MASK(self) -> int:
-        return ~(self.PMD_SIZE - 1) & 0xFFFFFFFF
-
-    @property
-    def PGDIR_SIZE(self) -> int:
-        return 1 << self.PGDIR_SHIFT
-
-    @property
-    def addr_mask(self) -> int:
-        """Bits of an entry that hold the physical frame address."""
-        return ((1 << self.phys_bits) - 1) & ~0xFFF
-
-    @property
-    def struct(self) -> struct.Struct:
-        return _STRUCTS[self.entry_size]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "PMD_SIZE", 1 << self.PMD_SHIFT)
+        object.__setattr__(self, "PMD_MASK", ~((1 << self.PMD_SHIFT) - 1) & 0xFFFFFFFF)
+        object.__setattr__(self, "PGDIR_SIZE", 1 << self.PGDIR_SHIFT)
+        object.__setattr__(self, "addr_mask", ((1 << self.phys_bits) - 1) & ~0xFFF)
+        object.__setattr__(self, "struct", _STRUCTS[self.entry_size])
 
     def pgd_index(self, vaddr: int) -> int:
         return (vaddr >> self.PGDIR_SHIFT) & (self.PTRS_PER_PGD - 1)
@@ -146,25 +138,28 @@ class Walk(NamedTuple):
 def walk(mem: PhysicalMemory, geo: Geometry, pgd_phys: int, vaddr: int) -> Walk:
     """Translate ``vaddr`` by reading the tables rooted at ``pgd_phys`` (any context)."""
     esz = geo.entry_size
-    unpack = geo.struct.unpack
+    unpack_from = geo.struct.unpack_from
     amask = geo.addr_mask
-    ptep = pgd_phys + geo.pgd_index(vaddr) * esz
-    entry = unpack(mem.read(ptep, esz))[0]
+    frames = mem.frames
+    ptep = pgd_phys + ((vaddr >> geo.PGDIR_SHIFT) & (geo.PTRS_PER_PGD - 1)) * esz
+    fr = frames.get(ptep >> PAGE_SHIFT)
+    entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
     if not entry & _PAGE_PRESENT:
         return Walk(-1, entry, ptep, "pgd")
     if geo.levels == 3:
-        ptep = (entry & amask) + geo.pmd_index(vaddr) * esz
-        entry = unpack(mem.read(ptep, esz))[0]
+        ptep = (entry & amask) + ((vaddr >> geo.PMD_SHIFT) & (geo.PTRS_PER_PMD - 1)) * esz
+        fr = frames.get(ptep >> PAGE_SHIFT)
+        entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
         if not entry & _PAGE_PRESENT:
             return Walk(-1, entry, ptep, "pmd")
     # Non-PAE: the pgd entry *is* the pmd entry (folded level).
     if entry & _PAGE_PSE:
         span = 1 << (geo.PMD_SHIFT - PAGE_SHIFT)
-        base = (entry & amask) >> PAGE_SHIFT
-        base &= ~(span - 1)
+        base = ((entry & amask) >> PAGE_SHIFT) & ~(span - 1)
         return Walk(base + ((vaddr >> PAGE_SHIFT) & (span - 1)), entry, ptep, "pmd")
-    ptep = (entry & amask) + geo.pte_index(vaddr) * esz
-    entry = unpack(mem.read(ptep, esz))[0]
+    ptep = (entry & amask) + ((vaddr >> PAGE_SHIFT) & (geo.PTRS_PER_PTE - 1)) * esz
+    fr = frames.get(ptep >> PAGE_SHIFT)
+    entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
     if not entry & _PAGE_PRESENT:
         return Walk(-1, entry, ptep, "pte")
     return Walk((entry & amask) >> PAGE_SHIFT, entry, ptep, "pte")

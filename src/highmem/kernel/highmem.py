@@ -85,9 +85,8 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     cpu = cur.cpu
     idx = type + m.KM_TYPE_NR * cpu
     vaddr = m.kmap_vaddr[idx]
-    ptep = m.kmap_pte - idx * m.pte_size
-    frame = m.phys.frames[ptep >> PAGE_SHIFT]
-    off = ptep & 0xFFF
+    # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
+    frame, off = m.kmap_pte_at[idx]
     pte_struct = m.pte_struct
     if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
         raise _bug(m, "kmap_atomic",
@@ -97,7 +96,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     if m.bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
-        m.bus.emit(SetPte(cpu, cur.name, ptep, vaddr, old, new))
+        m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
         m.cpus[cpu].flush_tlb_one(vaddr)
         m.bus.emit(KmapAtomic(cpu, cur.name, type.name, idx, vaddr, page.pfn))
     else:

@@ -104,6 +104,12 @@ class Machine:
             VirtAddr(self.fixmap.fix_to_virt_unchecked(self.kmap_fixmap_base + i))
             for i in range(nslots)
         ]
+        #: Where the PTE ``kmap_pte - idx`` of every slot lives: (page-table frame, byte offset).
+        #: Derived once from kmap_pte, as the compiler folds ``kmap_pte - idx`` for a constant idx.
+        self.kmap_pte_at: list[tuple[bytearray, int]] = []
+        for i in range(nslots):
+            ptep = self.kmap_pte - i * self.pte_size
+            self.kmap_pte_at.append((self.phys.frames[ptep >> PAGE_SHIFT], ptep & 0xFFF))
         self.cpus = [CPU(i, self.phys, self.geometry, self.swapper_pg_dir, self.bus, config.cpu_has_pge)
                      for i in range(config.cpus)]
         self.cpu_state = [CpuState(i) for i in range(config.cpus)]

@@ -29,6 +29,7 @@ a kernel BUG, an Oops or an exception in Python scenario code.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from greenlet import greenlet
@@ -58,6 +59,9 @@ class Option(NamedTuple):
     @property
     def label(self) -> str:
         return f"{self.kind} {self.name}@{self.cpu}"
+
+
+IPI_NAME = "CALL_FUNCTION_VECTOR"
 
 
 class StepBudgetExceeded(Exception):
@@ -119,9 +123,15 @@ class Simulator:
         self.in_progress: list[set[str]] = [set() for _ in range(ncpu)]
         self.waitq: dict[str, list[Context]] = {}
         self.completions: dict[str, int] = {}
-        self.irqs = {s.name: _Source(s, "irq") for s in workload.irqs}
-        self.softirqs = {s.name: _Source(s, "softirq") for s in workload.softirqs}
-        self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values()) if src.spec.max > 0]
+        self.irqs: dict[tuple[str, int], _Source] = {(s.name, s.cpu): _Source(s, "irq") for s in workload.irqs}
+        #: CALL_FUNCTION_VECTOR of every CPU: smp_call_function()'s IPI, with its queue of functions.
+        self.ipi_funcs: list[list[Callable[[Machine], None]]] = [[] for _ in range(ncpu)]
+        for c in range(ncpu):
+            spec = IrqSpec(IPI_NAME, c, self._ipi_handler, max=0, sa_interrupt=True)
+            self.irqs[(IPI_NAME, c)] = _Source(spec, "irq")
+        self.softirqs = {(s.name, s.cpu): _Source(s, "softirq") for s in workload.softirqs}
+        self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values())
+                          if src.spec.max != 0 or getattr(src.spec, "ready", None) is not None]
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
@@ -194,7 +204,9 @@ class Simulator:
             if stack:
                 top = stack[-1]
                 if top is not cur:
-                    opts.append(Option("run", st.cpu, top.name, top.data["entity"]))
+                    spin = top.data.get("spin")
+                    if spin is None or spin[0]():
+                        opts.append(Option("run", st.cpu, top.name, top.data["entity"]))
             else:
                 for t in self.runq[st.cpu]:
                     opts.append(Option("run", st.cpu, t.name, t.name))
@@ -209,9 +221,13 @@ class Simulator:
                     for name in self.pending_softirq[c]:
                         opts.append(Option("softirq", c, name, name))
         for src in self._optional:
-            if src.fired >= src.spec.max:
+            spec = src.spec
+            if 0 <= spec.max <= src.fired:
                 continue
-            c = src.spec.cpu
+            ready = getattr(spec, "ready", None)
+            if ready is not None and not ready():
+                continue
+            c = spec.cpu
             st = m.cpu_state[c]
             if not st.irq_enabled:
                 continue
@@ -256,46 +272,90 @@ class Simulator:
 
     # -- engine hooks called by the kernel model (highmem.kernel.sched) -------------
     def schedule(self, ctx: Context) -> None:
-        self._off_cpu(ctx, "runnable", "schedule")
-        self.runq[ctx.cpu].append(ctx)
+        """``schedule()``: a task that prepared to wait and was not woken since sleeps;
+        otherwise it stays runnable and another task of its CPU may run first."""
+        if ctx.data.get("queue") is not None:
+            self._off_cpu(ctx, "sleeping", "sleep")
+            ctx.data["slept_at"] = self.step
+        else:
+            self._off_cpu(ctx, "runnable", "schedule")
+            self.runq[ctx.cpu].append(ctx)
         self._switch_main(None)
 
-    def sleep_on(self, ctx: Context, queue: str) -> None:
-        self._off_cpu(ctx, "sleeping", "sleep")
+    def prepare_to_wait(self, ctx: Context, queue: str) -> None:
+        """``add_wait_queue`` + ``set_current_state(TASK_UNINTERRUPTIBLE)``: the next schedule()
+        sleeps unless a wake_up on ``queue`` comes first (no lost wake-up)."""
+        self._ver += 1
         ctx.data["queue"] = queue
-        ctx.data["slept_at"] = self.step
         self.waitq.setdefault(queue, []).append(ctx)
-        self._switch_main(None)
+
+    def sleep_on(self, ctx: Context, queue: str) -> None:
+        self.prepare_to_wait(ctx, queue)
+        self.schedule(ctx)
+
+    def _wake(self, t: Context, queue: str) -> None:
+        t.data.pop("queue", None)
+        if t.state == "sleeping":
+            t.state = "runnable"
+            self.runq[t.cpu].append(t)
+        self._emit(t, "wake", queue)
 
     def wake_up(self, ctx: Context, queue: str) -> int:
         self._ver += 1
         sleepers = self.waitq.pop(queue, [])
         for t in sleepers:
-            t.state = "runnable"
-            t.data.pop("queue", None)
-            self.runq[t.cpu].append(t)
-            self._emit(t, "wake", queue)
+            self._wake(t, queue)
         return len(sleepers)
+
+    def waitqueue_active(self, queue: str) -> bool:
+        """``waitqueue_active``: someone waits on ``queue``."""
+        return bool(self.waitq.get(queue))
 
     def do_exit(self, ctx: Context) -> NoReturn:
         raise _TaskExit()
 
     def raise_irq(self, ctx: Context, irq: str, cpu: int) -> None:
         self._ver += 1
-        src = self.irqs.get(irq)
+        src = self.irqs.get((irq, cpu))
         if src is None:
-            raise HighmemError(f"interrupt {irq!r} is not declared by this scenario: declare it as an [[irq]]")
-        if cpu != src.spec.cpu:
-            raise HighmemError(f"interrupt {irq!r} is routed to CPU {src.spec.cpu}, not CPU {cpu}")
+            cpus = [c for (n, c) in self.irqs if n == irq]
+            if not cpus:
+                raise HighmemError(f"interrupt {irq!r} is not declared by this scenario: declare it as an [[irq]]")
+            raise HighmemError(f"interrupt {irq!r} is routed to CPU {cpus[0]}, not CPU {cpu}")
         self.pending_irq[cpu].append(irq)
+
+    def send_ipi(self, ctx: Context, cpu: int, func: Callable[[Machine], None]) -> None:
+        """Queue ``func`` for CPU ``cpu``'s CALL_FUNCTION_VECTOR IPI and make the IPI pending."""
+        self._ver += 1
+        self.ipi_funcs[cpu].append(func)
+        self.pending_irq[cpu].append(IPI_NAME)
+
+    def _ipi_handler(self, m: Machine) -> None:
+        func = self.ipi_funcs[m.current.cpu].pop(0)
+        func(m)
+
+    def spin(self, ctx: Context, cond: Callable[[], bool], what: str) -> None:
+        """Busy-wait: ``ctx`` keeps its CPU (interrupts still arrive when enabled) but does not
+        run again until ``cond()`` holds."""
+        ctx.data["spin"] = (cond, what)
+        ctx.data.setdefault("spin_since", self.step)
+        self._switch_main(None)
+        if cond():
+            del ctx.data["spin"]
+            ctx.data.pop("spin_since", None)
+
+    def state_changed(self) -> None:
+        """Something the options depend on changed outside the engine (a lock, a device queue)."""
+        self._ver += 1
 
     def raise_softirq(self, ctx: Context, name: str, cpu: int) -> None:
         self._ver += 1
-        src = self.softirqs.get(name)
+        src = self.softirqs.get((name, cpu))
         if src is None:
-            raise HighmemError(f"softirq {name!r} is not declared by this scenario: declare it as a [[softirq]]")
-        if cpu != src.spec.cpu:
-            raise HighmemError(f"softirq {name!r} runs on CPU {src.spec.cpu}, not CPU {cpu}")
+            cpus = [c for (n, c) in self.softirqs if n == name]
+            if not cpus:
+                raise HighmemError(f"softirq {name!r} is not declared by this scenario: declare it as a [[softirq]]")
+            raise HighmemError(f"softirq {name!r} runs on CPU {cpus[0]}, not CPU {cpu}")
         if name not in self.pending_softirq[cpu]:
             self.pending_softirq[cpu].append(name)
 
@@ -309,15 +369,13 @@ class Simulator:
     def complete(self, ctx: Context, name: str) -> None:
         self._ver += 1
         self.completions[name] = self.completions.get(name, 0) + 1
-        q = self.waitq.get(f"completion:{name}")
+        queue = f"completion:{name}"
+        q = self.waitq.get(queue)
         if q:
             t = q.pop(0)
             if not q:
-                del self.waitq[f"completion:{name}"]
-            t.state = "runnable"
-            t.data.pop("queue", None)
-            self.runq[t.cpu].append(t)
-            self._emit(t, "wake", f"completion:{name}")
+                del self.waitq[queue]
+            self._wake(t, queue)
 
     def bh_enabled(self, cpu: int) -> None:
         st = self.m.cpu_state[cpu]
@@ -358,7 +416,7 @@ class Simulator:
         self._resume(ctx)
 
     def _enter_irq(self, c: int, name: str) -> Context:
-        src = self.irqs[name]
+        src = self.irqs[(name, c)]
         if name in self.pending_irq[c]:
             self.pending_irq[c].remove(name)
         else:
@@ -371,7 +429,7 @@ class Simulator:
         return self._push_handler(ctx, name, spec.body, irq_enabled=not spec.sa_interrupt)
 
     def _enter_softirq(self, c: int, name: str) -> Context:
-        src = self.softirqs[name]
+        src = self.softirqs[(name, c)]
         if name in self.pending_softirq[c]:
             self.pending_softirq[c].remove(name)
         else:
@@ -490,14 +548,24 @@ class Simulator:
                          self.injections, self.stop_reason)
 
     def _finish(self) -> None:
-        sleepers = [t for q in self.waitq.values() for t in q]
-        if sleepers:
+        sleepers = [t for q in self.waitq.values() for t in q if t.state == "sleeping"]
+        spinners = [c for st in self.m.cpu_state for c in st.stack if c.data.get("spin") is not None]
+        if sleepers or spinners:
             self.status = "deadlocked"
-            who = "; ".join(f"{t.name} sleeps on {t.data.get('queue')!r} since step {t.data.get('slept_at')}"
-                            for t in sleepers)
-            self.checker.report(Finding("deadlock", f"nothing can run and {len(sleepers)} task(s) wait: {who}",
-                                        None, [t.name for t in sleepers],
-                                        steps=[int(t.data.get("slept_at", 0)) for t in sleepers] + [self.step]))
+            parts = [f"{t.name} sleeps on {t.data.get('queue')!r} since step {t.data.get('slept_at')}"
+                     for t in sleepers]
+            parts += [f"{c.name} on CPU {c.cpu} spins in {c.data['spin'][1]} since step {c.data.get('spin_since')}"
+                      + ("" if self.m.cpu_state[c.cpu].irq_enabled else " with interrupts disabled")
+                      for c in spinners]
+            pend = [f"{name} pending on CPU {cpu}" for cpu, names in enumerate(self.pending_irq) for name in names]
+            if pend:
+                parts.append("undeliverable: " + ", ".join(pend))
+            waiting = sleepers + spinners
+            self.checker.report(Finding(
+                "deadlock", f"nothing can run and {len(waiting)} context(s) wait: " + "; ".join(parts),
+                None, [t.name for t in waiting],
+                steps=sorted(int(t.data.get("slept_at", t.data.get("spin_since", 0)) or 0) for t in waiting)
+                + [self.step]))
             return
         self.status = "done"
         if self.workload.finish is not None:

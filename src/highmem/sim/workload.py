@@ -46,6 +46,9 @@ class IrqSpec:
     body: Body
     max: int = 1
     sa_interrupt: bool = False
+    #: A device's line: it may arrive (any number of times when ``max`` < 0)
+    #: only while ``ready()`` says the device has work completed.
+    ready: Callable[[], bool] | None = None
 
 
 @dataclass
