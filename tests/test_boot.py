@@ -12,6 +12,8 @@ MiB = 1 << 20
 PAGE_OFFSET = 0xC0000000
 MAXMEM_PFN = 0x38000
 DMA_PFN = (16 * MiB) >> 12
+#: Spec 1.9: init_emergency_pool fills POOL_SIZE (32) pages and buffer_heads when there is highmem.
+BOUNCE_POOL = "allocated 32 pages and 32 bhs reserved for the highmem bounces"
 
 PAGING = [
     pytest.param(False, True, id="2level-pse"),
@@ -38,15 +40,15 @@ def test_boot_zones_of_2g_machine() -> None:
 
 
 def test_boot_log_of_2g_machine() -> None:
-    """2 GiB with HIGHMEM prints 1152MB HIGHMEM and 896MB LOWMEM, in that order."""
+    """2 GiB with HIGHMEM prints 1152MB HIGHMEM and 896MB LOWMEM, then the bounce pool initcall's line."""
     m = highmem.boot(memory="2G")
-    assert m.boot_log == ["1152MB HIGHMEM available.", "896MB LOWMEM available."]
+    assert m.boot_log == ["1152MB HIGHMEM available.", "896MB LOWMEM available.", BOUNCE_POOL]
 
 
 def test_boot_log_of_4g_machine() -> None:
     """4 GiB non-PAE: 3200MB of highmem."""
     m = highmem.boot(memory="4G")
-    assert m.boot_log == ["3200MB HIGHMEM available.", "896MB LOWMEM available."]
+    assert m.boot_log == ["3200MB HIGHMEM available.", "896MB LOWMEM available.", BOUNCE_POOL]
     assert m.max_pfn == 1 << 20
 
 
@@ -55,6 +57,7 @@ def test_boot_512m_machine_has_no_highmem() -> None:
     m = highmem.boot(memory="512M")
     assert (m.max_pfn, m.max_low_pfn, m.highstart_pfn) == (0x20000, 0x20000, 0x20000)
     assert "512MB LOWMEM available." in m.boot_log
+    assert BOUNCE_POOL not in m.boot_log  # init_emergency_pool does nothing without highmem
     assert m.mem_map.zone_span(Zone.ZONE_HIGHMEM) == (0x20000, 0x20000)
     assert m.highmem_start_page.pfn == 0x20000
     assert m.high_memory == PAGE_OFFSET + 512 * MiB
@@ -210,7 +213,7 @@ def test_boot_64g_pae_is_sparse() -> None:
     m = highmem.boot(pae=True, memory="64G")
     assert m.phys.resident_frames < 64
     assert m.max_pfn == 1 << 24
-    assert m.boot_log == ["64640MB HIGHMEM available.", "896MB LOWMEM available."]
+    assert m.boot_log == ["64640MB HIGHMEM available.", "896MB LOWMEM available.", BOUNCE_POOL]
     top = m.page((1 << 24) - 1)
     assert top.zone is Zone.ZONE_HIGHMEM
     vaddr = m.kmap_atomic(top, "KM_USER0")

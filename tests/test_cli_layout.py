@@ -136,7 +136,7 @@ def test_cli_layout_json_repeated_config(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_cli_layout_json_memory_option(capsys: pytest.CaptureFixture[str]) -> None:
-    """--memory 512M: no highmem, so high_memory is 0xe0000000 and the boot log has no HIGHMEM line."""
+    """--memory 512M: no highmem, so high_memory is 0xe0000000 and max_pfn == max_low_pfn."""
     d = _layout_json(["--memory", "512M"], capsys)
     assert d["high_memory"] == 0xE0000000
     assert d["max_pfn"] == d["max_low_pfn"] == 0x20000

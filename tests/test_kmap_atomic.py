@@ -13,6 +13,7 @@ PAGE_OFFSET = 0xC0000000
 CPU1_USER0 = 0xFFFEA000  # 0xffffe000 - (9 + 3 + 8) pages, fixmap 20
 CPU1_USER1 = 0xFFFE9000  # fixmap 21
 CPU0_USER0 = 0xFFFF2000  # fixmap 12
+KUNMAP_BUG = "kernel BUG in kunmap_atomic: "
 
 
 def _slot_ptep(m: highmem.Machine, cpu: int, t: int) -> int:
@@ -243,13 +244,13 @@ def test_kmap_atomic_debug_same_type_on_two_cpus_is_fine(smp2_debug: highmem.Mac
     ("cpu", "kvaddr", "type_", "message"),
     [
         (1, CPU1_USER0, "KM_USER1",
-         "kernel BUG in kunmap_atomic: address 0xfffea000 is not the slot of KM_USER1 on CPU 1 (fixmap 21, 0xfffe9000)"),
+         KUNMAP_BUG + "address 0xfffea000 is not the slot of KM_USER1 on CPU 1 (fixmap 21, 0xfffe9000)"),
         (1, CPU0_USER0, "KM_USER1",
-         "kernel BUG in kunmap_atomic: address 0xffff2000 is not the slot of KM_USER1 on CPU 1 (fixmap 21, 0xfffe9000)"),
+         KUNMAP_BUG + "address 0xffff2000 is not the slot of KM_USER1 on CPU 1 (fixmap 21, 0xfffe9000)"),
         (0, CPU1_USER0, "KM_USER0",
-         "kernel BUG in kunmap_atomic: address 0xfffea000 is not the slot of KM_USER0 on CPU 0 (fixmap 12, 0xffff2000)"),
+         KUNMAP_BUG + "address 0xfffea000 is not the slot of KM_USER0 on CPU 0 (fixmap 12, 0xffff2000)"),
         (1, 0xFFFFE000, "KM_USER0",
-         "kernel BUG in kunmap_atomic: address 0xffffe000 is not the slot of KM_USER0 on CPU 1 (fixmap 20, 0xfffea000)"),
+         KUNMAP_BUG + "address 0xffffe000 is not the slot of KM_USER0 on CPU 1 (fixmap 20, 0xfffea000)"),
     ],
     ids=["wrong-type", "wrong-address", "wrong-cpu", "apic-page"],
 )

@@ -35,6 +35,10 @@ __all__ = [
     "Bug",
     "IrqFlags",
     "ContextEvent",
+    "Kmap",
+    "Kunmap",
+    "PkmapFlush",
+    "Bounce",
 ]
 
 
@@ -192,6 +196,64 @@ class Bug(NamedTuple):
         return "bug"
 
 
+class Kmap(NamedTuple):
+    """``kmap(page)`` returned ``vaddr``; ``nr`` is the pkmap entry (-1 for lowmem), ``pkmap_count`` its new value."""
+
+    cpu: int
+    context: str
+    pfn: int
+    vaddr: int
+    nr: int
+    pkmap_count: int
+
+    @property
+    def kind(self) -> str:
+        return "kmap"
+
+
+class Kunmap(NamedTuple):
+    """``kunmap(page)``; fields as :class:`Kmap` (``pkmap_count`` after the decrement)."""
+
+    cpu: int
+    context: str
+    pfn: int
+    vaddr: int
+    nr: int
+    pkmap_count: int
+
+    @property
+    def kind(self) -> str:
+        return "kunmap"
+
+
+class PkmapFlush(NamedTuple):
+    """``flush_all_zero_pkmaps()`` cleared ``cleared`` entries before its global TLB flush."""
+
+    cpu: int
+    context: str
+    cleared: int
+
+    @property
+    def kind(self) -> str:
+        return "pkmap_flush"
+
+
+class Bounce(NamedTuple):
+    """Block I/O through a bounce buffer: ``what`` is create, copy_from_high, copy_to_high_irq or end_io."""
+
+    cpu: int
+    context: str
+    what: str
+    rw: str
+    block: int
+    pfn: int
+    bounce_pfn: int
+
+    @property
+    def kind(self) -> str:
+        return "bounce"
+
+
 class IrqFlags(NamedTuple):
     """The interrupt flag of ``cpu`` changed (``op`` names the primitive); ``enabled`` is the new IF."""
 
@@ -228,7 +290,7 @@ class ContextEvent(NamedTuple):
 
 Event = (
     SetPte | PteClear | TlbFlushOne | TlbFlushAll | TlbFill | KmapAtomic | KunmapAtomic
-    | Load | Store | Fault | Bug | IrqFlags | ContextEvent
+    | Load | Store | Fault | Bug | IrqFlags | ContextEvent | Kmap | Kunmap | PkmapFlush | Bounce
 )
 Observer = Callable[[NamedTuple], None]
 

@@ -138,6 +138,8 @@ class KernelConfig:
     #: CPU features (not Kconfig): PSE large pages for lowmem, PGE global entries.
     cpu_has_pse: bool = True
     cpu_has_pge: bool = True
+    #: A smaller LAST_PKMAP (a departure, see Machine); None keeps the kernel's.
+    last_pkmap: int | None = None
 
     def __getitem__(self, name: str) -> bool:
         return self.options[name]
@@ -165,6 +167,7 @@ def make_config(
     config: Mapping[str, bool] | Iterable[str] | None = None,
     cpu_has_pse: bool = True,
     cpu_has_pge: bool = True,
+    last_pkmap: int | None = None,
 ) -> KernelConfig:
     """Check every setting and return the :class:`KernelConfig`; one sentence on the first bad one."""
     if profile not in PROFILES:
@@ -222,8 +225,14 @@ def make_config(
         arch = ("PAE (X86_PAE=y) addresses 64 GiB" if ordered["X86_PAE"]
                 else "non-PAE i386 addresses 4 GiB; add --pae for up to 64 GiB")
         raise HighmemError(f"memory size {_fmt(size)} is above the architecture's limit: {arch}")
+    if last_pkmap is not None:
+        full = 512 if ordered["X86_PAE"] else 1024
+        if (isinstance(last_pkmap, bool) or not isinstance(last_pkmap, int) or last_pkmap < 2
+                or last_pkmap & (last_pkmap - 1) or last_pkmap > full):
+            raise HighmemError(f"LAST_PKMAP={last_pkmap} is invalid: it must be a power of two from 2 to {full} "
+                               "(LAST_PKMAP_MASK needs a power of two)")
     return KernelConfig(profile, MappingProxyType(ordered), nr_cpus, cpus, size & ~0xFFF, km_types,
-                        cpu_has_pse, cpu_has_pge)
+                        cpu_has_pse, cpu_has_pge, last_pkmap)
 
 
 def _fmt(size: int) -> str:

@@ -56,16 +56,15 @@ def coerce_km_type(enum: type[IntEnum], value: object) -> IntEnum:
     stops a bad type (it silently indexes another CPU's slot), but in the
     model it is a mistake in the scenario, reported as such.
     """
-    names = ", ".join(m.name for m in enum)
     if isinstance(value, enum):
         return value
     if isinstance(value, str):
-        try:
-            return enum[value]
-        except KeyError:
-            raise HighmemError(
-                f"km type {value!r} does not exist in this kernel: its km_type enum is {names}"
-            ) from None
+        member = enum.__members__.get(value)
+        if member is not None:
+            return member
+        raise HighmemError(
+            f"km type {value!r} does not exist in this kernel: its km_type enum is {_names(enum)}"
+        )
     if isinstance(value, IntEnum):
         # A member of another generation's enum: map by name.
         return coerce_km_type(enum, value.name)
@@ -73,6 +72,10 @@ def coerce_km_type(enum: type[IntEnum], value: object) -> IntEnum:
         if 0 <= value < len(enum):
             return enum(value)
         raise HighmemError(
-            f"km type {value} is outside enum km_type: valid values are 0 to {len(enum) - 1} ({names})"
+            f"km type {value} is outside enum km_type: valid values are 0 to {len(enum) - 1} ({_names(enum)})"
         )
-    raise HighmemError(f"km type {value!r} is not a km_type: use one of {names}")
+    raise HighmemError(f"km type {value!r} is not a km_type: use one of {_names(enum)}")
+
+
+def _names(enum: type[IntEnum]) -> str:
+    return ", ".join(m.name for m in enum)

@@ -25,8 +25,12 @@ from highmem.hw.pagetable import __PAGE_KERNEL as _PAGE_KERNEL_NOGLOBAL
 from highmem.hw.pagetable import _PAGE_GLOBAL, NON_PAE, PAE
 from highmem.hw.physmem import PAGE_SHIFT, MemMap, Page, PhysicalMemory, Zone
 from highmem.kernel import boot as _boot
+from highmem.kernel import bounce as _bounce
 from highmem.kernel import highmem as _highmem
+from highmem.kernel import pkmap as _pkmap
 from highmem.kernel import sched as _sched
+from highmem.kernel import smp as _smp
+from highmem.kernel import spinlock as _spinlock
 from highmem.kernel.config import KernelConfig, make_config
 from highmem.kernel.context import Context, ContextKind, CpuState
 from highmem.kernel.fixmap import Fixmap
@@ -61,6 +65,10 @@ class Machine:
         self.engine = None
         #: bumped whenever a CPU's interrupt flag or bottom-half count changes
         self.epoch = 0
+        #: spin locks held: lock name -> holder's context name
+        self.locks: dict[str, str] = {}
+        #: how many times flush_tlb_all() ran (every CPU's TLB)
+        self.tlb_flush_all_count = 0
         self.DEBUG_HIGHMEM = opts["DEBUG_HIGHMEM"]
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size
@@ -79,6 +87,11 @@ class Machine:
         self.HIGHMEM = opts["HIGHMEM"]
         self.PKMAP_BASE = PKMAP_BASE
         self.LAST_PKMAP = 512 if opts["X86_PAE"] else 1024
+        if config.last_pkmap is not None:
+            # Departure from Linux: LAST_PKMAP is a compile-time constant (1024, or 512
+            # with PAE); the model lets a scenario shrink it so that the pool can be
+            # exhausted or made to wrap with a handful of tasks.
+            self.LAST_PKMAP = config.last_pkmap
         self.kmap_prot = _PAGE_KERNEL_NOGLOBAL | (_PAGE_GLOBAL if config.cpu_has_pge else 0)
         self.kmap_pte = 0
         self.pkmap_page_table = 0
@@ -114,6 +127,9 @@ class Machine:
                      for i in range(config.cpus)]
         self.cpu_state = [CpuState(i) for i in range(config.cpus)]
         self.allocator = PageAllocator(self.mem_map, self.bootmem_end_pfn)
+        self.pkmap = _pkmap.PkmapPool(self.LAST_PKMAP, PKMAP_BASE)
+        self.bounce = _bounce.BouncePools()
+        _bounce.init_emergency_pool(self)
         self._init_task = Context("init", ContextKind.TASK, 0)
         self._init_task.state = "running"
         self.current: Context = self._init_task
@@ -183,16 +199,34 @@ class Machine:
             self.sched_point("__flush_tlb_all")
         self.cpus[self.current.cpu].flush_tlb_all()
 
-    def flush_tlb_all(self) -> None:
-        """``flush_tlb_all()``: every online CPU's TLB, global entries included.
+    flush_tlb_all = _smp.flush_tlb_all
+    smp_call_function = _smp.smp_call_function
 
-        Departure from Linux: on SMP the kernel sends an IPI and waits for each
-        CPU; here all CPUs flush at once (IPIs are modelled by the engine).
-        """
-        if self.sched_point is not None:
-            self.sched_point("flush_tlb_all")
-        for cpu in self.cpus:
-            cpu.flush_tlb_all()
+    # -- permanent kmaps and spin locks (mm/highmem.c, spinlock.h) ---------------
+    kmap = _pkmap.kmap
+    kmap_nonblock = _pkmap.kmap_nonblock
+    kunmap = _pkmap.kunmap
+    submit_bh = _bounce.submit_bh
+    wait_on_buffer = _bounce.wait_on_buffer
+    spin_lock = _spinlock.spin_lock
+    spin_unlock = _spinlock.spin_unlock
+    spin_lock_irq = _spinlock.spin_lock_irq
+    spin_unlock_irq = _spinlock.spin_unlock_irq
+    spin_lock_irqsave = _spinlock.spin_lock_irqsave
+    spin_unlock_irqrestore = _spinlock.spin_unlock_irqrestore
+
+    def stats(self) -> dict[str, int]:
+        """The statistics users ask for: pkmap use, global TLB flushes, bouncing."""
+        return {
+            "pkmap_in_use": self.pkmap.in_use,
+            "pkmap_high_water": self.pkmap.high_water,
+            "pkmap_waits": self.pkmap.waits,
+            "pkmap_wraps": self.pkmap.wraps,
+            "global_tlb_flushes": self.tlb_flush_all_count,
+            "bounce_pages_used": self.bounce.bounced,
+            "bounce_pool_allocs": self.bounce.pool_allocs,
+            "emergency_pool_low_water": self.bounce.low_water,
+        }
 
     # -- pages -------------------------------------------------------------------
     def page(self, pfn: int) -> Page:

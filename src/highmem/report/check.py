@@ -40,6 +40,15 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
         t.add_row(ex.scenario.name, ex.config.profile, ex.strategy, sched, str(ex.steps), kinds,
                   f"{mark} {expected}")
     console.print(t)
+    for ex in exs:
+        s = ex.stats
+        if s.get("pkmap_high_water") or s.get("bounce_pages_used") or s.get("global_tlb_flushes"):
+            console.print(
+                f"{ex.scenario.name}: pkmap high-water {s['pkmap_high_water']} entries "
+                f"(waits {s['pkmap_waits']}, wraps {s['pkmap_wraps']}); global TLB flushes "
+                f"{s['global_tlb_flushes']}; bounce pages used {s['bounce_pages_used']} "
+                f"({s['bounce_pool_allocs']} from the emergency pool, low-water {s['emergency_pool_low_water']}) "
+                f"over {ex.schedules} schedules", highlight=False)
     if not details:
         return
     for ex in exs:

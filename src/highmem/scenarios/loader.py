@@ -30,14 +30,18 @@ from highmem.scenarios.ops import OP_FIELDS, to_bytes
 
 __all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
 
-_TOP = {"scenario", "machine", "pages", "task", "irq", "softirq", "expect"}
+_TOP = {"scenario", "machine", "pages", "task", "irq", "softirq", "expect", "device", "expect_block"}
+_DEVICE_KEYS = {"name": str, "blocks": int, "block_size": int, "bounce_pfn": int, "irq": str, "cpu": int,
+                "data": dict, "alloc_fails": bool, "read_km_type": str}
 _SCENARIO_KEYS = {"name", "description", "reference", "expect", "max_steps"}
-_MACHINE_KEYS = {"profile", "cpus", "nr_cpus", "memory", "pae", "km_types", "config"}
+_MACHINE_KEYS = {"profile", "cpus", "nr_cpus", "memory", "pae", "km_types", "config", "last_pkmap"}
 _CTX_KEYS = {"task": {"name", "cpu", "ops"}, "irq": {"name", "cpu", "ops", "max", "sa_interrupt"},
              "softirq": {"name", "cpu", "ops", "max"}}
 _ZONES = {"highmem": Zone.ZONE_HIGHMEM, "normal": Zone.ZONE_NORMAL, "dma": Zone.ZONE_DMA}
 _INT_FIELDS = {"offset", "repeat", "size", "dst_offset", "src_offset", "cpu", "steps", "count"}
-_STR_FIELDS = {"page", "type", "as", "flags", "queue", "irq", "softirq", "completion"}
+_STR_FIELDS = {"page", "type", "as", "flags", "queue", "irq", "softirq", "completion", "device", "rw", "bh",
+               "lock"}
+_INT_FIELDS_EXTRA = {"block"}
 _ADDR_FIELDS = {"addr", "dst", "src"}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -140,7 +144,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             raise cx.fail(lines.key("machine", key), f"unknown field {key!r} in [machine]: "
                           f"allowed are {', '.join(sorted(_MACHINE_KEYS))}")
         want = {"profile": str, "cpus": int, "nr_cpus": int, "memory": (str, int), "pae": bool,
-                "km_types": str, "config": dict}[key]
+                "km_types": str, "config": dict, "last_pkmap": int}[key]
         _want(cx, lines.key("machine", key), f"[machine] {key}", value, want)
     if "config" in machine:
         for k, v in machine["config"].items():
@@ -187,7 +191,37 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             raise cx.fail(line, f"page {pname} data is {len(data)} bytes: a page holds {PAGE_SIZE}")
         sc.pages.append(PageSpec(pname, _ZONES[zone], data))
     page_names = {p.name for p in sc.pages}
-    declared: dict[str, set[str]] = {"irq": set(), "softirq": set()}
+    from highmem.scenarios.model import DeviceSpec, ExpectBlockSpec
+
+    for i, dv in enumerate(_array(cx, doc, "device")):
+        line = lines.table("device", i)
+        for k, v in dv.items():
+            if k not in _DEVICE_KEYS:
+                raise cx.fail(line, f"unknown field {k!r} in [[device]]: allowed are {', '.join(sorted(_DEVICE_KEYS))}")
+            _want(cx, line, f"[[device]] {k}", v, _DEVICE_KEYS[k])
+        if "name" not in dv:
+            raise cx.fail(line, "[[device]] needs a name")
+        spec = DeviceSpec(dv["name"], dv.get("blocks", 64), dv.get("block_size", 1024), dv.get("bounce_pfn", 4095),
+                          dv.get("irq", "ide0"), dv.get("cpu", 0), alloc_fails=dv.get("alloc_fails", False),
+                          read_km_type=dv.get("read_km_type", "KM_BOUNCE_READ"))
+        if spec.block_size not in (512, 1024, 2048, 4096) or spec.nblocks < 1:
+            raise cx.fail(line, f"device {spec.name}: block_size must be 512, 1024, 2048 or 4096 and blocks >= 1")
+        if not 0 <= spec.cpu < cfg.cpus:
+            raise cx.fail(line, f"device {spec.name} interrupts CPU {spec.cpu}, which does not exist")
+        if spec.read_km_type not in km_names:
+            raise cx.fail(line, f"device {spec.name}: km type {spec.read_km_type!r} does not exist in this kernel")
+        for blk, data in dv.get("data", {}).items():
+            if not blk.isdigit() or int(blk) >= spec.nblocks:
+                raise cx.fail(line, f"device {spec.name}: data key {blk!r} is not a block number below {spec.nblocks}")
+            try:
+                spec.data[int(blk)] = to_bytes(data, f"device {spec.name} block {blk}")
+            except HighmemError as e:
+                raise cx.fail(line, str(e)) from None
+        if any(x.name == spec.name for x in sc.devices):
+            raise cx.fail(line, f"device name {spec.name!r} is used twice")
+        sc.devices.append(spec)
+    devices = {d.name: d for d in sc.devices}
+    declared: dict[str, set[str]] = {"irq": {d.irq for d in sc.devices}, "softirq": set()}
     for kind in ("irq", "softirq"):
         for t in _array(cx, doc, kind):
             if "name" in t and isinstance(t["name"], str):
@@ -223,7 +257,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             if not isinstance(ops, list):
                 raise cx.fail(line, f"[[{kind}]] {cname} ops must be an array of operations")
             counter = [0]
-            _check_ops(cx, kind, i, ops, counter, set(), page_names, km_names, declared, cfg.cpus)
+            _check_ops(cx, kind, i, ops, counter, set(), page_names, km_names, declared, cfg.cpus, devices)
             sc.contexts.append(ContextSpec(kind, cname, cpu, ops=ops, max=mx, sa_interrupt=sa, line=line))
     if not any(c.kind == "task" for c in sc.contexts):
         raise cx.fail(None, "a scenario needs at least one [[task]]")
@@ -243,6 +277,25 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         if not 0 <= off or off + len(data) > PAGE_SIZE:
             raise cx.fail(line, f"[[expect]] offset {off} with {len(data)} bytes falls outside the page")
         sc.expects.append(ExpectSpec(ex["page"], off, data))
+    for i, eb in enumerate(_array(cx, doc, "expect_block")):
+        line = lines.table("expect_block", i)
+        for k in eb:
+            if k not in ("device", "block", "offset", "data"):
+                raise cx.fail(line, f"unknown field {k!r} in [[expect_block]]: allowed are device, block, offset, data")
+        dev = devices.get(eb.get("device"))  # type: ignore[arg-type]
+        if dev is None:
+            raise cx.fail(line, f"[[expect_block]] names device {eb.get('device')!r}, which no [[device]] declares")
+        blk, off = eb.get("block"), eb.get("offset", 0)
+        _want(cx, line, "[[expect_block]] block", blk, int)
+        _want(cx, line, "[[expect_block]] offset", off, int)
+        assert isinstance(blk, int) and isinstance(off, int)
+        try:
+            data = to_bytes(eb.get("data"), "[[expect_block]] data")
+        except HighmemError as err:
+            raise cx.fail(line, str(err)) from None
+        if not 0 <= blk < dev.nblocks or off < 0 or off + len(data) > dev.block_size:
+            raise cx.fail(line, f"[[expect_block]] block {blk} offset {off} is outside device {dev.name}")
+        sc.expect_blocks.append(ExpectBlockSpec(dev.name, blk, off, data))
     sc.digest = sc.compute_digest()
     return sc
 
@@ -278,7 +331,8 @@ def _want(cx: _Ctx, line: int | None, what: str, value: Any, typ: Any) -> None:
 
 
 def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: set[str],
-               pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int) -> None:
+               pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int,
+               devices: dict[str, Any]) -> None:
     for op in ops:
         line = cx.lines.op(kind, k, counter[0])
         counter[0] += 1
@@ -296,7 +350,7 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             if f not in op:
                 raise cx.fail(line, f"operation {name} needs field {f!r}")
         for f, v in op.items():
-            if f in _INT_FIELDS:
+            if f in _INT_FIELDS or f in _INT_FIELDS_EXTRA:
                 _want(cx, line, f"{name} {f}", v, int)
                 if v < 0:
                     raise cx.fail(line, f"{name} {f} must not be negative")
@@ -336,8 +390,23 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
         if name == "repeat":
             if not isinstance(op["ops"], list):
                 raise cx.fail(line, "repeat ops must be an array of operations")
-            _check_ops(cx, kind, k, op["ops"], counter, env, pages, km_names, declared, ncpu)
-        if name == "kmap_atomic":
+            _check_ops(cx, kind, k, op["ops"], counter, env, pages, km_names, declared, ncpu, devices)
+        if name == "submit_bh":
+            dev = devices.get(op["device"])
+            if dev is None:
+                raise cx.fail(line, f"submit_bh names device {op['device']!r}, which no [[device]] declares")
+            if op["rw"].lower() not in ("read", "write"):
+                raise cx.fail(line, f"submit_bh rw must be \"read\" or \"write\", not {op['rw']!r}")
+            if op["block"] >= dev.nblocks:
+                raise cx.fail(line, f"submit_bh block {op['block']} does not exist on {dev.name} "
+                              f"(blocks 0 to {dev.nblocks - 1})")
+            if op.get("offset", 0) + dev.block_size > PAGE_SIZE:
+                raise cx.fail(line, f"submit_bh offset {op.get('offset', 0)} puts the {dev.block_size}-byte block "
+                              "outside the page")
+            env.add(str(op.get("as", f"bh{op['block']}")))
+        if name == "wait_on_buffer" and op["bh"] not in env:
+            raise cx.fail(line, f"wait_on_buffer uses bh {op['bh']!r} before a submit_bh binds it")
+        if name in ("kmap_atomic", "kmap", "kmap_nonblock"):
             env.add(str(op.get("as", op["page"])))
         elif "as" in op:
             env.add(str(op["as"]))

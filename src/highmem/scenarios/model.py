@@ -51,6 +51,33 @@ class ContextSpec:
 
 
 @dataclass
+class DeviceSpec:
+    """A block device: its geometry, DMA limit, interrupt line and initial blocks."""
+
+    name: str
+    nblocks: int = 64
+    block_size: int = 1024
+    bounce_pfn: int = 4095
+    irq: str = "ide0"
+    cpu: int = 0
+    data: dict[int, bytes] = field(default_factory=dict)
+    #: Forces GFP_NOHIGHIO to fail so bounce pages come from the emergency pool (memory pressure).
+    alloc_fails: bool = False
+    #: The km type of the READ completion's copy (KM_BOUNCE_READ in 2.4.22).
+    read_km_type: str = "KM_BOUNCE_READ"
+
+
+@dataclass
+class ExpectBlockSpec:
+    """Bytes a device block must hold when the run ends."""
+
+    device: str
+    block: int
+    offset: int
+    data: bytes
+
+
+@dataclass
 class ExpectSpec:
     """Bytes a page must hold when the run ends."""
 
@@ -72,10 +99,14 @@ class Scenario:
     pages: list[PageSpec] = field(default_factory=list)
     contexts: list[ContextSpec] = field(default_factory=list)
     expects: list[ExpectSpec] = field(default_factory=list)
+    devices: list[DeviceSpec] = field(default_factory=list)
+    expect_blocks: list[ExpectBlockSpec] = field(default_factory=list)
     expect: list[str] = field(default_factory=list)
     max_steps: int = 200_000
     digest: str = ""
     python: bool = False
+    #: The devices of the run being built (operations look them up by name).
+    runtime_devices: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def config(self, profile: str | None = None, overrides: list[str] | None = None) -> KernelConfig:
         """The kernel configuration: the scenario's machine, then the command line's overrides."""
@@ -89,7 +120,7 @@ class Scenario:
         return make_config(profile or mc.pop("profile", "linux-2.4"),
                            cpus=mc.get("cpus"), nr_cpus=mc.get("nr_cpus"), pae=bool(mc.get("pae", False)),
                            km_types=mc.get("km_types", "2.4.22"), memory=mc.get("memory", "2G"),
-                           config={k: v for k, v in cfg.items()})
+                           config={k: v for k, v in cfg.items()}, last_pkmap=mc.get("last_pkmap"))
 
     def compute_digest(self) -> str:
         """A stable hash of everything that shapes a run (not of names used only in messages)."""
@@ -98,6 +129,9 @@ class Scenario:
             "pages": [(p.name, p.zone.name, p.data.hex()) for p in self.pages],
             "contexts": [(c.kind, c.name, c.cpu, c.ops, c.max, c.sa_interrupt) for c in self.contexts],
             "expects": [(e.page, e.offset, e.data.hex()) for e in self.expects],
+            "devices": [(d.name, d.nblocks, d.block_size, d.bounce_pfn, d.irq, d.cpu, d.alloc_fails,
+                         d.read_km_type, sorted((k, v.hex()) for k, v in d.data.items())) for d in self.devices],
+            "expect_blocks": [(e.device, e.block, e.offset, e.data.hex()) for e in self.expect_blocks],
         }, sort_keys=True, default=str)
         return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -115,8 +149,27 @@ class Scenario:
             if p.data:
                 m.phys.write(page.phys, p.data[:PAGE_SIZE])
             pages[p.name] = page
+        from highmem.hw.blockdev import BlockDevice
+        from highmem.kernel.bounce import device_interrupt, init_emergency_isa_pool
+
         tasks: list[TaskSpec] = []
         irqs: list[IrqSpec] = []
+        devices: dict[str, BlockDevice] = {}
+        for d in self.devices:
+            dev = BlockDevice(d.name, d.nblocks, d.block_size, d.bounce_pfn, d.irq, d.cpu)
+            for blk, data in d.data.items():
+                dev.write_block(blk, data)
+            devices[d.name] = dev
+            m.bounce.alloc_fails = m.bounce.alloc_fails or d.alloc_fails
+            m.bounce.read_km_type = d.read_km_type
+            if d.bounce_pfn < m.max_low_pfn - 1:
+                init_emergency_isa_pool(m)
+
+            def dev_irq(k: Machine, dev: BlockDevice = dev) -> None:
+                device_interrupt(k, dev)
+            irqs.append(IrqSpec(d.irq, d.cpu, dev_irq, max=-1, ready=dev.ready))
+        self.runtime_devices.clear()
+        self.runtime_devices.update(devices)
         softirqs: list[SoftirqSpec] = []
         for c in self.contexts:
             body: Callable[[Machine], None]
@@ -136,6 +189,14 @@ class Scenario:
                 softirqs.append(SoftirqSpec(c.name, c.cpu, body, c.max))
 
         def finish(m: Machine, checker: Checker) -> None:
+            for eb in self.expect_blocks:
+                dev = devices[eb.device]
+                got = dev.read_block(eb.block)[eb.offset : eb.offset + len(eb.data)]
+                if got != eb.data:
+                    checker.report(Finding(
+                        "data-mismatch",
+                        f"at the end, block {eb.block} of {eb.device} holds {_show(got)} at offset {eb.offset} "
+                        f"but the scenario expects {_show(eb.data)}", None, [], None, [], [checker.step_of()]))
             for e in self.expects:
                 page = pages[e.page]
                 got = m.page_bytes(page, e.offset, len(e.data))

@@ -13,6 +13,12 @@ kmap_atomic    page*, type*, as (default: the page's name)
 kunmap_atomic  addr*, type*
 store          addr*, data*, offset=0, repeat=1
 load           addr*, size or expect, offset=0, expect
+kmap           page*, as   (permanent kmap: may sleep; process context only)
+kmap_nonblock  page*, as   (0 instead of sleeping)
+kunmap         page*
+submit_bh      device*, rw* ("read"/"write"), page*, block*, offset=0, as  (a buffer_head)
+wait_on_buffer bh*   (sleeps until the device's interrupt completes it)
+spin_lock / spin_unlock / spin_lock_irq / spin_unlock_irq   lock*
 copy           dst*, src*, size=4096, dst_offset=0, src_offset=0
 cli / sti      -
 save_flags     as*   (also local_irq_save, which then disables interrupts)
@@ -80,6 +86,15 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "wait_for_completion": (frozenset({"completion"}), frozenset()),
     "complete": (frozenset({"completion"}), frozenset()),
     "repeat": (frozenset({"count", "ops"}), frozenset()),
+    "kmap": (frozenset({"page"}), frozenset({"as"})),
+    "kmap_nonblock": (frozenset({"page"}), frozenset({"as"})),
+    "kunmap": (frozenset({"page"}), frozenset()),
+    "submit_bh": (frozenset({"device", "rw", "page", "block"}), frozenset({"offset", "as"})),
+    "wait_on_buffer": (frozenset({"bh"}), frozenset()),
+    "spin_lock": (frozenset({"lock"}), frozenset()),
+    "spin_unlock": (frozenset({"lock"}), frozenset()),
+    "spin_lock_irq": (frozenset({"lock"}), frozenset()),
+    "spin_unlock_irq": (frozenset({"lock"}), frozenset()),
 }
 
 
@@ -93,7 +108,7 @@ def to_bytes(value: Any, what: str) -> bytes:
     raise HighmemError(f"{what} must be a string or an array of byte values 0..255, not {value!r}")
 
 
-Step = Callable[[Machine, dict[str, int]], None]
+Step = Callable[[Machine, dict[str, Any]], None]
 
 
 def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Callable[[Machine], None]:
@@ -101,14 +116,14 @@ def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Calla
     steps = [_compile(sc, ctx, op, pages) for op in ctx.ops or []]
 
     def body(m: Machine) -> None:
-        env: dict[str, int] = {}
+        env: dict[str, Any] = {}
         for s in steps:
             s(m, env)
 
     return body
 
 
-def _addr(env: dict[str, int], v: Any) -> int:
+def _addr(env: dict[str, Any], v: Any) -> int:
     if isinstance(v, str):
         return env[v]
     return int(v)
@@ -121,7 +136,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         t = op["type"]
         var = op.get("as", op["page"])
 
-        def kmap(m: Machine, env: dict[str, int]) -> None:
+        def kmap(m: Machine, env: dict[str, Any]) -> None:
             env[var] = m.kmap_atomic(page, t)
         return kmap
     if name == "kunmap_atomic":
@@ -136,7 +151,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         expect = to_bytes(op["expect"], "load expect") if "expect" in op else None
         size = op.get("size", len(expect) if expect is not None else 1)
 
-        def load(m: Machine, env: dict[str, int]) -> None:
+        def load(m: Machine, env: dict[str, Any]) -> None:
             got = m.load(_addr(env, a) + off, size)
             if expect is not None and got != expect:
                 from highmem.scenarios.model import _show
@@ -161,7 +176,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name in ("save_flags", "local_irq_save"):
         var, attr = op["as"], name
 
-        def save(m: Machine, env: dict[str, int]) -> None:
+        def save(m: Machine, env: dict[str, Any]) -> None:
             env[var] = getattr(m, attr)()
         return save
     if name in ("restore_flags", "local_irq_restore"):
@@ -173,7 +188,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name == "wake":
         q = op["queue"]
 
-        def wake(m: Machine, env: dict[str, int]) -> None:
+        def wake(m: Machine, env: dict[str, Any]) -> None:
             m.wake_up(q)
         return wake
     if name == "exit":
@@ -187,10 +202,40 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name == "flush_tlb_one":
         a = op["addr"]
         return lambda m, env: m.flush_tlb_one(_addr(env, a))
+    if name in ("kmap", "kmap_nonblock"):
+        pg, var, attr = pages[op["page"]], op.get("as", op["page"]), name
+
+        def do_kmap(m: Machine, env: dict[str, Any]) -> None:
+            env[var] = getattr(m, attr)(pg)
+        return do_kmap
+    if name == "kunmap":
+        pg = pages[op["page"]]
+        return lambda m, env: m.kunmap(pg)
+    if name == "submit_bh":
+        from highmem.kernel.bounce import BufferHead
+
+        dev_name, rw, pg = op["device"], op["rw"].upper(), pages[op["page"]]
+        block, off = op["block"], op.get("offset", 0)
+        var = op.get("as", f"bh{block}")
+        devices = sc.runtime_devices
+
+        def submit(m: Machine, env: dict[str, Any]) -> None:
+            dev = devices[dev_name]
+            data = off if pg.pfn >= m.highstart_pfn else m.page_address(pg) + off
+            bh = BufferHead(block, dev.block_size, pg, data, dev_name, name=f"{ctx.name}:{var}")
+            env[var] = bh
+            m.submit_bh(dev, rw, bh)
+        return submit
+    if name == "wait_on_buffer":
+        var = op["bh"]
+        return lambda m, env: m.wait_on_buffer(env[var])
+    if name in ("spin_lock", "spin_unlock", "spin_lock_irq", "spin_unlock_irq"):
+        lock, attr = op["lock"], name
+        return lambda m, env: getattr(m, attr)(lock)
     if name == "page_address":
         pg, var = pages[op["page"]], op["as"]
 
-        def page_address(m: Machine, env: dict[str, int]) -> None:
+        def page_address(m: Machine, env: dict[str, Any]) -> None:
             env[var] = m.page_address(pg)
         return page_address
     if name == "wait_for_completion":
@@ -202,7 +247,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name == "work":
         n = op.get("steps", 1)
 
-        def work(m: Machine, env: dict[str, int]) -> None:
+        def work(m: Machine, env: dict[str, Any]) -> None:
             for _ in range(n):
                 if m.sched_point is not None:
                     m.sched_point("work")
@@ -211,7 +256,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         inner = [_compile(sc, ctx, o, pages) for o in op["ops"]]
         count = op["count"]
 
-        def repeat(m: Machine, env: dict[str, int]) -> None:
+        def repeat(m: Machine, env: dict[str, Any]) -> None:
             for _ in range(count):
                 for s in inner:
                     s(m, env)

@@ -83,6 +83,7 @@ class RunResult(NamedTuple):
     preemptions: int
     injections: int
     stop_reason: str | None
+    stats: dict[str, int]
 
 
 class _Source:
@@ -288,6 +289,16 @@ class Simulator:
         self._ver += 1
         ctx.data["queue"] = queue
         self.waitq.setdefault(queue, []).append(ctx)
+
+    def finish_wait(self, ctx: Context, queue: str) -> None:
+        """``remove_wait_queue`` + TASK_RUNNING: stop waiting on ``queue`` without sleeping."""
+        self._ver += 1
+        ctx.data.pop("queue", None)
+        q = self.waitq.get(queue)
+        if q and ctx in q:
+            q.remove(ctx)
+            if not q:
+                del self.waitq[queue]
 
     def sleep_on(self, ctx: Context, queue: str) -> None:
         self.prepare_to_wait(ctx, queue)
@@ -544,8 +555,7 @@ class Simulator:
             self.m.sched_point = None
             self.m.engine = None
         return RunResult(self.status, self.step, self.checker.findings, self.points, self.choices,
-                         self.preemptions,
-                         self.injections, self.stop_reason)
+                         self.preemptions, self.injections, self.stop_reason, self.m.stats())
 
     def _finish(self) -> None:
         sleepers = [t for q in self.waitq.values() for t in q if t.state == "sleeping"]

@@ -93,6 +93,8 @@ class Exploration:
     by_kind: dict[str, KindReport] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     exhausted: bool = False
+    #: Statistics over all schedules: high-water marks are maxima, low-water marks minima, counts sums.
+    stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def findings(self) -> list[Finding]:
@@ -112,7 +114,21 @@ class Exploration:
             "findings": [dict(r.finding.to_dict(), schedules=r.schedules, first_schedule=r.first_schedule,
                               shrunk_choices=len(r.choices)) for r in self.by_kind.values()],
             "counts": dict(sorted(self.counts.items())),
+            "stats": dict(self.stats),
         }
+
+
+def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
+    """Fold one schedule's statistics into the exploration's (max / min / sum by name)."""
+    for k, v in new.items():
+        if k not in into:
+            into[k] = v
+        elif k.endswith("high_water") or k == "pkmap_in_use":
+            into[k] = max(into[k], v)
+        elif k.endswith("low_water"):
+            into[k] = min(into[k], v)
+        else:
+            into[k] += v
 
 
 def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
@@ -139,6 +155,7 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
     def record(i: int, res: RunResult) -> None:
         ex.schedules += 1
         ex.steps += res.steps
+        merge_stats(ex.stats, res.stats)
         seen = set()
         for f in res.findings:
             if f.kind in seen:

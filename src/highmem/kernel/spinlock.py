@@ -1,0 +1,101 @@
+"""Spin locks, as 2.4.22 has them on SMP (include/linux/spinlock.h, include/asm-i386/spinlock.h).
+
+A lock is free or held by one context.  ``spin_lock`` of a held lock
+busy-waits: the context keeps its CPU and makes no progress, but the CPU
+still takes interrupts while they are enabled, exactly the property behind
+the kmap_high / TLB-flush IPI deadlock (spec 5.4).  The ``_irq`` and
+``_irqsave`` forms disable local interrupts first, as the kernel's do.
+
+Departure from Linux: on a uniprocessor build 2.4 compiles spin_lock to
+nothing; the model keeps SMP semantics on every build, so a lock taken
+twice on one CPU is reported as the deadlock it would be on SMP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from highmem.errors import HighmemError
+from highmem.kernel import sched as _sched
+
+if TYPE_CHECKING:
+    from highmem.kernel.machine import Machine
+
+__all__ = ["spin_lock", "spin_unlock", "spin_lock_irq", "spin_unlock_irq", "spin_lock_irqsave",
+           "spin_unlock_irqrestore", "spin_is_locked"]
+
+
+def _acquire(m: Machine, lock: str) -> None:
+    owner = m.locks.get(lock)
+    cur = m.current
+    if owner is not None:
+        eng = m.engine
+        if eng is None:
+            raise HighmemError(f"spin_lock({lock}) by {cur.name} would spin forever: {owner} holds it "
+                               "and no other context can run outside the scheduler")
+        eng.spin(cur, lambda: m.locks.get(lock) is None, f"spin_lock({lock}) held by {owner}")
+        while m.locks.get(lock) is not None:  # pragma: no cover - the engine resumes only when free
+            eng.spin(cur, lambda: m.locks.get(lock) is None, f"spin_lock({lock})")
+    m.locks[lock] = cur.name
+
+
+def _release(m: Machine, lock: str) -> None:
+    owner = m.locks.get(lock)
+    if owner != m.current.name:
+        raise _sched._bug(m, "spin_unlock", f"{lock} is unlocked by {m.current.name} but held by "
+                          f"{owner or 'nobody'}")
+    del m.locks[lock]
+    if m.engine is not None:
+        m.engine.state_changed()
+
+
+def spin_lock(m: Machine, lock: str) -> None:
+    """``spin_lock(&lock)``: take ``lock``, busy-waiting while another context holds it. Any context."""
+    _sched._point(m, "spin_lock")
+    _acquire(m, lock)
+
+
+def spin_unlock(m: Machine, lock: str) -> None:
+    """``spin_unlock(&lock)``. The holder only."""
+    _sched._point(m, "spin_unlock")
+    _release(m, lock)
+
+
+def spin_lock_irq(m: Machine, lock: str) -> None:
+    """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
+    _sched._point(m, "spin_lock_irq")
+    m.cpu_state[m.current.cpu].irq_enabled = False
+    m.epoch += 1
+    _acquire(m, lock)
+
+
+def spin_unlock_irq(m: Machine, lock: str) -> None:
+    """``spin_unlock_irq``: release ``lock``, then enable local interrupts."""
+    _sched._point(m, "spin_unlock_irq")
+    _release(m, lock)
+    m.cpu_state[m.current.cpu].irq_enabled = True
+    m.epoch += 1
+
+
+def spin_lock_irqsave(m: Machine, lock: str) -> int:
+    """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
+    _sched._point(m, "spin_lock_irqsave")
+    st = m.cpu_state[m.current.cpu]
+    flags = _sched.X86_EFLAGS_IF if st.irq_enabled else 0
+    st.irq_enabled = False
+    m.epoch += 1
+    _acquire(m, lock)
+    return flags
+
+
+def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
+    """``spin_unlock_irqrestore``: release ``lock``, restore the saved interrupt flag."""
+    _sched._point(m, "spin_unlock_irqrestore")
+    _release(m, lock)
+    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
+    m.epoch += 1
+
+
+def spin_is_locked(m: Machine, lock: str) -> bool:
+    """``spin_is_locked``."""
+    return lock in m.locks

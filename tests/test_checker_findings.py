@@ -1,0 +1,460 @@
+"""The checker: every finding kind from a minimal scenario, with its exact fields.
+
+Slots follow the spec's formulas: idx = type + KM_TYPE_NR*cpu (KM_TYPE_NR = 8 in 2.4.22),
+fixmap = FIX_KMAP_BEGIN + idx, vaddr = 0xffffe000 - fixmap*0x1000, with FIX_KMAP_BEGIN = 9 on the
+default SMP machine (FIX_APIC_BASE + 8 IO-APICs) and 0 with SMP=n and X86_F00F_WORKS_OK=y.
+Scenario pages are the first high frames, from pfn 0x38000 (MAXMEM_PFN) on, in declaration order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from highmem.scenarios import load_toml_text
+from highmem.scenarios.model import ContextSpec, PageSpec, Scenario
+from highmem.sim.explore import run_once
+from highmem.sim.findings import FINDING_KINDS
+from highmem.sim.strategy import DefaultStrategy
+
+KM = {"KM_BOUNCE_READ": 0, "KM_USER0": 3, "KM_USER1": 4, "KM_BH_IRQ": 5, "KM_SOFTIRQ0": 6}
+P0, P1 = 0x38000, 0x38001
+DEBUG = """
+[machine]
+config = { DEBUG_HIGHMEM = true }
+"""
+UP = """
+[machine]
+cpus = 1
+nr_cpus = 1
+memory = "1G"
+config = { SMP = false }
+"""
+
+def slot(type_: str, cpu: int = 0, begin: int = 9) -> dict[str, Any]:
+    """The slot dict of a finding, from the spec's formulas."""
+    idx = KM[type_] + 8 * cpu
+    fix = begin + idx
+    return {"type": type_, "idx": idx, "fixmap": fix, "vaddr": 0xFFFFE000 - fix * 0x1000}
+
+
+def run(text: str) -> Any:
+    sc = load_toml_text(text, "t.toml")
+    res, _ = run_once(sc, sc.config(), DefaultStrategy())
+    return res
+
+
+def finding(kind: str, message: str, cpu: int | None, contexts: list[str], slot_: dict[str, Any] | None,
+            pages: list[int], steps: list[int]) -> dict[str, Any]:
+    return {"kind": kind, "message": message, "cpu": cpu, "contexts": contexts, "slot": slot_, "pages": pages,
+            "steps": steps}
+
+
+def dicts(res: Any) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in res.findings]
+
+
+def test_checker_slot_formula_matches_spec_examples() -> None:
+    """The helper reproduces the spec's worked SMP32 numbers (cpu 1 KM_USER0 at 0xfffea000)."""
+    assert slot("KM_USER0", 1)["vaddr"] == 0xFFFEA000
+    assert slot("KM_BOUNCE_READ", 0)["vaddr"] == 0xFFFF5000
+    assert slot("KM_USER0", 0, begin=0)["vaddr"] == 0xFFFFB000
+
+
+def test_checker_sleep_in_atomic_on_schedule() -> None:
+    """schedule() while holding KM_USER0 on CPU 1 is sleep-in-atomic, naming CPU 1's slot."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "holder"
+cpu = 1
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "schedule" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "sleep-in-atomic",
+        "holder called schedule() on CPU 1 holding slot KM_USER0 of CPU 1 (fixmap 20, 0xfffea000) (page 0x38000, "
+        "mapped at step 1): the next task on CPU 1 may take the slot",
+        1, ["holder"], slot("KM_USER0", 1), [P0], [1, 2])]
+
+
+def test_checker_sleep_in_atomic_on_sleep() -> None:
+    """Sleeping on a wait queue while holding KM_USER0 is sleep-in-atomic ("went to sleep")."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "holder"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "sleep", queue = "q" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+]
+
+[[task]]
+name = "waker"
+ops = [{ op = "wake", queue = "q" }]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "sleep-in-atomic",
+        "holder went to sleep on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) (page 0x38000, "
+        "mapped at step 1): the next task on CPU 0 may take the slot",
+        0, ["holder"], slot("KM_USER0"), [P0], [1, 2])]
+
+
+def test_checker_exit_in_atomic_uniprocessor() -> None:
+    """A task exiting with KM_USER0 held on an SMP=n kernel (FIX_KMAP_BEGIN 0) is exit-in-atomic."""
+    res = run(UP + """
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "quitter"
+ops = [{ op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" }, { op = "exit" }]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "exit-in-atomic",
+        "quitter exited on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 3, 0xffffb000) (page 0x38000, "
+        "mapped at step 1) without kunmap_atomic",
+        0, ["quitter"], slot("KM_USER0", 0, begin=0), [P0], [1, 2])]
+
+
+IRQ_CLOBBER = """
+[pages]
+user = { fill = "u" }
+irqbuf = { fill = "i" }
+
+[[task]]
+name = "writer"
+ops = [
+  { op = "kmap_atomic", page = "user", type = "KM_USER0", as = "p" },
+  { op = "raise_irq", irq = "eth0" },
+  { op = "load", addr = "p", size = 1 },
+  { op = "kunmap_atomic", addr = "p", type = "KM_USER0" },
+]
+
+[[irq]]
+name = "eth0"
+max = 0
+ops = [
+  { op = "kmap_atomic", page = "irqbuf", type = "KM_USER0", as = "q" },
+  { op = "kunmap_atomic", addr = "q", type = "KM_USER0" },
+]
+"""
+
+
+def test_checker_stale_access_after_irq_clobber() -> None:
+    """An IRQ mapping KM_USER0 under the task's mapping makes the task's next load a stale-access."""
+    res = run(IRQ_CLOBBER)
+    # steps: map 1, raise 2, the load's point 3 delivers the irq (map 4, unmap 5), the load executes at 5.
+    assert dicts(res) == [finding(
+        "stale-access",
+        "writer did a load from 0xffff2000 on CPU 0 expecting page 0x38000 (mapped in slot KM_USER0 of CPU 0 "
+        "(fixmap 12, 0xffff2000) at step 1) but reached page 0x38001: eth0#1 mapped the slot at step 4",
+        0, ["writer", "eth0#1"], slot("KM_USER0"), [P0, P1], [1, 4, 5])]
+
+
+def test_checker_stale_access_after_unmap_and_reuse() -> None:
+    """Loading through an unmapped slot that an IRQ has since reused is a stale-access."""
+    res = run("""
+[pages]
+user = { fill = "u" }
+irqbuf = { fill = "i" }
+
+[[task]]
+name = "writer"
+ops = [
+  { op = "kmap_atomic", page = "user", type = "KM_USER0", as = "p" },
+  { op = "kunmap_atomic", addr = "p", type = "KM_USER0" },
+  { op = "raise_irq", irq = "eth0" },
+  { op = "load", addr = "p", size = 1 },
+]
+
+[[irq]]
+name = "eth0"
+max = 0
+ops = [
+  { op = "kmap_atomic", page = "irqbuf", type = "KM_USER0", as = "q" },
+  { op = "kunmap_atomic", addr = "q", type = "KM_USER0" },
+]
+""")
+    assert dicts(res) == [finding(
+        "stale-access",
+        "writer did a load from 0xffff2000 on CPU 0 after unmapping it; the slot held page 0x38000 for it but now "
+        "reaches page 0x38001",
+        0, ["writer"], slot("KM_USER0"), [P0, P1], [1, 6])]
+
+
+def test_checker_use_after_unmap() -> None:
+    """Loading through one's own unmapped, not yet reused slot is use-after-unmap (non-debug kernel)."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+  { op = "load", addr = "a", size = 1 },
+]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "use-after-unmap",
+        "t did a load from 0xffff2000 on CPU 0 after unmapping it (slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000)); "
+        "it still reached page 0x38000 only because nobody reused the slot yet",
+        0, ["t"], slot("KM_USER0"), [P0], [1, 3])]
+
+
+def test_checker_foreign_slot() -> None:
+    """A task loading through a slot address another task mapped is foreign-slot, naming the mapper."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t1"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+]
+
+[[task]]
+name = "t2"
+ops = [{ op = "load", addr = 0xffff2000, size = 1 }]
+""")
+    assert dicts(res) == [finding(
+        "foreign-slot",
+        "t2 did a load from 0xffff2000 on CPU 0, a kmap slot it never mapped (t1 mapped it at step 1)",
+        0, ["t2", "t1"], slot("KM_USER0"), [P0], [3])]
+
+
+def test_checker_slot_in_use_debug_bug() -> None:
+    """DEBUG_HIGHMEM: an IRQ mapping the task's busy KM_USER0 slot BUGs; finding slot-in-use, run stopped."""
+    res = run(DEBUG + IRQ_CLOBBER)
+    bug = "kernel BUG in kmap_atomic: slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) is already mapped"
+    assert res.status == "stopped" and res.stop_reason == bug
+    assert dicts(res) == [finding("slot-in-use", f"eth0#1 on CPU 0: {bug}", 0, ["eth0#1", "writer"],
+                                  slot("KM_USER0"), [P0], [1, 4])]
+
+
+WRONG_UNMAP = """
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER1" },
+]
+"""
+
+
+def test_checker_wrong_unmap_type_mismatch() -> None:
+    """Non-debug: unmapping a KM_USER0 mapping as KM_USER1 is wrong-unmap; the USER0 slot stays held."""
+    res = run(WRONG_UNMAP)
+    assert res.status == "done"
+    assert dicts(res) == [
+        finding("wrong-unmap", "t unmapped 0xffff2000 as KM_USER1 on CPU 0, but mapped it as KM_USER0 at step 1: "
+                "the KM_USER0 slot stays mapped", 0, ["t"], slot("KM_USER0"), [P0], [1, 2]),
+        finding("exit-in-atomic", "t exited on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) "
+                "(page 0x38000, mapped at step 1) without kunmap_atomic", 0, ["t"], slot("KM_USER0"), [P0], [1, 2]),
+    ]
+
+
+def test_checker_wrong_unmap_of_unheld_slot() -> None:
+    """Non-debug: unmapping a slot address one never mapped is wrong-unmap without a slot."""
+    res = run("""
+[[task]]
+name = "t"
+ops = [{ op = "kunmap_atomic", addr = 0xffff2000, type = "KM_USER0" }]
+""")
+    assert dicts(res) == [finding(
+        "wrong-unmap", "t unmapped 0xffff2000 as KM_USER0 on CPU 0 but holds no atomic mapping at that address",
+        0, ["t"], None, [], [1])]
+
+
+def test_checker_wrong_unmap_debug_bug() -> None:
+    """DEBUG_HIGHMEM: kunmap_atomic with the wrong type BUGs naming the type's own slot (KM_USER1: fixmap 13)."""
+    res = run(DEBUG + WRONG_UNMAP)
+    bug = "kernel BUG in kunmap_atomic: address 0xffff2000 is not the slot of KM_USER1 on CPU 0 (fixmap 13, 0xffff1000)"
+    assert res.status == "stopped" and res.stop_reason == bug
+    assert dicts(res) == [finding("wrong-unmap", f"t on CPU 0: {bug}", 0, ["t"], None, [], [2])]
+
+
+def test_checker_page_fault_after_debug_unmap() -> None:
+    """DEBUG_HIGHMEM clears the PTE at unmap, so a later load Oopses: page-fault naming the released slot."""
+    res = run(DEBUG + """
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+  { op = "load", addr = "a", size = 1 },
+]
+""")
+    oops = "Oops: page fault on CPU 0: read from 0xffff2000, whose pte is not present"
+    assert res.status == "stopped" and res.stop_reason == oops
+    [f] = dicts(res)
+    assert (f["kind"], f["cpu"], f["contexts"], f["slot"], f["pages"], f["steps"]) == (
+        "page-fault", 0, ["t"], slot("KM_USER0"), [], [1, 3])
+    assert f["message"].startswith("t faulted on CPU 0 at 0xffff2000 after unmapping it")
+    assert f["message"].endswith(f"(slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000)): {oops}")
+
+
+def test_checker_data_mismatch_load_and_final_expect() -> None:
+    """A load whose expect differs and an [[expect]] that differs at the end are two data-mismatch findings."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "load", addr = "a", expect = "AB" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+]
+
+[[expect]]
+page = "A"
+offset = 1
+data = "Z"
+""")
+    assert res.status == "done"
+    assert dicts(res) == [
+        finding("data-mismatch", "t loaded 'AA' from 0xffff2000 on CPU 0 but expected 'AB'", 0, ["t"], None, [],
+                [2]),
+        finding("data-mismatch", "at the end, page A (0x38000) holds 'A' at offset 1 but the scenario expects 'Z'",
+                None, [], None, [P0], [3]),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "type_", "what"), [("irq", "KM_BH_IRQ", "hardirq"),
+                                                     ("softirq", "KM_SOFTIRQ0", "softirq")])
+def test_checker_leaked_mapping_in_handler(kind: str, type_: str, what: str) -> None:
+    """An interrupt or softirq handler returning with its mapping still held is leaked-mapping."""
+    raise_op = "raise_irq" if kind == "irq" else "raise_softirq"
+    res = run(f"""
+[pages]
+buf = {{ fill = "b" }}
+
+[[task]]
+name = "t"
+ops = [{{ op = "{raise_op}", {kind} = "h" }}, {{ op = "work", steps = 1 }}]
+
+[[{kind}]]
+name = "h"
+max = 0
+ops = [{{ op = "kmap_atomic", page = "buf", type = "{type_}", as = "v" }}]
+""")
+    s = slot(type_)
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "leaked-mapping",
+        f"{what} handler h#1 returned on CPU 0 still holding slot {type_} of CPU 0 (fixmap {s['fixmap']}, "
+        f"{s['vaddr']:#010x}) (page 0x38000, mapped at step 3)",
+        0, ["h#1"], s, [P0], [3, 3])]
+
+
+def test_checker_deadlock() -> None:
+    """A task sleeping on a queue nobody wakes: deadlock naming the task, the queue and the step."""
+    res = run("""
+[[task]]
+name = "w"
+ops = [{ op = "work", steps = 2 }, { op = "sleep", queue = "q" }]
+""")
+    assert res.status == "deadlocked"
+    assert dicts(res) == [finding("deadlock", "nothing can run and 1 context(s) wait: w sleeps on 'q' since step 3",
+                                  None, ["w"], None, [], [3, 3])]
+
+
+def test_checker_kernel_bug() -> None:
+    """local_bh_enable without local_bh_disable is any other kernel BUG: kernel-bug."""
+    res = run("""
+[[task]]
+name = "t"
+ops = [{ op = "local_bh_enable" }]
+""")
+    assert res.status == "stopped"
+    assert dicts(res) == [finding(
+        "kernel-bug", "t on CPU 0: kernel BUG in local_bh_enable: local_bh_count of CPU 0 would go negative",
+        0, ["t"], None, [], [1])]
+
+
+def _python(fn: Any, max_steps: int = 200_000) -> Scenario:
+    sc = Scenario(name="py", machine={}, pages=[PageSpec("A")], contexts=[ContextSpec("task", "t", 0, fn=fn)],
+                  max_steps=max_steps)
+    sc.python = True
+    sc.digest = "x"
+    return sc
+
+
+def faulty_body(k: Any, pages: Any) -> None:
+    k.save_flags()
+    raise ValueError("bad value in scenario")
+
+
+def test_checker_python_exception_keeps_user_stack() -> None:
+    """A Python body raising ValueError: python-exception whose stack text names the user's function."""
+    sc = _python(faulty_body)
+    res, _ = run_once(sc, sc.config(), DefaultStrategy())
+    assert res.status == "stopped" and res.stop_reason == "ValueError in t"
+    [f] = res.findings
+    assert (f.kind, f.message, f.cpu, f.contexts, f.steps) == (
+        "python-exception", "t raised ValueError: bad value in scenario", 0, ["t"], [1])
+    assert f.stack is not None
+    assert "faulty_body" in f.stack and "ValueError: bad value in scenario" in f.stack
+    assert f.to_dict()["stack"] == f.stack
+
+
+def test_checker_step_budget_of_endless_python_loop() -> None:
+    """A Python body looping forever stops at max_steps + 1 with a step-budget finding."""
+    def spin_forever(k: Any, pages: Any) -> None:
+        a = k.kmap_atomic(pages["A"], "KM_USER0")
+        while True:
+            k.load(a, 1)
+
+    sc = _python(spin_forever, max_steps=50)
+    res, _ = run_once(sc, sc.config(), DefaultStrategy())
+    assert res.status == "stopped" and res.stop_reason == "step budget" and res.steps == 51
+    assert dicts(res) == [finding("step-budget", "t did not finish within the step budget of 50 steps", 0, ["t"],
+                                  None, [], [51])]
+
+
+KIND_TESTS = {
+    "sleep-in-atomic": test_checker_sleep_in_atomic_on_schedule,
+    "exit-in-atomic": test_checker_exit_in_atomic_uniprocessor,
+    "stale-access": test_checker_stale_access_after_irq_clobber,
+    "use-after-unmap": test_checker_use_after_unmap,
+    "foreign-slot": test_checker_foreign_slot,
+    "slot-in-use": test_checker_slot_in_use_debug_bug,
+    "wrong-unmap": test_checker_wrong_unmap_type_mismatch,
+    "page-fault": test_checker_page_fault_after_debug_unmap,
+    "kernel-bug": test_checker_kernel_bug,
+    "data-mismatch": test_checker_data_mismatch_load_and_final_expect,
+    "leaked-mapping": test_checker_leaked_mapping_in_handler,
+    "deadlock": test_checker_deadlock,
+    "python-exception": test_checker_python_exception_keeps_user_stack,
+    "step-budget": test_checker_step_budget_of_endless_python_loop,
+}
+
+
+def test_checker_every_kind_has_a_test() -> None:
+    """Every finding kind the checker documents has a test in this file."""
+    assert set(KIND_TESTS) == set(FINDING_KINDS)
