@@ -327,8 +327,6 @@ def test_kmap_atomic_page_of_other_machine_raises(smp2: highmem.Machine) -> None
     assert _pte(smp2, _slot_ptep(smp2, 0, 3)) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="kunmap_atomic (debug) does not reject addresses outside 0..0xffffffff: "
-                                       "-1 gives a KernelBUG with '-0x0000001', 2**32+slot unmaps the slot")
 @pytest.mark.parametrize("kvaddr", [-1, (1 << 32) + CPU0_USER0], ids=["negative", "above-4g"])
 def test_kmap_atomic_debug_kunmap_non_address_raises(smp2_debug: highmem.Machine, kvaddr: int) -> None:
     """Debug kunmap_atomic of a value that is no 32-bit address is a HighmemError and leaves the slot mapped."""

@@ -65,11 +65,12 @@ def test_loader_toml_syntax_error_line() -> None:
 def test_loader_unknown_table_line() -> None:
     """An unknown [table] names the table, the allowed ones, and the header's line."""
     msg = _err(GOOD + '\n[scenery]\nx = 1\n')
-    assert msg == ("t.toml:21: unknown table 'scenery': a scenario has expect, irq, machine, pages, scenario, "
-                   "softirq, task")
+    assert msg.startswith("t.toml:21: unknown table 'scenery': a scenario has ")
+    allowed = msg.split("a scenario has ", 1)[1].split(", ")
+    assert allowed == sorted(allowed)
+    assert {"expect", "irq", "machine", "pages", "scenario", "softirq", "task"} <= set(allowed)
 
 
-@pytest.mark.xfail(strict=True, reason="_Lines.key('', key) never matches a top-level key before the first table")
 def test_loader_unknown_top_level_key_line() -> None:
     """An unknown bare key before any table is reported with its line."""
     msg = _err('nmae = "x"\n' + GOOD)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from highmem.errors import KernelBUG
+from highmem.errors import HighmemError, KernelBUG
 from highmem.events import Bug, KmapAtomic, KunmapAtomic, PteClear, SetPte
 from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
 from highmem.kernel.kmap_types import coerce_km_type
@@ -123,6 +123,8 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
         return
     cur = m.current
     cpu = cur.cpu
+    if isinstance(kvaddr, bool) or not isinstance(kvaddr, int) or not 0 <= kvaddr <= 0xFFFFFFFF:
+        raise HighmemError(f"kunmap_atomic address {kvaddr!r} is not a 32-bit kernel address")
     vaddr = kvaddr & PAGE_MASK
     idx = type + m.KM_TYPE_NR * cpu
     if vaddr < m.FIXADDR_START:

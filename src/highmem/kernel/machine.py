@@ -133,6 +133,7 @@ class Machine:
         self._init_task = Context("init", ContextKind.TASK, 0)
         self._init_task.state = "running"
         self.current: Context = self._init_task
+        self.cpus[0].context = self._init_task.name
 
     def __repr__(self) -> str:
         return (f"<Machine {self.config.profile} {self.config.cpus}/{self.NR_CPUS} CPUs "
@@ -291,6 +292,7 @@ class Machine:
         if st and st[-1] is ctx:
             st.pop()
         ctx.state = "exited"
+        self.cpus[ctx.cpu].context = st[-1].name if st else f"cpu{ctx.cpu}"
 
     # -- observers ------------------------------------------------------------------
     def subscribe(self, observer: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -304,6 +306,8 @@ class Machine:
         t = coerce_km_type(self.km_type, type)
         if self.FIX_KMAP_BEGIN is None:
             raise HighmemError("this kernel has no kmap slots: it is built with HIGHMEM=n")
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.NR_CPUS:
+            raise HighmemError(f"CPU {cpu} has no kmap slots: slots exist for CPUs 0 to {self.NR_CPUS - 1} (NR_CPUS)")
         idx = t + self.KM_TYPE_NR * cpu
         return self.FIX_KMAP_BEGIN + idx, self.kmap_vaddr[idx]
 

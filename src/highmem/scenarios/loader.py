@@ -78,7 +78,7 @@ class _Lines:
         return None
 
     def key(self, section: str, key: str) -> int | None:
-        in_section = False
+        in_section = section == ""
         for i, line in enumerate(self.lines):
             s = line.strip()
             if s.startswith("["):

@@ -58,7 +58,8 @@ def load_schedule(path: str | Path) -> dict[str, Any]:
                            f"{SCHEDULE_VERSION}")
     ch = doc.get("choices")
     if not isinstance(ch, list) or not all(
-            isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and isinstance(c[1], str) for c in ch):
+            isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and not isinstance(c[0], bool)
+            and isinstance(c[1], str) for c in ch):
         raise HighmemError(f"schedule file {str(p)!r} has malformed choices: each is [point, \"label\"]")
     for key in ("scenario", "digest"):
         if not isinstance(doc.get(key), str):
