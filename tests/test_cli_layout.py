@@ -15,8 +15,9 @@ KM_2_4_22 = ["KM_BOUNCE_READ", "KM_SKB_SUNRPC_DATA", "KM_SKB_DATA_SOFTIRQ", "KM_
              "KM_BH_IRQ", "KM_SOFTIRQ0", "KM_SOFTIRQ1"]
 
 BAD_ARGS = [
-    ("unknown-profile", ["--profile", "linux-2.6"],
-     "highmem: profile 'linux-2.6' does not exist: available profiles are linux-2.4"),
+    ("unknown-profile", ["--profile", "linux-3.0"],
+     "highmem: profile 'linux-3.0' does not exist: available profiles are linux-2.4, linux-2.6, linux-2.6.37, "
+     "linux-5.11"),
     ("unknown-config", ["--config", "FOO=y"], "highmem: config option 'FOO' is not modelled"),
     ("bad-value", ["--config", "DEBUG_HIGHMEM=maybe"],
      "highmem: config value DEBUG_HIGHMEM=maybe is not y or n: Kconfig booleans here are y or n"),

@@ -13,12 +13,12 @@ from highmem.kernel.config import KCONFIG_OPTIONS, parse_size
 KNOWN = ", ".join(KCONFIG_OPTIONS)
 
 BAD = [
-    ("unknown-profile", ("linux-2.6",), {},
-     "profile 'linux-2.6' does not exist: available profiles are linux-2.4"),
+    ("unknown-profile", ("linux-3.0",), {},
+     "profile 'linux-3.0' does not exist: available profiles are linux-2.4, linux-2.6, linux-2.6.37, linux-5.11"),
     ("unknown-option", (), {"config": {"FOO": True}},
-     f"config option 'FOO' is not modelled: known options are {KNOWN}"),
+     f"config option 'FOO' is not modelled for profile linux-2.4: its options are {KNOWN}"),
     ("unknown-option-list", (), {"config": ["CONFIG_BAR=y"]},
-     f"config option 'BAR' is not modelled: known options are {KNOWN}"),
+     f"config option 'BAR' is not modelled for profile linux-2.4: its options are {KNOWN}"),
     ("bad-value", (), {"config": {"DEBUG_HIGHMEM": "maybe"}},
      "config value DEBUG_HIGHMEM=maybe is not y or n: Kconfig booleans here are y or n"),
     ("bad-value-list", (), {"config": ["DEBUG_HIGHMEM=maybe"]},

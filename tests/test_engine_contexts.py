@@ -396,5 +396,106 @@ ops = [{ op = "wait_for_completion", completion = "never" }]
 """)
     assert res.status == "deadlocked"
     assert [f.to_dict() for f in res.findings] == [{
-        "kind": "deadlock", "message": "nothing can run and 1 context(s) wait: w sleeps on 'completion:never' since step 1",
+        "kind": "deadlock",
+        "message": "nothing can run and 1 context(s) wait: w sleeps on 'completion:never' since step 1",
         "cpu": None, "contexts": ["w"], "slot": None, "pages": [], "steps": [1, 1]}]
+
+
+@pytest.mark.parametrize("op", [
+    '{ op = "cli" }', '{ op = "sti" }', '{ op = "save_flags", as = "f" }', '{ op = "local_irq_save", as = "f" }',
+    '{ op = "local_bh_disable" }', '{ op = "schedule" }', '{ op = "wake", queue = "q" }',
+    '{ op = "complete", completion = "c" }', '{ op = "flush_tlb_all" }', '{ op = "work" }',
+    '{ op = "raise_softirq", softirq = "s" }', '{ op = "kmap_atomic", page = "low", type = "KM_USER0" }',
+    '{ op = "page_address", page = "low", as = "v" }',
+])
+def test_engine_each_op_is_one_step(op: str) -> None:
+    """Each TOML operation (other than work/repeat) is exactly one step, i.e. one scheduling point."""
+    res, _ = _run(UP + f"""
+[pages]
+low = {{ zone = "normal" }}
+
+[[task]]
+name = "t"
+ops = [{op}]
+
+[[softirq]]
+name = "s"
+ops = []
+""")
+    assert res.findings == []
+    assert res.steps == 1
+
+
+def test_engine_complete_wakes_one_waiter_fifo() -> None:
+    """One complete() wakes the first of two waiters only; the second is left deadlocked."""
+    res, rec = _run(UP + """
+[[task]]
+name = "W1"
+ops = [{ op = "wait_for_completion", completion = "c" }]
+
+[[task]]
+name = "W2"
+ops = [{ op = "wait_for_completion", completion = "c" }]
+
+[[task]]
+name = "C"
+ops = [{ op = "complete", completion = "c" }]
+""")
+    assert res.status == "deadlocked"
+    assert [(f.kind, f.contexts) for f in res.findings] == [("deadlock", ["W2"])]
+    assert [r["context"] for r in rec.records if r["kind"] == "context" and r["what"] == "wake"] == ["W1"]
+
+
+def test_engine_wake_up_wakes_every_sleeper() -> None:
+    """One wake_up makes every sleeper on the queue runnable: both sleepers finish."""
+    res, rec = _run(UP + """
+[[task]]
+name = "S1"
+ops = [{ op = "sleep", queue = "q" }]
+
+[[task]]
+name = "S2"
+ops = [{ op = "sleep", queue = "q" }]
+
+[[task]]
+name = "W"
+ops = [{ op = "wake", queue = "q" }]
+""")
+    assert res.status == "done" and res.findings == []
+    assert [(r["context"], r["detail"]) for r in rec.records if r["kind"] == "context" and r["what"] == "wake"] == [
+        ("S1", "q"), ("S2", "q")]
+
+
+@pytest.mark.parametrize("op", ['{ op = "sleep", queue = "q" }', '{ op = "wait_for_completion", completion = "c" }'])
+def test_engine_sleeping_in_interrupt_is_kernel_bug(op: str) -> None:
+    """Sleeping from a hard-IRQ handler goes through schedule(): the 'Scheduling in interrupt' BUG."""
+    res, _ = _run(UP + f"""
+[[task]]
+name = "t"
+ops = [{{ op = "raise_irq", irq = "h" }}, {{ op = "work", steps = 1 }}]
+
+[[irq]]
+name = "h"
+max = 0
+ops = [{op}]
+""")
+    assert res.status == "stopped"
+    assert [(f.kind, f.message) for f in res.findings] == [
+        ("kernel-bug", "h#1 on CPU 0: kernel BUG in schedule: Scheduling in interrupt on CPU 0")]
+
+
+def test_engine_idle_cpu_takes_interrupt_after_task_exits_with_if_off() -> None:
+    """An IRQ raised by a task that then exits with interrupts disabled is still delivered on the idle CPU."""
+    res, rec = _run(UP + """
+[[task]]
+name = "t"
+ops = [{ op = "cli" }, { op = "raise_irq", irq = "eth0" }]
+
+[[irq]]
+name = "eth0"
+max = 0
+ops = [{ op = "work", steps = 1 }]
+""")
+    assert res.status == "done" and res.steps == 3
+    assert _ctx(rec, "context", "what") == [
+        ("t", "start"), ("t", "end"), ("eth0#1", "irq_enter"), ("eth0#1", "irq_exit"), ("eth0#1", "end")]

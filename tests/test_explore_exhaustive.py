@@ -53,6 +53,13 @@ def test_exhaustive_stops_at_schedule_limit_not_exhausted() -> None:
     assert (ex.schedules, ex.exhausted) == (3, False)
 
 
+def test_exhaustive_limit_equal_to_space_is_exhausted() -> None:
+    """A schedule limit exactly the size of the space (n + 2) still reports exhausted=True."""
+    sc = tiny(5, 3)
+    ex = explore(sc, sc.config(), strategy="exhaustive", schedules=7, max_interrupts=1, max_preemptions=0)
+    assert (ex.schedules, ex.exhausted) == (7, True)
+
+
 def test_exhaustive_two_arrivals_count() -> None:
     """An irq with max=2 and max_interrupts=2 on a 2-step task: 10 schedules, counted by hand."""
     # Default run: choice points at the start, step 1 and step 2 (both arrivals are forced after the task ends).

@@ -48,7 +48,7 @@ def test_shrink_explore_reports_one_irq_choice(irq_slot: tuple[object, object]) 
 
 
 def test_shrink_drops_a_redundant_preemption(irq_slot: tuple[object, object]) -> None:
-    """A schedule with the irq inside the window plus a later needless switch to the bystander shrinks to the irq alone."""
+    """The irq inside the window plus a later needless switch to the bystander shrinks to the irq alone."""
     sc, cfg = irq_slot
     # With option 0 elsewhere, choice point j is the writer's step j; step 32 (the store) lies after the kmap
     # (step 31) and before the load (step 37), so eth0 takes KM_USER0 under the writer.

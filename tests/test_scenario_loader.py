@@ -153,6 +153,18 @@ def test_loader_op_line_inside_repeat() -> None:
     assert msg.startswith("t.toml:14: unknown operation 'nap'")
 
 
+def test_loader_expect_kind_bad_type() -> None:
+    """[scenario] expect must be "clean" or a list of kinds."""
+    msg = _err(_bad('name = "good"', 'name = "good"\nexpect = 3'))
+    assert msg == 't.toml:3: [scenario] expect must be "clean" or a list of kinds'
+
+
+def test_loader_expect_unknown_kind() -> None:
+    """A misspelt finding kind in [scenario] expect is refused at its line (it could never match)."""
+    msg = _err(_bad('name = "good"', 'name = "good"\nexpect = ["stale-acess"]'))
+    assert msg.startswith("t.toml:3: ") and "stale-acess" in msg
+
+
 def test_loader_no_task() -> None:
     """A scenario without any [[task]] is refused (no line: nothing to point at)."""
     text = GOOD[: GOOD.index("[[task]]")] + GOOD[GOOD.index("[[irq]]"):]

@@ -213,3 +213,17 @@ def test_schedule_replay_divergence_exits_2(tmp_path: Path, capsys: pytest.Captu
         "highmem: scenario irq-uses-user-slot: the schedule diverges at choice 0 (step 0): it says 'irq nope@0' but "
         "the run offers run writer@0, run bystander@1, irq eth0@0; it was recorded against a different scenario or "
         "profile\n")
+
+
+def test_schedule_replay_uses_recorded_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A schedule recorded with --config DEBUG_HIGHMEM=y replays under that config (the BUG, not a stale access)."""
+    rc = main(["check", "irq-uses-user-slot", "--config", "DEBUG_HIGHMEM=y", "--out", str(tmp_path), "--json"])
+    assert rc == 1
+    kinds = {f["kind"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert kinds == {"slot-in-use"}
+    sched = tmp_path / "irq-uses-user-slot.slot-in-use.schedule.json"
+    assert load_schedule(sched)["config"] == ["DEBUG_HIGHMEM=y"]
+    assert main(["check", "--replay", str(sched), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reproduced"] is True
+    assert [f["kind"] for f in doc["findings"]] == ["slot-in-use"]

@@ -40,6 +40,7 @@ def _build_parser() -> argparse.ArgumentParser:
     lay = sub.add_parser("layout", help="print the kernel's virtual memory layout and the kmap slot table")
     _machine_options(lay)
     lay.add_argument("--json", action="store_true", help="print one JSON object")
+    lay.add_argument("--svg", metavar="FILE", help="also draw the top of the address space as SVG into FILE")
     chk = sub.add_parser("check", help="explore schedules of scenarios and report misuses of atomic kmaps")
     chk.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                      help="built-in names, .toml files or Python scenarios (default: every built-in)")
@@ -57,6 +58,11 @@ def _build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--json", action="store_true", help="print one JSON object")
     chk.add_argument("--out", metavar="DIR", help="write each failing schedule and its trace here")
     chk.add_argument("-q", "--quiet", action="store_true", help="print the summary table only")
+    chk.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
+    chk.add_argument("--html", metavar="DIR", help="write an HTML report per scenario with findings here")
+    rpt = sub.add_parser("report", help="write the HTML report of a trace file")
+    rpt.add_argument("trace", metavar="TRACE", help="a trace file written by check --trace or --out")
+    rpt.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write")
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -83,11 +89,21 @@ def _cmd_layout(args: argparse.Namespace) -> int:
     from highmem.report.layout import layout_dict, render_layout
 
     m = _machine(args)
+    if args.svg:
+        from highmem.report.svg import write_layout_svg
+
+        write_layout_svg(m, args.svg)
     if args.json:
         print(json.dumps(layout_dict(m), indent=2))
     else:
         render_layout(m, _console())
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from highmem.report.html import cmd_report
+
+    return int(cmd_report(args))
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
@@ -149,8 +165,10 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
             "finding": {"kind": kind, "message": rep.finding.message},
             "choices": [list(c) for c in rep.choices]})
         res, rec = run_once(ex.scenario, ex.config, SparseReplayStrategy(rep.choices), trace=True)
-        rec.write_jsonl(out / f"{stem}.trace.jsonl", {"scenario": ex.scenario.name, "profile": ex.config.profile,
-                                                      "finding": kind, "steps": res.steps})
+        rec.write_jsonl(out / f"{stem}.trace.jsonl", {
+            "scenario": ex.scenario.name, "profile": ex.config.profile, "finding": kind, "steps": res.steps,
+            "cpus": ex.config.cpus, "events": len(rec.records), "choices": [list(c) for c in res.choices],
+            "findings": [f.to_dict() for f in res.findings]})
         files[kind] = str(path)
     return files
 
@@ -202,6 +220,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise HighmemError(f"--depth {args.depth} is invalid: the PCT bug depth is at least 1")
     if args.strategy not in ("random", "pct", "exhaustive"):
         raise HighmemError(f"strategy {args.strategy!r} does not exist: choose random, pct or exhaustive")
+    if args.trace or args.html:
+        from highmem.report.html import check_report_targets
+
+        check_report_targets(args)
     console = _console()
     progress = None
     if console.is_terminal and not args.json and not args.quiet:
@@ -220,6 +242,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.out:
         for ex in exs:
             files[ex.scenario.name] = _write_out(ex, args)
+    if args.trace or args.html:
+        from highmem.report.html import write_check_reports
+
+        write_check_reports(exs, args)
     from highmem.report.check import exploration_json, render_explorations
 
     if args.json:
@@ -242,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int({"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios}[args.command](args))
+        return int({"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios,
+                    "report": _cmd_report}[args.command](args))
     except HighmemError as e:
         sys.stderr.write(f"highmem: {e}\n")
         return 2

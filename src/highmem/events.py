@@ -39,6 +39,7 @@ __all__ = [
     "Kunmap",
     "PkmapFlush",
     "Bounce",
+    "Warn",
 ]
 
 
@@ -196,6 +197,19 @@ class Bug(NamedTuple):
         return "bug"
 
 
+class Warn(NamedTuple):
+    """The kernel executed ``WARN_ON`` (non-fatal) in ``function``; execution continues."""
+
+    cpu: int
+    context: str
+    function: str
+    message: str
+
+    @property
+    def kind(self) -> str:
+        return "warn"
+
+
 class Kmap(NamedTuple):
     """``kmap(page)`` returned ``vaddr``; ``nr`` is the pkmap entry (-1 for lowmem), ``pkmap_count`` its new value."""
 
@@ -290,7 +304,7 @@ class ContextEvent(NamedTuple):
 
 Event = (
     SetPte | PteClear | TlbFlushOne | TlbFlushAll | TlbFill | KmapAtomic | KunmapAtomic
-    | Load | Store | Fault | Bug | IrqFlags | ContextEvent | Kmap | Kunmap | PkmapFlush | Bounce
+    | Load | Store | Fault | Bug | IrqFlags | ContextEvent | Kmap | Kunmap | PkmapFlush | Bounce | Warn
 )
 Observer = Callable[[NamedTuple], None]
 

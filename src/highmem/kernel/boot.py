@@ -52,12 +52,13 @@ def boot_memory(m: Machine) -> None:
     """``find_max_low_pfn`` and ``highstart_pfn`` with 2.4.22's boot messages."""
     max_pfn = m.config.memory >> PAGE_SHIFT
     max_low_pfn = max_pfn
-    if max_pfn > MAXMEM_PFN:
-        max_low_pfn = MAXMEM_PFN
+    maxmem_pfn = m.MAXMEM >> PAGE_SHIFT
+    if max_pfn > maxmem_pfn:
+        max_low_pfn = maxmem_pfn
         if not m.config.options["HIGHMEM"]:
-            m.boot_log.append(f"Warning only {MAXMEM >> 20}MB will be used.")
+            m.boot_log.append(f"Warning only {m.MAXMEM >> 20}MB will be used.")
             m.boot_log.append("Use a HIGHMEM enabled kernel.")
-            max_pfn = MAXMEM_PFN
+            max_pfn = maxmem_pfn
     highstart_pfn = max_pfn
     if max_pfn > max_low_pfn:
         highstart_pfn = max_low_pfn

@@ -44,8 +44,8 @@ __all__ = [
     "make_config",
 ]
 
-#: Profiles this release models.
-PROFILES = ("linux-2.4",)
+#: Profiles this release models (see :mod:`highmem.profiles`).
+PROFILES = ("linux-2.4", "linux-2.6", "linux-2.6.37", "linux-5.11")
 
 KCONFIG_OPTIONS = (
     "SMP",
@@ -107,8 +107,11 @@ def _yn(name: str, value: str) -> bool:
     raise HighmemError(f"config value {name}={value} is not y or n: Kconfig booleans here are y or n")
 
 
-def parse_config_assignments(items: Iterable[str]) -> dict[str, bool]:
-    """``["DEBUG_HIGHMEM=y", ...]`` as ``{"DEBUG_HIGHMEM": True, ...}``; rejects unknown names."""
+def parse_config_assignments(items: Iterable[str], profile: str = "linux-2.4") -> dict[str, bool]:
+    """``["DEBUG_HIGHMEM=y", ...]`` as ``{"DEBUG_HIGHMEM": True, ...}``; rejects options the profile lacks."""
+    from highmem.profiles import get_profile
+
+    prof = get_profile(profile)
     out: dict[str, bool] = {}
     for item in items:
         if "=" not in item:
@@ -117,9 +120,13 @@ def parse_config_assignments(items: Iterable[str]) -> dict[str, bool]:
         name = name.strip()
         if name.startswith("CONFIG_"):
             name = name[len("CONFIG_") :]
-        if name not in KCONFIG_OPTIONS:
+        if name not in prof.options:
+            hint = prof.notes.get(name)
+            if hint:
+                raise HighmemError(f"config option {name!r} does not apply to profile {profile}: {hint}")
             raise HighmemError(
-                f"config option {name!r} is not modelled: known options are {', '.join(KCONFIG_OPTIONS)}"
+                f"config option {name!r} is not modelled for profile {profile}: its options are "
+                f"{', '.join(prof.options)}"
             )
         out[name] = _yn(name, value)
     return out
@@ -147,7 +154,11 @@ class KernelConfig:
     @property
     def MAX_IO_APICS(self) -> int:
         """8, or 32 with X86_CLUSTERED_APIC (2.4.22 include/asm-i386/apicdef.h)."""
-        return 32 if self.options["X86_CLUSTERED_APIC"] else 8
+        return 32 if self.options.get("X86_CLUSTERED_APIC") else 8
+
+    def get(self, name: str, default: bool = False) -> bool:
+        """An option's value, or ``default`` when this profile does not have the option."""
+        return self.options.get(name, default)
 
     def describe(self) -> str:
         """The options as a Kconfig-style list of ``CONFIG_NAME=y`` lines."""
@@ -170,46 +181,52 @@ def make_config(
     last_pkmap: int | None = None,
 ) -> KernelConfig:
     """Check every setting and return the :class:`KernelConfig`; one sentence on the first bad one."""
-    if profile not in PROFILES:
-        raise HighmemError(f"profile {profile!r} does not exist: available profiles are {', '.join(PROFILES)}")
+    from highmem.profiles import get_profile
+
+    prof = get_profile(profile)
     if km_types not in KM_TYPE_VARIANTS:
         raise HighmemError(
             f"km type list {km_types!r} does not exist: choose {' or '.join(KM_TYPE_VARIANTS)}"
         )
+    if km_types != "2.4.22" and profile != "linux-2.4":
+        raise HighmemError(f"--km-types {km_types} applies only to profile linux-2.4: {profile} has its own "
+                           "km_type list; drop the option")
     if config is None:
         given: dict[str, bool] = {}
     elif isinstance(config, Mapping):
-        given = parse_config_assignments(f"{k}={'y' if v else 'n'}" if isinstance(v, bool) else f"{k}={v}"
-                                         for k, v in config.items())
+        given = parse_config_assignments((f"{k}={'y' if v else 'n'}" if isinstance(v, bool) else f"{k}={v}"
+                                          for k, v in config.items()), profile)
     else:
-        given = parse_config_assignments(config)
+        given = parse_config_assignments(config, profile)
     if pae:
         if given.get("X86_PAE") is False:
             raise HighmemError("--pae contradicts X86_PAE=n: drop one of them")
         given["X86_PAE"] = True
-    opts = dict(_DEFAULTS)
-    opts.update({k: v for k, v in given.items() if k in _DEFAULTS})
+    opts = dict(prof.defaults)
+    opts.update({k: v for k, v in given.items() if k in prof.defaults})
     smp = opts["SMP"]
     for apic in ("X86_LOCAL_APIC", "X86_IO_APIC"):
+        if apic not in prof.options:
+            continue
         if smp and given.get(apic) is False:
             raise HighmemError(f"config {apic}=n conflicts with SMP=y: an SMP kernel always has it; set SMP=n too")
         opts[apic] = given.get(apic, smp)
     if opts["X86_PAE"] and not opts["HIGHMEM"]:
         raise HighmemError("config X86_PAE=y needs HIGHMEM=y: PAE is CONFIG_HIGHMEM64G, a highmem option")
-    if opts["X86_CLUSTERED_APIC"] and not opts["X86_IO_APIC"]:
+    if opts.get("X86_CLUSTERED_APIC") and not opts["X86_IO_APIC"]:
         raise HighmemError("config X86_CLUSTERED_APIC=y needs X86_IO_APIC=y: it only widens the IO-APIC range")
-    ordered = {k: opts[k] for k in KCONFIG_OPTIONS}
+    ordered = {k: opts[k] for k in prof.options}
 
     if nr_cpus is None:
-        nr_cpus = MAX_NR_CPUS if smp else 1
+        nr_cpus = prof.nr_cpus_default if smp else 1
     if not isinstance(nr_cpus, int) or isinstance(nr_cpus, bool) or nr_cpus < 1:
         raise HighmemError(f"NR_CPUS={nr_cpus} is invalid: it must be a whole number of at least 1")
     if not smp and nr_cpus != 1:
         raise HighmemError(f"NR_CPUS={nr_cpus} needs SMP=y: a uniprocessor kernel has NR_CPUS 1")
-    if nr_cpus > MAX_NR_CPUS:
-        raise HighmemError(
-            f"NR_CPUS={nr_cpus} is above {MAX_NR_CPUS}: 2.4's i386 CPU masks are one 32-bit word"
-        )
+    if nr_cpus > prof.max_nr_cpus:
+        why = ("2.4's i386 CPU masks are one 32-bit word" if profile == "linux-2.4"
+               else f"i386 {prof.version} allows at most {prof.max_nr_cpus} (X86_BIGSMP)")
+        raise HighmemError(f"NR_CPUS={nr_cpus} is above {prof.max_nr_cpus}: {why}")
     if cpus is None:
         cpus = min(2, nr_cpus)
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SHIFT
 from highmem.kernel.config import KernelConfig
+from highmem.profiles import FixmapLayout
 
 __all__ = ["Fixmap", "FIX_ACPI_PAGES", "NR_FIX_BTMAPS"]
 
@@ -36,46 +37,36 @@ class Fixmap:
     Attributes named as in the kernel: ``FIXADDR_TOP``, ``FIXADDR_START``,
     ``FIX_KMAP_BEGIN``/``FIX_KMAP_END`` (None without HIGHMEM),
     ``__end_of_permanent_fixed_addresses`` (as ``end_of_permanent``) and
-    ``__end_of_fixed_addresses`` (as ``end_of_fixed``).
+    ``__end_of_fixed_addresses`` (as ``end_of_fixed``).  Without a ``layout``
+    the enumeration is 2.4.22's; profiles pass their own
+    (:mod:`highmem.profiles`).
     """
 
-    def __init__(self, config: KernelConfig, km_type_nr: int, FIXADDR_TOP: int = 0xFFFFE000) -> None:
-        opts = config.options
+    def __init__(self, config: KernelConfig, km_type_nr: int, FIXADDR_TOP: int = 0xFFFFE000,
+                 layout: FixmapLayout | None = None) -> None:
+        if layout is None:
+            from highmem.profiles.linux_2_4 import fixmap as fixmap_2_4
+
+            layout = fixmap_2_4(config, km_type_nr)
         self.FIXADDR_TOP = FIXADDR_TOP
         #: (name, first index, last index) in enum order; single entries have first == last.
-        self.ranges: list[tuple[str, int, int]] = []
-        n = 0
-
-        def add(name: str, count: int = 1, end_name: str | None = None) -> None:
-            nonlocal n
-            self.ranges.append((name if end_name is None else f"{name}..{end_name}", n, n + count - 1))
-            n += count
-
-        if opts["X86_LOCAL_APIC"]:
-            add("FIX_APIC_BASE")
-        if opts["X86_IO_APIC"]:
-            add("FIX_IO_APIC_BASE_0", config.MAX_IO_APICS, "FIX_IO_APIC_BASE_END")
-        if opts["X86_VISWS_APIC"]:
-            for name in ("FIX_CO_CPU", "FIX_CO_APIC", "FIX_LI_PCIA", "FIX_LI_PCIB"):
-                add(name)
-        if not opts["X86_F00F_WORKS_OK"]:
-            add("FIX_F00F")
-        if opts["X86_SUMMIT"]:
-            add("FIX_CYCLONE_TIMER")
+        self.ranges: list[tuple[str, int, int]] = list(layout.ranges)
+        #: entries after the boot-time slots (2.6: FIX_WP_TEST, ...)
+        self.trailing = list(layout.trailing)
         self.FIX_KMAP_BEGIN: int | None = None
         self.FIX_KMAP_END: int | None = None
-        if opts["HIGHMEM"]:
-            self.FIX_KMAP_BEGIN = n
-            self.FIX_KMAP_END = n + km_type_nr * config.NR_CPUS - 1
-            add("FIX_KMAP_BEGIN", km_type_nr * config.NR_CPUS, "FIX_KMAP_END")
-        if opts["ACPI_BOOT"]:
-            add("FIX_ACPI_BEGIN", FIX_ACPI_PAGES, "FIX_ACPI_END")
-        self.end_of_permanent = n
-        self.FIX_BTMAP_END = n
-        self.FIX_BTMAP_BEGIN = n + NR_FIX_BTMAPS - 1
-        self.end_of_fixed = n + NR_FIX_BTMAPS
+        for name, first, last in self.ranges:
+            if name == "FIX_KMAP_BEGIN..FIX_KMAP_END":
+                self.FIX_KMAP_BEGIN, self.FIX_KMAP_END = first, last
+        self.end_of_permanent = layout.end_of_permanent
+        self.FIX_BTMAP_END = layout.btmap_end
+        self.FIX_BTMAP_BEGIN = layout.btmap_begin
+        self.end_of_fixed = layout.end_of_fixed
         self.FIXADDR_SIZE = self.end_of_permanent << PAGE_SHIFT
         self.FIXADDR_START = FIXADDR_TOP - self.FIXADDR_SIZE
+        #: FIXADDR_TOP - (__end_of_fixed_addresses << PAGE_SHIFT): the lowest fixmap address
+        #: including the boot-time slots (2.6's FIXADDR_BOOT_START).
+        self.FIXADDR_BOOT_START = FIXADDR_TOP - (self.end_of_fixed << PAGE_SHIFT)
 
     def index(self, name: str) -> int:
         """The value of enumerator ``name`` (e.g. ``FIX_APIC_BASE``) in this configuration."""
@@ -87,7 +78,7 @@ class Fixmap:
         }
         if name in special and special[name] is not None:
             return special[name]  # type: ignore[return-value]
-        for label, first, last in self.ranges:
+        for label, first, last in self.ranges + self.trailing:
             parts = label.split("..")
             if parts[0] == name:
                 return first
@@ -119,4 +110,6 @@ class Fixmap:
         out.append(("FIX_BTMAP_END..FIX_BTMAP_BEGIN", self.FIX_BTMAP_END, self.FIX_BTMAP_BEGIN,
                     self.fix_to_virt_unchecked(self.FIX_BTMAP_END),
                     self.fix_to_virt_unchecked(self.FIX_BTMAP_BEGIN)))
+        out += [(name, a, b, self.fix_to_virt_unchecked(a), self.fix_to_virt_unchecked(b))
+                for name, a, b in self.trailing]
         return out

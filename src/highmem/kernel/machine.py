@@ -15,6 +15,7 @@ switch to another context.
 from __future__ import annotations
 
 import contextlib
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,14 +35,13 @@ from highmem.kernel import spinlock as _spinlock
 from highmem.kernel.config import KernelConfig, make_config
 from highmem.kernel.context import Context, ContextKind, CpuState
 from highmem.kernel.fixmap import Fixmap
-from highmem.kernel.kmap_types import KM_TYPE_VARIANTS, km_type_for
+from highmem.kernel.kmap_types import km_type_for
 from highmem.kernel.page_alloc import PageAllocator
 from highmem.kernel.vaddr import VirtAddr
+from highmem.profiles import get_profile
 
 __all__ = ["Machine", "boot"]
 
-PKMAP_BASE = 0xFE000000
-VMALLOC_OFFSET = 8 << 20
 
 
 class Machine:
@@ -63,6 +63,11 @@ class Machine:
         self.boot_log: list[str] = []
         self.sched_point = None
         self.engine = None
+        #: CONFIG_PREEMPT: the scheduler may preempt a task whose preempt count is 0
+        self.preemptible = False
+        #: profile hooks run when a task leaves / re-enters its CPU (5.11: kmap_local save/restore)
+        self.sched_out_hook: Callable[[Machine, Context], None] | None = None
+        self.sched_in_hook: Callable[[Machine, Context], None] | None = None
         #: bumped whenever a CPU's interrupt flag or bottom-half count changes
         self.epoch = 0
         #: spin locks held: lock name -> holder's context name
@@ -73,10 +78,14 @@ class Machine:
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size
         self.pte_struct = self.geometry.struct
-        self.km_type = km_type_for(KM_TYPE_VARIANTS[config.km_types])
-        self.KM_TYPE_NR = len(self.km_type)
+        self.profile = get_profile(config.profile)
+        prof = self.profile
+        self.km_type = km_type_for(prof.km_type_names(config))
+        #: Slots per CPU: KM_TYPE_NR (KM_MAX_IDX for kmap_local generations).
+        self.KM_TYPE_NR = prof.slots_per_cpu(config)
         self.NR_CPUS = config.NR_CPUS
-        self.fixmap = Fixmap(config, self.KM_TYPE_NR)
+        layout = prof.fixmap(config, self.KM_TYPE_NR)
+        self.fixmap = Fixmap(config, self.KM_TYPE_NR, prof.FIXADDR_TOP, layout)
         self.FIXADDR_TOP = self.fixmap.FIXADDR_TOP
         self.FIXADDR_START = self.fixmap.FIXADDR_START
         self.FIX_KMAP_BEGIN = self.fixmap.FIX_KMAP_BEGIN
@@ -85,13 +94,13 @@ class Machine:
         #: FIX_KMAP_BEGIN as a plain int (0 without HIGHMEM, when no slot exists).
         self.kmap_fixmap_base: int = self.FIX_KMAP_BEGIN or 0
         self.HIGHMEM = opts["HIGHMEM"]
-        self.PKMAP_BASE = PKMAP_BASE
         self.LAST_PKMAP = 512 if opts["X86_PAE"] else 1024
         if config.last_pkmap is not None:
             # Departure from Linux: LAST_PKMAP is a compile-time constant (1024, or 512
             # with PAE); the model lets a scenario shrink it so that the pool can be
             # exhausted or made to wrap with a handful of tasks.
             self.LAST_PKMAP = config.last_pkmap
+        self.PKMAP_BASE, vmalloc_end, self.MAXMEM = prof.areas(config, layout, 512 if opts["X86_PAE"] else 1024)
         self.kmap_prot = _PAGE_KERNEL_NOGLOBAL | (_PAGE_GLOBAL if config.cpu_has_pge else 0)
         self.kmap_pte = 0
         self.pkmap_page_table = 0
@@ -109,8 +118,8 @@ class Machine:
         #: ``highmem_start_page = mem_map + highstart_pfn`` (one past the end without highmem).
         self.highmem_start_page = Page(self.mem_map, self.highstart_pfn)
         self.high_memory = self.PAGE_OFFSET + (self.max_low_pfn << PAGE_SHIFT)
-        self.VMALLOC_START = (self.high_memory + 2 * VMALLOC_OFFSET - 1) & ~(VMALLOC_OFFSET - 1)
-        self.VMALLOC_END = (PKMAP_BASE if self.HIGHMEM else self.FIXADDR_START) - 2 * 4096
+        self.VMALLOC_START = prof.extra["vmalloc_start"](self.high_memory)
+        self.VMALLOC_END = vmalloc_end
         nslots = self.KM_TYPE_NR * self.NR_CPUS if self.FIX_KMAP_BEGIN is not None else 0
         #: ``__fix_to_virt(FIX_KMAP_BEGIN + idx)`` for every slot index (compile-time constants in C).
         self.kmap_vaddr: list[VirtAddr] = [
@@ -127,13 +136,14 @@ class Machine:
                      for i in range(config.cpus)]
         self.cpu_state = [CpuState(i) for i in range(config.cpus)]
         self.allocator = PageAllocator(self.mem_map, self.bootmem_end_pfn)
-        self.pkmap = _pkmap.PkmapPool(self.LAST_PKMAP, PKMAP_BASE)
+        self.pkmap = _pkmap.PkmapPool(self.LAST_PKMAP, self.PKMAP_BASE)
         self.bounce = _bounce.BouncePools()
         _bounce.init_emergency_pool(self)
         self._init_task = Context("init", ContextKind.TASK, 0)
         self._init_task.state = "running"
         self.current: Context = self._init_task
         self.cpus[0].context = self._init_task.name
+        prof.install(self)
 
     def __repr__(self) -> str:
         return (f"<Machine {self.config.profile} {self.config.cpus}/{self.NR_CPUS} CPUs "
@@ -165,6 +175,10 @@ class Machine:
     raise_softirq = _sched.raise_softirq
     wait_for_completion = _sched.wait_for_completion
     complete = _sched.complete
+
+    def bind(self, name: str, fn: Callable[..., Any]) -> None:
+        """Make ``fn`` this machine's primitive ``name`` (a profile's implementation)."""
+        setattr(self, name, types.MethodType(fn, self))
 
     def smp_processor_id(self) -> int:
         """The CPU the current context runs on. Any context."""
@@ -298,6 +312,21 @@ class Machine:
     def subscribe(self, observer: Callable[[Any], None]) -> Callable[[Any], None]:
         """Add an observer of every event (see :mod:`highmem.events`)."""
         return self.bus.subscribe(observer)
+
+    def kmap_local_page(self, page: Page) -> int:
+        """``kmap_local_page``: exists from Linux 5.11 (this profile lacks it)."""
+        raise HighmemError(f"kmap_local_page does not exist in profile {self.config.profile}: it came in Linux "
+                           "5.11; use --profile linux-5.11 or kmap_atomic")
+
+    def kunmap_local(self, addr: int) -> None:
+        """``kunmap_local``: exists from Linux 5.11 (this profile lacks it)."""
+        raise HighmemError(f"kunmap_local does not exist in profile {self.config.profile}: it came in Linux "
+                           "5.11; use --profile linux-5.11 or kunmap_atomic")
+
+    def kmap_atomic_to_page(self, ptr: int) -> Page:
+        """``kmap_atomic_to_page``: exists in 2.6 (this profile lacks it)."""
+        raise HighmemError(f"kmap_atomic_to_page does not exist in profile {self.config.profile}: it came in "
+                           "Linux 2.6; use --profile linux-2.6")
 
     def kmap_slot(self, cpu: int, type: Any) -> tuple[int, VirtAddr]:
         """(fixmap index, virtual address) of the slot of ``type`` on ``cpu``."""

@@ -136,6 +136,12 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         expect_kinds = []
     if not isinstance(expect_kinds, list) or not all(isinstance(x, str) for x in expect_kinds):
         raise cx.fail(lines.key("scenario", "expect"), "[scenario] expect must be \"clean\" or a list of kinds")
+    from highmem.sim.findings import FINDING_KINDS
+
+    for kind in expect_kinds:
+        if kind not in FINDING_KINDS:
+            raise cx.fail(lines.key("scenario", "expect"), f"[scenario] expect names {kind!r}, which is not a "
+                          f"finding kind: kinds are {', '.join(FINDING_KINDS)}")
     max_steps = head.get("max_steps", 200_000)
     _want(cx, lines.key("scenario", "max_steps"), "[scenario] max_steps", max_steps, int)
     machine = _table(cx, doc, "machine")

@@ -236,6 +236,8 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         pg, var = pages[op["page"]], op["as"]
 
         def page_address(m: Machine, env: dict[str, Any]) -> None:
+            if m.sched_point is not None:
+                m.sched_point("page_address")
             env[var] = m.page_address(pg)
         return page_address
     if name == "wait_for_completion":

@@ -70,8 +70,11 @@ class Checker:
             ev.Store: self._on_access,
             ev.Fault: self._on_fault,
             ev.Bug: self._on_bug,
+            ev.Warn: self._on_warn,
             ev.ContextEvent: self._on_context,
         }
+        #: stack-based generations (2.6.37+, kmap_local): the type is ignored, unmap clears the top slot
+        self.stack_slots = m.profile.stack_slots
 
     # -- observer entry point -------------------------------------------------
     def __call__(self, event: NamedTuple) -> None:
@@ -108,9 +111,11 @@ class Checker:
         page = ev.vaddr & PAGE_MASK
         held = self.held.get(ev.context, {})
         mp = held.get(page)
-        if mp is not None and mp.type == ev.type:
+        if mp is not None and (self.stack_slots or mp.type == ev.type):
             del held[page]
             self.released.setdefault(ev.context, {})[page] = mp
+            if self.stack_slots and ev.idx >= 0 and mp.idx >= 0 and ev.idx != mp.idx:
+                self._unmap_order(ev, mp)
             return
         if mp is None and not (self.kmap_lo <= page < self.kmap_hi):
             return  # a lowmem (or other direct) address: kunmap_atomic ignores it
@@ -124,6 +129,33 @@ class Checker:
             msg = (f"{ev.context} unmapped {ev.vaddr:#010x} as {ev.type} on CPU {ev.cpu} but holds no "
                    "atomic mapping at that address")
             self.report(Finding("wrong-unmap", msg, ev.cpu, [ev.context], None, [], [step]))
+
+    def _unmap_order(self, ev: Any, mp: Mapping) -> None:
+        step = self.step_of()
+        victim = self.slot_owner.get(ev.idx)
+        whose = ""
+        ctxs = [ev.context]
+        pages = [mp.pfn]
+        steps = [mp.step]
+        if victim is not None:
+            whose = f", which held {victim.context}'s mapping of page {victim.pfn:#x} (step {victim.step})"
+            if victim.context != ev.context:
+                ctxs.append(victim.context)
+            pages.append(victim.pfn)
+            steps.append(victim.step)
+        msg = (f"{ev.context} unmapped {ev.vaddr:#010x} (its mapping of page {mp.pfn:#x}, stack slot idx {mp.idx}) "
+               f"out of LIFO order on CPU {ev.cpu}: the kernel cleared the top slot idx {ev.idx}{whose}, and "
+               f"{mp.vaddr:#010x} stays mapped")
+        self.report(Finding("unmap-order", msg, ev.cpu, ctxs, self._slot(mp), pages, steps + [step]))
+
+    def _on_warn(self, ev: Any) -> None:
+        kind = {"debug_kmap_atomic": "wrong-context", "kmap_atomic_idx_push": "wrong-context",
+                "kmap_local_idx_push": "wrong-context"}.get(ev.function, "kernel-warning")
+        if ev.function in ("__kunmap_atomic", "kunmap_local_indexed") and "top slot" in ev.message:
+            return  # reported as unmap-order from the shadow state, debug build or not
+        step = self.step_of()
+        self.report(Finding(kind, f"{ev.context} on CPU {ev.cpu}: {ev.message}", ev.cpu, [ev.context],
+                            None, [], [step]))
 
     def _on_access(self, ev: Any) -> None:
         page = ev.vaddr & PAGE_MASK
@@ -194,7 +226,9 @@ class Checker:
 
     def _on_bug(self, ev: Any) -> None:
         step = self.step_of()
-        kind = {"kmap_atomic": "slot-in-use", "kunmap_atomic": "wrong-unmap"}.get(ev.function, "kernel-bug")
+        kind = {"kmap_atomic": "slot-in-use", "kmap_atomic_prot": "slot-in-use",
+                "__kmap_local_pfn_prot": "slot-in-use", "kunmap_atomic": "wrong-unmap",
+                "__kunmap_atomic": "wrong-unmap"}.get(ev.function, "kernel-bug")
         ctxs = [ev.context]
         steps = [step]
         slot = None
@@ -210,7 +244,11 @@ class Checker:
 
     def _owner_for_bug(self, ev: Any) -> Mapping | None:
         for mp in self.slot_owner.values():
-            if mp.cpu == ev.cpu and mp.type in ev.message and self.held.get(mp.context, {}).get(mp.vaddr) is mp:
+            if (mp.cpu == ev.cpu and f"{mp.vaddr:#010x}" in ev.message
+                    and self.held.get(mp.context, {}).get(mp.vaddr) is mp):
+                return mp
+        for mp in self.slot_owner.values():
+            if mp.cpu == ev.cpu and f"{mp.vaddr:#010x}" in ev.message:
                 return mp
         return None
 
@@ -239,4 +277,5 @@ class Checker:
             self.released.pop(ev.context, None)
 
     def _held_high(self, ctx: str) -> list[Mapping]:
-        return [mp for mp in self.held.get(ctx, {}).values() if mp.idx >= 0]
+        # kmap_local mappings may be held across a context switch: only atomic ones count.
+        return [mp for mp in self.held.get(ctx, {}).values() if mp.idx >= 0 and mp.type != "kmap_local_page"]

@@ -197,9 +197,15 @@ class Simulator:
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
         opts: list[Option] = []
+        m = self.m
         if cur is not None:
             opts.append(Option("run", cur.cpu, cur.name, cur.data["entity"]))
-        m = self.m
+            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur.cpu]:
+                st = m.cpu_state[cur.cpu]
+                if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
+                        and st.local_bh_count == 0):
+                    for t in self.runq[cur.cpu]:
+                        opts.append(Option("run", cur.cpu, t.name, t.name))
         for st in m.cpu_state:
             stack = st.stack
             if stack:
@@ -390,7 +396,8 @@ class Simulator:
 
     def bh_enabled(self, cpu: int) -> None:
         st = self.m.cpu_state[cpu]
-        if self.pending_softirq[cpu] and st.local_irq_count == 0 and st.irq_enabled:
+        # do_softirq runs pending softirqs whatever the interrupt flag (it enables them itself).
+        if self.pending_softirq[cpu] and st.local_irq_count == 0:
             name = self.pending_softirq[cpu][0]
             self._switch_main(Option("softirq", cpu, name, name))
 
@@ -402,6 +409,12 @@ class Simulator:
         st.stack.pop()
         ctx.state = state
         self._emit(ctx, "switch_out", why)
+        if self.m.sched_out_hook is not None:
+            self.m.sched_out_hook(self.m, ctx)
+        if not st.stack:
+            # The CPU idles, and the idle loop runs with interrupts enabled.
+            st.irq_enabled = True
+            self.m.epoch += 1
 
     # -- applying choices --------------------------------------------------------
     def _apply(self, opt: Option) -> None:
@@ -415,12 +428,19 @@ class Simulator:
         else:
             ctx = self.contexts[opt.name]
             if not st.stack or st.stack[-1] is not ctx:
+                if st.stack:
+                    # CONFIG_PREEMPT: the running task is preempted in favour of ctx.
+                    prev = st.stack[-1]
+                    self._off_cpu(prev, "runnable", "preempt")
+                    self.runq[c].append(prev)
                 self.runq[c].remove(ctx)
                 st.stack.append(ctx)
                 # 2.4's schedule() returns with interrupts enabled (spin_unlock_irq of runqueue_lock).
                 st.irq_enabled = True
                 self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
                 ctx.data["started"] = True
+                if self.m.sched_in_hook is not None:
+                    self.m.sched_in_hook(self.m, ctx)
             name = self._deliverable(c)
             if name is not None:
                 ctx = self._enter_irq(c, name)
@@ -516,6 +536,10 @@ class Simulator:
         del self.glets[ctx.name]
         if ctx.kind is ContextKind.TASK:
             self._emit(ctx, "end", "exit")
+            if not st.stack:
+                # do_exit ends in schedule(); the CPU idles with interrupts enabled.
+                st.irq_enabled = True
+                self.m.epoch += 1
             return
         source = ctx.data["entity"]
         if ctx.kind is ContextKind.HARDIRQ:

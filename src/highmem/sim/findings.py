@@ -19,6 +19,11 @@ Kinds, spelled exactly as users and tests rely on them:
 ``deadlock``          nothing can run and some context waits
 ``python-exception``  a Python scenario raised an exception (the user's stack is kept)
 ``step-budget``       a Python scenario did not finish within the step budget
+``wrong-context``     2.6's debug_kmap_atomic: a km type used where it does not belong
+                      (an interrupt type with interrupts enabled, a process type in an IRQ)
+``unmap-order``       a stack-based kunmap (2.6.37+, kmap_local) not in LIFO order: the kernel
+                      clears the *top* slot, tearing down another mapping
+``kernel-warning``    any other WARN_ON of the modelled kernel
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ __all__ = ["Finding", "FINDING_KINDS"]
 FINDING_KINDS = (
     "sleep-in-atomic", "exit-in-atomic", "stale-access", "use-after-unmap", "foreign-slot",
     "slot-in-use", "wrong-unmap", "page-fault", "kernel-bug", "data-mismatch", "leaked-mapping",
-    "deadlock", "python-exception", "step-budget",
+    "deadlock", "python-exception", "step-budget", "wrong-context", "unmap-order", "kernel-warning",
 )
 
 

@@ -1,0 +1,89 @@
+"""Pieces the 2.6+ profiles share: preempt counts, WARN, and the 2.6-era address-space areas."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from highmem.errors import HighmemError
+from highmem.events import Warn
+from highmem.kernel.config import KernelConfig
+from highmem.profiles import FixmapLayout
+
+if TYPE_CHECKING:
+    from highmem.kernel.machine import Machine
+
+__all__ = ["PAGE_OFFSET", "VMALLOC_RESERVE", "FIXADDR_TOP", "with_fences", "preempt_count", "preempt_disable",
+           "preempt_enable", "pagefault_disable", "pagefault_enable", "warn", "warn_once", "irqs_disabled",
+           "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32"]
+
+VMALLOC_OFFSET = 8 << 20
+VMALLOC_RESERVE = 128 << 20
+PAGE_OFFSET = 0xC0000000
+FIXADDR_TOP = 0xFFFFF000
+
+#: include/asm-generic/kmap_types.h (2.6.32), in enum order.
+KM_2_6_32 = ("KM_BOUNCE_READ", "KM_SKB_SUNRPC_DATA", "KM_SKB_DATA_SOFTIRQ", "KM_USER0", "KM_USER1",
+             "KM_BIO_SRC_IRQ", "KM_BIO_DST_IRQ", "KM_PTE0", "KM_PTE1", "KM_IRQ0", "KM_IRQ1", "KM_SOFTIRQ0",
+             "KM_SOFTIRQ1", "KM_SYNC_ICACHE", "KM_SYNC_DCACHE", "KM_UML_USERCOPY", "KM_IRQ_PTE", "KM_NMI",
+             "KM_NMI_PTE")
+
+
+def with_fences(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The enum with ``__KM_FENCE_n`` before every member and before KM_TYPE_NR (x86-32 DEBUG_HIGHMEM)."""
+    out: list[str] = []
+    for i, n in enumerate(names):
+        out += [f"__KM_FENCE_{i}", n]
+    out.append(f"__KM_FENCE_{len(names)}")
+    return tuple(out)
+
+
+def preempt_count(m: Machine) -> int:
+    """The current context's preempt count (2.6+: per thread_info)."""
+    return int(m.current.data.get("preempt_count", 0))
+
+
+def preempt_disable(m: Machine) -> None:
+    m.current.data["preempt_count"] = preempt_count(m) + 1
+
+
+def preempt_enable(m: Machine) -> None:
+    n = preempt_count(m)
+    if n <= 0:
+        raise HighmemError(f"preempt_enable in {m.current.name} without a matching preempt_disable")
+    m.current.data["preempt_count"] = n - 1
+    m.epoch += 1
+
+
+#: pagefault_disable raises the preempt count (include/linux/uaccess.h, 2.6.32): preemption off too.
+pagefault_disable = preempt_disable
+pagefault_enable = preempt_enable
+
+
+def irqs_disabled(m: Machine) -> bool:
+    return not m.cpu_state[m.current.cpu].irq_enabled
+
+
+def warn(m: Machine, function: str, message: str) -> None:
+    """``WARN_ON(1)``: a non-fatal kernel warning, as an event."""
+    if m.bus.active:
+        cur = m.current
+        m.bus.emit(Warn(cur.cpu, cur.name, function, message))
+
+
+def warn_once(m: Machine, site: str, function: str, message: str) -> None:
+    """``WARN_ON_ONCE``: only the first hit of ``site`` on this machine warns."""
+    seen: set[str] = m.__dict__.setdefault("_warned_once", set())
+    if site in seen:
+        return
+    seen.add(site)
+    warn(m, function, message)
+
+
+def areas_2_6(config: KernelConfig, fix: FixmapLayout, last_pkmap: int) -> tuple[int, int, int]:
+    """PKMAP_BASE, VMALLOC_END, MAXMEM as 2.6.32 arch/x86/include/asm/pgtable_32_types.h computes them."""
+    pmd_mask = ~((1 << (21 if config.options["X86_PAE"] else 22)) - 1) & 0xFFFFFFFF
+    boot_start = FIXADDR_TOP - (fix.end_of_fixed << 12)
+    pkmap_base = (boot_start - 4096 * (last_pkmap + 1)) & pmd_mask
+    fixaddr_start = FIXADDR_TOP - (fix.end_of_permanent << 12)
+    vmalloc_end = (pkmap_base if config.options["HIGHMEM"] else fixaddr_start) - 2 * 4096
+    return pkmap_base, vmalloc_end, vmalloc_end - PAGE_OFFSET - VMALLOC_RESERVE
