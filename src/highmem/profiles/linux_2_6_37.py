@@ -192,5 +192,6 @@ PROFILE = Profile(
     defaults=DEFAULTS, nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names,
     fixmap=fixmap, areas=areas_2_6, install=install, slots_per_cpu=lambda c: len(km_type_names(c)),
     stack_slots=True, preemptible_option=True,
-    notes=dict(NOTES_2_6), extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET},
+    notes=dict(NOTES_2_6),
+    extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET, "handlers_irqs_off": True},
 )

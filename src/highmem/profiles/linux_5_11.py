@@ -312,5 +312,5 @@ PROFILE = Profile(
     notes={"X86_F00F_WORKS_OK": "5.15's x86-32 fixmap has no F00F entry", "X86_F00F_BUG": "5.15's x86-32 fixmap "
            "has no F00F entry", "KUNMAP_POP_BEFORE_CLEAR": "the 2010 race exists only in --profile linux-2.6.37",
            "PARAVIRT": "5.15 names it PARAVIRT_XXL"},
-    extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET},
+    extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET, "handlers_irqs_off": True},
 )

@@ -41,11 +41,13 @@ def regions(m: Machine) -> list[dict[str, Any]]:
 def layout_dict(m: Machine) -> dict[str, Any]:
     """Everything ``highmem layout --json`` prints; integers stay numbers."""
     slots = []
+    stack = m.profile.stack_slots
+    names = [f"slot{i}" for i in range(m.KM_TYPE_NR)] if stack else [t.name for t in m.km_type]
     if m.FIX_KMAP_BEGIN is not None:
         for cpu in range(m.config.cpus):
-            for t in m.km_type:
-                idx = int(t) + m.KM_TYPE_NR * cpu
-                slots.append({"cpu": cpu, "type": t.name, "idx": idx,
+            for i, tname in enumerate(names):
+                idx = i + m.KM_TYPE_NR * cpu
+                slots.append({"cpu": cpu, "type": tname, "idx": idx,
                               "fixmap": m.FIX_KMAP_BEGIN + idx, "vaddr": m.kmap_vaddr[idx],
                               "pte": m.kmap_pte - idx * m.pte_size})
     zones = []
@@ -60,7 +62,8 @@ def layout_dict(m: Machine) -> dict[str, Any]:
         "memory": m.max_pfn << PAGE_SHIFT,
         "paging": m.geometry.name,
         "KM_TYPE_NR": m.KM_TYPE_NR,
-        "km_types": [t.name for t in m.km_type],
+        "km_types": [t.name for t in m.km_type] if not m.profile.has_kmap_local else [],
+        "slot_stack": "per-task" if m.profile.has_kmap_local else ("per-CPU" if stack else None),
         "PAGE_OFFSET": m.PAGE_OFFSET,
         "FIXADDR_TOP": m.FIXADDR_TOP,
         "FIXADDR_START": m.FIXADDR_START,
@@ -116,10 +119,13 @@ def render_layout(m: Machine, console: Any) -> None:
         console.print("no kmap slots: HIGHMEM=n")
         return
     title = "kmap_atomic slots: idx = type + KM_TYPE_NR*cpu, vaddr = __fix_to_virt(FIX_KMAP_BEGIN + idx)"
+    if m.profile.stack_slots:
+        title = (f"kmap slots ({d['slot_stack']} stack, the km_type argument is ignored): "
+                 "idx = depth + KM_TYPE_NR*cpu")
     s = Table(title=title, title_justify="left")
     ncpu = m.config.cpus
     if ncpu <= 4:
-        s.add_column("km_type")
+        s.add_column("slot" if m.profile.stack_slots else "km_type")
         for cpu in range(ncpu):
             s.add_column(f"CPU {cpu}: vaddr (fixmap)", justify="right")
         by_type: dict[str, list[str]] = {}

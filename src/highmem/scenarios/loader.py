@@ -165,7 +165,14 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         cfg = sc.config()
     except HighmemError as e:
         raise cx.fail(_find_header(lines, "machine"), f"[machine]: {e}") from None
-    km_names = set(KM_TYPE_VARIANTS[cfg.km_types])
+    from highmem.profiles import get_profile
+    from highmem.profiles.common import KM_2_6_32
+
+    prof = get_profile(cfg.profile)
+    km_names = {n for n in prof.km_type_names(cfg) if not n.startswith("__KM_FENCE")}
+    if prof.stack_slots:
+        # The type argument is dropped by the preprocessor: any known name compiles.
+        km_names |= set(KM_TYPE_VARIANTS["2.4.22"]) | set(KM_2_6_32) | {"KM_KDB"}
     pages = _table(cx, doc, "pages")
     for pname, spec in pages.items():
         line = lines.key("pages", pname)
@@ -412,7 +419,7 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             env.add(str(op.get("as", f"bh{op['block']}")))
         if name == "wait_on_buffer" and op["bh"] not in env:
             raise cx.fail(line, f"wait_on_buffer uses bh {op['bh']!r} before a submit_bh binds it")
-        if name in ("kmap_atomic", "kmap", "kmap_nonblock"):
+        if name in ("kmap_atomic", "kmap", "kmap_nonblock", "kmap_local_page"):
             env.add(str(op.get("as", op["page"])))
         elif "as" in op:
             env.add(str(op["as"]))

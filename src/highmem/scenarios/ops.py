@@ -14,6 +14,8 @@ kunmap_atomic  addr*, type*
 store          addr*, data*, offset=0, repeat=1
 load           addr*, size or expect, offset=0, expect
 kmap           page*, as   (permanent kmap: may sleep; process context only)
+kmap_local_page page*, as  (linux-5.11: per-task stack slot, preemptible)
+kunmap_local   addr*
 kmap_nonblock  page*, as   (0 instead of sleeping)
 kunmap         page*
 submit_bh      device*, rw* ("read"/"write"), page*, block*, offset=0, as  (a buffer_head)
@@ -87,6 +89,8 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "complete": (frozenset({"completion"}), frozenset()),
     "repeat": (frozenset({"count", "ops"}), frozenset()),
     "kmap": (frozenset({"page"}), frozenset({"as"})),
+    "kmap_local_page": (frozenset({"page"}), frozenset({"as"})),
+    "kunmap_local": (frozenset({"addr"}), frozenset()),
     "kmap_nonblock": (frozenset({"page"}), frozenset({"as"})),
     "kunmap": (frozenset({"page"}), frozenset()),
     "submit_bh": (frozenset({"device", "rw", "page", "block"}), frozenset({"offset", "as"})),
@@ -202,6 +206,15 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name == "flush_tlb_one":
         a = op["addr"]
         return lambda m, env: m.flush_tlb_one(_addr(env, a))
+    if name == "kmap_local_page":
+        pg, var = pages[op["page"]], op.get("as", op["page"])
+
+        def kmap_local(m: Machine, env: dict[str, Any]) -> None:
+            env[var] = m.kmap_local_page(pg)
+        return kmap_local
+    if name == "kunmap_local":
+        a = op["addr"]
+        return lambda m, env: m.kunmap_local(_addr(env, a))
     if name in ("kmap", "kmap_nonblock"):
         pg, var, attr = pages[op["page"]], op.get("as", op["page"]), name
 

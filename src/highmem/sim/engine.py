@@ -457,7 +457,10 @@ class Simulator:
         spec = src.spec
         assert isinstance(spec, IrqSpec)
         ctx = Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c)
-        return self._push_handler(ctx, name, spec.body, irq_enabled=not spec.sa_interrupt)
+        # Since 2.6.35 every handler runs with interrupts disabled (IRQF_DISABLED became the rule);
+        # before, only SA_INTERRUPT ("fast") handlers did.
+        irqs_on = not spec.sa_interrupt and not self.m.profile.extra.get("handlers_irqs_off", False)
+        return self._push_handler(ctx, name, spec.body, irq_enabled=irqs_on)
 
     def _enter_softirq(self, c: int, name: str) -> Context:
         src = self.softirqs[(name, c)]
