@@ -58,11 +58,25 @@ def _build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--json", action="store_true", help="print one JSON object")
     chk.add_argument("--out", metavar="DIR", help="write each failing schedule and its trace here")
     chk.add_argument("-q", "--quiet", action="store_true", help="print the summary table only")
+    chk.add_argument("--jobs", type=int, default=1, help="worker processes for random/pct schedules (default 1)")
+    chk.add_argument("--executor", default="process", help="process (a local pool) or dask (a cluster)")
+    chk.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)")
     chk.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
     chk.add_argument("--html", metavar="DIR", help="write an HTML report per scenario with findings here")
     rpt = sub.add_parser("report", help="write the HTML report of a trace file")
     rpt.add_argument("trace", metavar="TRACE", help="a trace file written by check --trace or --out")
     rpt.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write")
+    cmp = sub.add_parser("compare", help="run scenarios on every kernel generation and compare the findings")
+    cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="built-in names, .toml or Python scenarios")
+    cmp.add_argument("--profiles", default=None, help="comma-separated profiles (default: all four)")
+    cmp.add_argument("--strategy", default="pct", help="random, pct or exhaustive (default pct)")
+    cmp.add_argument("--schedules", type=int, default=100, help="schedules per scenario and profile (default 100)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the strategy (default 0)")
+    cmp.add_argument("--depth", type=int, default=2, help="PCT bug depth d (default 2)")
+    cmp.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
+                     help="override a Kconfig option on every profile (repeatable)")
+    cmp.add_argument("--json", action="store_true", help="print one JSON object")
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -140,9 +154,19 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
         if progress is not None:
             progress.update(task, completed=done, findings=found)
 
-    return explore(sc, cfg, strategy=args.strategy, schedules=args.schedules, seed=args.seed, depth=args.depth,
-                   max_preemptions=args.max_preemptions, max_interrupts=args.max_interrupts,
-                   do_shrink=not args.no_shrink, progress=tick)
+    runner = None
+    if args.parallel is not None and args.strategy != "exhaustive":
+        from highmem.sim.parallel import ChunkRunner
+
+        make, workers = args.parallel
+        runner = ChunkRunner(sc, cfg, make, workers, progress=lambda n: tick(n, 0))
+    ex = explore(sc, cfg, strategy=args.strategy, schedules=args.schedules, seed=args.seed, depth=args.depth,
+                 max_preemptions=args.max_preemptions, max_interrupts=args.max_interrupts,
+                 do_shrink=not args.no_shrink, progress=tick, runner=runner)
+    for a, b in ex.unexplored:
+        sys.stderr.write(f"highmem: {sc.name}: schedules {a} to {b - 1} (seed {args.seed}) were not explored: "
+                         "their worker died twice\n")
+    return ex
 
 
 def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
@@ -214,6 +238,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return _cmd_replay(args)
     names = args.scenarios or builtin_names()
     scenarios = [resolve(n) for n in names]
+    args.parallel = None
+    client = None
+    if args.jobs < 1:
+        raise HighmemError(f"--jobs {args.jobs} is invalid: use at least one worker process")
+    if args.executor not in ("process", "dask"):
+        raise HighmemError(f"executor {args.executor!r} does not exist: choose process or dask")
+    if args.executor == "dask":
+        if not args.scheduler:
+            raise HighmemError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        from highmem.sim.parallel import dask_executor
+
+        make, workers, client = dask_executor(args.scheduler)
+        args.parallel = (make, workers)
+    elif args.scheduler:
+        raise HighmemError("--scheduler applies only to --executor dask")
+    elif args.jobs > 1:
+        from highmem.sim.parallel import process_pool
+
+        args.parallel = (process_pool(args.jobs), args.jobs)
     if args.schedules < 1:
         raise HighmemError(f"--schedules {args.schedules} is invalid: explore at least one schedule")
     if args.depth < 1:
@@ -238,6 +281,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.stop()
+        if client is not None:
+            client.close()
     files: dict[str, dict[str, str]] = {}
     if args.out:
         for ex in exs:
@@ -260,6 +305,50 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(ex.counts for ex in exs) else 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from highmem.scenarios import resolve
+    from highmem.sim.compare import compare, parse_profiles
+
+    profiles = parse_profiles(args.profiles)
+    if args.schedules < 1:
+        raise HighmemError(f"--schedules {args.schedules} is invalid: explore at least one schedule")
+    if args.strategy not in ("random", "pct", "exhaustive"):
+        raise HighmemError(f"strategy {args.strategy!r} does not exist: choose random, pct or exhaustive")
+    scenarios = [resolve(n) for n in args.scenarios]
+    cells = compare(scenarios, profiles, strategy=args.strategy, schedules=args.schedules, seed=args.seed,
+                    depth=args.depth, config=args.config)
+    if args.json:
+        print(json.dumps({"profiles": profiles, "scenarios": [s.name for s in scenarios],
+                          "strategy": args.strategy, "seed": args.seed, "schedules": args.schedules,
+                          "results": [c.to_dict() for c in cells]}, indent=2))
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"highmem compare ({args.strategy}, {args.schedules} schedules, seed {args.seed})",
+                  title_justify="left")
+        t.add_column("scenario")
+        for p in profiles:
+            t.add_column(p)
+        for s in scenarios:
+            row = [s.name]
+            for c in cells:
+                if c.scenario != s.name:
+                    continue
+                if c.status == "n/a":
+                    row.append("[dim]n/a[/]")
+                elif c.kinds:
+                    row.append("\n".join(f"[bold red]{k}[/]" for k in c.kinds))
+                else:
+                    row.append("[green]clean[/]")
+            t.add_row(*row)
+        console = _console()
+        console.print(t)
+        for c in cells:
+            if c.status == "n/a":
+                console.print(f"n/a: {c.scenario} on {c.profile}: {c.reason}", highlight=False, markup=False)
+    return 1 if any(c.kinds for c in cells) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``highmem`` console script; returns the exit status."""
     parser = _build_parser()
@@ -269,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int({"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios,
-                    "report": _cmd_report}[args.command](args))
+                    "report": _cmd_report, "compare": _cmd_compare}[args.command](args))
     except HighmemError as e:
         sys.stderr.write(f"highmem: {e}\n")
         return 2

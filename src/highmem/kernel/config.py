@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
@@ -151,6 +152,11 @@ class KernelConfig:
     def __getitem__(self, name: str) -> bool:
         return self.options[name]
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # MappingProxyType does not pickle; configurations travel to worker processes.
+        return (_rebuild_config, (self.profile, dict(self.options), self.NR_CPUS, self.cpus, self.memory,
+                                  self.km_types, self.cpu_has_pse, self.cpu_has_pge, self.last_pkmap))
+
     @property
     def MAX_IO_APICS(self) -> int:
         """8, or 32 with X86_CLUSTERED_APIC (2.4.22 include/asm-i386/apicdef.h)."""
@@ -165,6 +171,10 @@ class KernelConfig:
         return "\n".join(
             f"CONFIG_{k}={'y' if v else 'n'}" for k, v in self.options.items()
         )
+
+
+def _rebuild_config(profile: str, options: dict[str, bool], *rest: Any) -> KernelConfig:
+    return KernelConfig(profile, MappingProxyType(options), *rest)
 
 
 def make_config(

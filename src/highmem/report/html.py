@@ -55,6 +55,12 @@ EVENT_COLOURS = {
     "irq_flags": "#c08a00", "kmap": "#3a8fb7", "kunmap": "#8cc3dd", "pkmap_flush": "#1d5e7a", "bounce": "#888888",
 }
 DENSE_EVENTS = 6000  # above this many events, the event strip is drawn binned
+PLOT_W = 1040       # the width the steps get when they fit
+PAD = 10
+MIN_UNIT, MAX_UNIT = 1.0, 110.0   # pixels per step
+MAX_W = 16000       # the widest timeline (it scrolls sideways beyond the page)
+BREAK_MIN = 8       # a stretch of more steps than this without events is compressed ...
+BREAK_UNITS = 3     # ... to the width of this many steps
 
 
 def _e(v: Any) -> str:
@@ -319,27 +325,51 @@ class _Timeline:
         self.m = model
         self.records = records
         self.hits = hits            # event index -> finding numbers
-        span = model.last + 1
-        self.width = int(min(max(1000.0, span * 3.0), 6000.0))
-        self.span = span
         self.anchors: dict[int, tuple[float, float]] = {}
         self.parts: list[str] = []
         self.lane_top: dict[int, float] = {}
         self.height = 0.0
+        # The x axis is the step, piecewise linear: a stretch of more than BREAK_MIN steps without any
+        # event is drawn BREAK_UNITS steps wide and marked as a break, so the busy steps get the room.
+        steps = sorted({0, model.last} | {_int(r.get("step"), 0) for r in records})
+        self.knots: list[tuple[int, float]] = [(steps[0], 0.0)]
+        self.breaks: list[tuple[int, int]] = []
+        u = 0.0
+        for a, b in zip(steps, steps[1:], strict=False):
+            if b - a > BREAK_MIN:
+                u += BREAK_UNITS
+                self.breaks.append((a, b))
+            else:
+                u += b - a
+            self.knots.append((b, u))
+        units = max(u, 1.0)
+        self.unit = min(max(PLOT_W / units, MIN_UNIT), MAX_UNIT)
+        if units * self.unit > MAX_W:
+            self.unit = MAX_W / units
+        self.width = int(units * self.unit + 2 * PAD)
 
     def x(self, step: float) -> float:
-        return LEFT + (step + 0.5) * self.width / self.span
-
-    def _tick_step(self) -> int:
-        target = self.span / 12
-        for mult in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000,
-                     100000, 200000, 500000, 1000000):
-            if mult >= target:
-                return mult
-        return 1000000
+        """The x of ``step`` (piecewise linear between the steps that have events)."""
+        k = self.knots
+        if step <= k[0][0]:
+            u = 0.0
+        elif step >= k[-1][0]:
+            u = k[-1][1]
+        else:
+            lo, hi = 0, len(k) - 1
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if k[mid][0] <= step:
+                    lo = mid
+                else:
+                    hi = mid
+            (s0, u0), (s1, u1) = k[lo], k[hi]
+            u = u0 + (step - s0) * (u1 - u0) / (s1 - s0)
+        return LEFT + PAD + u * self.unit
 
     def _bar(self, x0: float, x1: float, y: float, h: float, fill: str, stroke: str, label: str, tip: str,
-             evs: list[int], cls: str, text_fill: str = "#17202c", extra: str = "") -> None:
+             evs: list[int], cls: str, text_fill: str = "#17202c", extra: str = "",
+             label_w: float | None = None) -> None:
         w = max(x1 - x0, 3.0)
         ev_attr = " ".join(str(e) for e in evs)
         hit = any(e in self.hits for e in evs)
@@ -348,9 +378,16 @@ class _Timeline:
             f'<g class="{cls}" data-ev="{ev_attr}" data-tip="{_e(tip)}"><title>{_e(tip)}</title>'
             f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="3" fill="{fill}" '
             f'stroke="{stroke}"{extra}/>')
-        t = _fit(label, w - 8)
+        pad = 12.0 if evs and evs[0] in self.hits else 4.0   # room for a finding's numbered dot
+        room = min(w, label_w if label_w is not None else w) - pad - 4
+        t = ""
+        for alt in label.split("\n"):
+            t = alt if len(alt) * CHAR_W <= room else t
+            if t:
+                break
+        t = t or _fit(label.split("\n")[-1], room)
         if t:
-            self.parts.append(f'<text x="{x0 + 4:.1f}" y="{y + h / 2 + 4:.1f}" fill="{text_fill}">{_e(t)}</text>')
+            self.parts.append(f'<text x="{x0 + pad:.1f}" y="{y + h / 2 + 4:.1f}" fill="{text_fill}">{_e(t)}</text>')
         self.parts.append("</g>")
 
     def build(self, findings: list[dict[str, Any]], fevents: list[list[int]]) -> str:
@@ -382,25 +419,46 @@ class _Timeline:
 
     def _axis(self, bottom: float) -> str:
         out = ['<g class="axis">']
-        tick = self._tick_step()
-        s = 0
-        while s <= self.m.last:
-            x = self.x(s)
-            out.append(f'<line class="grid" x1="{x:.1f}" y1="{AXIS_H - 6}" x2="{x:.1f}" y2="{bottom - LANE_GAP:.1f}"/>'
-                       f'<text x="{x:.1f}" y="{AXIS_H - 12}" text-anchor="middle">{s}</text>')
-            s += tick
-        out.append(f'<text x="{LEFT - 10}" y="{AXIS_H - 12}" text-anchor="end" class="axis-title">step</text>')
-        # Finding steps: a band across every lane and a badge on the axis.
+        y_end = bottom - LANE_GAP
+        for a, b in self.breaks:
+            xa, xb = self.x(a) + 4, self.x(b) - 4
+            if xb - xa < 4:
+                continue
+            mid = (xa + xb) / 2
+            out.append(f'<g class="gap" data-tip="{_e(f"steps {a + 1} to {b - 1}: no events (compressed)")}">'
+                       f'<rect x="{xa:.1f}" y="{AXIS_H - 6}" width="{xb - xa:.1f}" height="{y_end - AXIS_H + 6:.1f}"/>'
+                       f'<path class="gap-mark" d="M{mid - 5:.1f} {AXIS_H + 1} l4 -9 M{mid + 1:.1f} {AXIS_H + 1} l4 -9"/>'
+                       f"<title>steps {a + 1} to {b - 1}: no events, drawn compressed</title></g>")
+        badges: list[tuple[float, int, int]] = []
         seen: set[int] = set()
         for i in sorted(self.hits):
             st = _int(self.records[i].get("step"), 0)
-            if st in seen:
-                continue
-            seen.add(st)
+            if st not in seen:
+                seen.add(st)
+                badges.append((self.x(st), st, i))
+        taken = [bx for bx, _, _ in badges]
+        # Tick labels: the ends of every compressed stretch, then round numbers, never crowding.
+        cands: list[int] = [0, self.m.last]
+        for a, b in self.breaks:
+            cands += [a, b]
+        every = 1
+        for mult in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000):
+            every = mult
+            if mult * self.unit >= 44:
+                break
+        cands += list(range(0, self.m.last + 1, every))
+        for st in cands:
             x = self.x(st)
-            out.append(f'<line class="fstep" x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" '
-                       f'y2="{bottom - LANE_GAP:.1f}"/>'
-                       f'<g class="fbadge" data-ev="{i}" data-tip="finding step {st}"><rect x="{x - 14:.1f}" '
+            if any(abs(x - t) < 30 for t in taken) or any(a < st < b for a, b in self.breaks):
+                continue
+            taken.append(x)
+            out.append(f'<line class="grid" x1="{x:.1f}" y1="{AXIS_H - 6}" x2="{x:.1f}" y2="{y_end:.1f}"/>'
+                       f'<text x="{x:.1f}" y="{AXIS_H - 12}" text-anchor="middle">{st}</text>')
+        out.append(f'<text x="{LEFT - 10}" y="{AXIS_H - 12}" text-anchor="end" class="axis-title">step</text>')
+        # Finding steps: a dashed line across every lane and a badge on the axis.
+        for x, st, i in badges:
+            out.append(f'<line class="fstep" x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" y2="{y_end:.1f}"/>'
+                       f'<g class="fbadge" data-ev="{i}" data-tip="a finding names step {st}"><rect x="{x - 14:.1f}" '
                        f'y="{AXIS_H - 25}" width="28" height="16" rx="8"/><text x="{x:.1f}" y="{AXIS_H - 13}" '
                        f'text-anchor="middle">{st}</text></g>')
         out.append("</g>")
@@ -421,7 +479,7 @@ class _Timeline:
         depth = m.depth.get(cpu, 1)
         for d in range(depth):
             ry = y + d * CTX_ROW
-            self._label(ry + CTX_ROW / 2 + 4, "contexts" if d == 0 else f"nested {d}", "row-label")
+            self._label(ry + CTX_ROW / 2 + 4, "contexts" if d == 0 else "nested" if d == 1 else f"nested ×{d}", "row-label")
         for iv in m.intervals:
             if iv.cpu != cpu:
                 continue
@@ -525,15 +583,16 @@ class _Timeline:
         ended = "still held at the end of the trace" if h.open else f"until step {h.end} ({h.how})"
         tip = (f"{h.context} ({KIND_LABEL[kind]}) maps {h.type} (idx {h.idx}, {_addr(h.vaddr)}) on CPU {h.cpu} "
                f"to page {_hex(h.pfn)} from step {h.start} {ended}")
-        label = f"{h.context} · page {_hex(h.pfn)}"
+        label = f"{h.context} · page {_hex(h.pfn)}\n{h.context} · {_hex(h.pfn)}\n{_hex(h.pfn)}"
         if h.clobbers:
             tip = (f"CLOBBER: {h.context} ({KIND_LABEL[kind]}) maps {h.type} (idx {h.idx}) on CPU {h.cpu} at step "
                    f"{h.start} while {', '.join(h.clobbers)} still hold it; page {_hex(h.pfn)} {ended}")
-            label = f"⚠ {h.context} takes the slot · page {_hex(h.pfn)}"
+            label = f"⚠ {h.context} · page {_hex(h.pfn)}\n⚠ {h.context} · {_hex(h.pfn)}\n⚠ {h.context}"
             self._bar(x0, x1, y, hh, "url(#hatch-warn)", "#c0392b", label, tip, evl, "hold clobber",
                       text_fill="#7a1010", extra=' stroke-width="1.5"')
         else:
-            self._bar(x0, x1, y, hh, KIND_LIGHT[kind], KIND_COLOURS[kind], label, tip, evl, f"hold hold-{kind}")
+            self._bar(x0, x1, y, hh, KIND_LIGHT[kind], KIND_COLOURS[kind], label, tip, evl, f"hold hold-{kind}",
+                      label_w=None if h.stale_from is None else self.x(h.stale_from) - x0)
         if h.stale_from is not None:
             sx = self.x(h.stale_from)
             stip = (f"STALE: from step {h.stale_from} {h.context}'s address {_addr(h.vaddr)} reaches page "
@@ -552,6 +611,7 @@ class _Timeline:
 
     def _links(self, findings: list[dict[str, Any]], fevents: list[list[int]]) -> str:
         out = ['<g class="links">']
+        dots: set[tuple[int, int]] = set()
         for n, evs in enumerate(fevents, start=1):
             pts = [self.anchors[i] for i in evs if i in self.anchors]
             for (ax, ay), (bx, by) in zip(pts, pts[1:], strict=False):
@@ -562,7 +622,10 @@ class _Timeline:
                 out.append(f'<g class="flink" data-finding="{n}" data-ev="{" ".join(str(i) for i in evs)}" '
                            f'data-tip="{_e(tip)}"><path d="M{ax:.1f} {ay:.1f} Q{mx:.1f} {top:.1f} {bx:.1f} {by:.1f}" '
                            f'marker-end="url(#arrow)"/></g>')
-            for j, (px, py) in enumerate(pts, start=1):
+            for j, (px, py) in enumerate(pts if len(pts) > 1 else [], start=1):
+                if (round(px), round(py)) in dots:
+                    continue
+                dots.add((round(px), round(py)))
                 out.append(f'<g class="fdot" data-ev="{evs[j - 1]}" data-tip="finding {n}, event {j}">'
                            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="7"/><text x="{px:.1f}" y="{py + 3.5:.1f}" '
                            f'text-anchor="middle">{j}</text></g>')
@@ -596,24 +659,32 @@ main { padding:16px 24px 40px; }
 section { background:#fff; border:1px solid var(--line); border-radius:10px; padding:14px 16px; margin-bottom:16px; }
 h2 { font-size:15px; margin:0 0 10px; }
 table.summary { border-collapse:collapse; width:100%; }
-table.summary th { text-align:left; color:var(--muted); font-weight:500; width:110px; vertical-align:top;
-                   padding:4px 12px 4px 0; }
-table.summary td { padding:4px 0; vertical-align:top; }
+table.summary th { text-align:left; color:var(--muted); font-weight:500; font-size:12.5px; padding:0 14px 6px 0;
+                   border-bottom:1px solid var(--line); white-space:nowrap; }
+table.summary td { padding:8px 14px 0 0; vertical-align:top; }
+table.summary td.c-scenario { font-weight:650; white-space:nowrap; }
+table.summary td.c-profile, table.summary td.c-steps { white-space:nowrap; }
+table.summary td.c-contexts { max-width:300px; }
+table.summary td.c-findings { width:60%; padding-right:0; }
 .chip { display:inline-block; border-radius:10px; padding:0 8px; margin:1px 4px 1px 0; font-size:12.5px;
         color:#fff; white-space:nowrap; }
 .chip.task { background:#3b6fb6; } .chip.softirq { background:#23917f; } .chip.hardirq { background:#8451c4; }
 .chip small { opacity:.8; }
 .fkind { display:inline-block; background:var(--red); color:#fff; border-radius:4px; padding:0 7px;
          font-weight:600; font-size:12.5px; margin-right:6px; }
-.findings { display:grid; gap:10px; }
-.finding { border-left:5px solid var(--red); background:#fff5f5; border-radius:6px; padding:8px 12px; }
-.finding .msg { margin:4px 0; }
-.finding .where { color:var(--muted); font-size:12.5px; }
-.finding a.step { display:inline-block; margin:2px 6px 0 0; padding:1px 8px; border-radius:9px;
+.findings { display:grid; gap:8px; }
+.finding { border-left:4px solid var(--red); background:#fff5f5; border-radius:6px; padding:6px 10px; }
+.finding .msg { line-height:1.4; }
+.finding .where { color:var(--muted); font-size:12.5px; margin-top:2px; }
+.finding .links { margin-top:3px; }
+.finding a.step { display:inline-block; margin:2px 6px 0 0; padding:0 8px; border-radius:9px;
                   background:#fff; border:1px solid #f0b3b9; color:#a4161a; text-decoration:none; font-size:12.5px; }
+.finding a.step b { display:inline-block; background:var(--red); color:#fff; border-radius:7px; width:14px;
+                    height:14px; line-height:14px; text-align:center; font-size:10px; margin-right:3px; }
 .finding a.step:hover { background:#ffe3e6; }
-.num { display:inline-block; width:20px; height:20px; border-radius:10px; background:var(--red); color:#fff;
-       text-align:center; font-size:12px; line-height:20px; margin-right:6px; font-weight:700; }
+.num { display:inline-block; width:20px; height:20px; border-radius:10px; background:#fff; color:var(--red);
+       border:2px solid var(--red); text-align:center; font-size:11px; line-height:16px; margin-right:6px;
+       font-weight:800; }
 .clean { color:#2b7a3d; font-weight:600; }
 .legend { display:flex; flex-wrap:wrap; gap:14px; font-size:12.5px; color:var(--muted); margin-bottom:8px; }
 .legend span.sw { display:inline-block; width:18px; height:11px; border-radius:2px; vertical-align:-1px;
@@ -631,6 +702,8 @@ svg text { font:11px system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",san
 .axis text { fill:var(--muted); }
 .axis .axis-title { font-style:italic; }
 .grid { stroke:#e9edf2; }
+.gap rect { fill:#eef1f5; opacity:.7; }
+.gap-mark { stroke:#8794a6; stroke-width:1.5; fill:none; }
 .fstep { stroke:var(--red); stroke-width:1; stroke-dasharray:4 3; opacity:.65; }
 .fbadge rect { fill:var(--red); } .fbadge text { fill:#fff; font-weight:700; font-size:10px; }
 .ctx text { font-weight:600; }
@@ -726,6 +799,8 @@ _JS = """
       if (tl) { tl.scrollIntoView({behavior: "smooth", block: "start"}); }
     }
   });
+  var m = /^#ev-(\d+)$/.exec(window.location.hash);
+  if (m && Number(m[1]) < events.length) { select([Number(m[1])], false); }
   document.body.setAttribute("data-ready", "yes");
 })();
 """
@@ -742,37 +817,46 @@ window.addEventListener("error", function (e) {
 
 
 def _summary(header: dict[str, Any], model: Model, records: list[dict[str, Any]],
-             findings: list[dict[str, Any]]) -> str:
-    rows = []
+             findings: list[dict[str, Any]], fevents: list[list[int]]) -> str:
+    """The summary table: one row, like a row of ``highmem check``'s table."""
     scen = str(header.get("scenario", "?"))
     src = header.get("source")
-    rows.append(("scenario", _e(scen) + (f' <small class="hint">{_e(src)}</small>' if src and src != scen else "")))
-    rows.append(("profile", _e(header.get("profile", "?"))))
-    rows.append(("steps", f"{model.last} <small class=\"hint\">({len(records)} events)</small>"))
-    rows.append(("CPUs", str(model.cpus)))
-    chips = []
+    cells = [
+        _e(scen) + (f'<div class="hint">{_e(src)}</div>' if src and src != scen else ""),
+        _e(header.get("profile", "?")),
+        f'{model.last}<div class="hint">{len(records)} events</div>',
+        str(model.cpus),
+    ]
+    groups: dict[tuple[str, str, Any], list[str]] = {}
     for name, kind in model.kinds.items():
         k = kind if kind in KIND_COLOURS else "task"
-        chips.append(f'<span class="chip {k}">{_e(name)} <small>{_e(KIND_LABEL[k])} · CPU '
-                     f'{model.ctx_cpu.get(name, "?")}</small></span>')
-    rows.append(("contexts", "".join(chips) or "none"))
+        base = re.sub(r"#\d+$", "", name) if k != "task" else name
+        groups.setdefault((base, k, model.ctx_cpu.get(name, "?")), []).append(name)
+    chips = []
+    for (base, k, cpu), names in groups.items():
+        label = names[0] if len(names) == 1 else f"{base} ×{len(names)}"
+        chips.append(f'<span class="chip {k}" title="{_e(", ".join(names[:50]))}">{_e(label)} '
+                     f'<small>{_e(KIND_LABEL[k])} · CPU {_e(cpu)}</small></span>')
     choices = header.get("choices")
+    sched = ""
     if isinstance(choices, list):
-        sched = ", ".join(f"{_e(c[0])}: {_e(c[1])}" for c in choices if isinstance(c, list) and len(c) == 2)
-        rows.append(("schedule", sched or "the default schedule (every choice point takes option 0)"))
-    if findings:
-        fs = "".join(f'<div><span class="fkind">{_e(f.get("kind", "?"))}</span>{_e(f.get("message", ""))}</div>'
-                     for f in findings)
-    else:
-        fs = '<span class="clean">none</span>'
-    rows.append(("findings", fs))
-    return ('<table class="summary">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-            + "</table>")
+        pairs = [f"{_e(c[0])}: {_e(c[1])}" for c in choices if isinstance(c, list) and len(c) == 2]
+        if len(pairs) > 6:
+            sched = (f'<details class="hint"><summary>schedule: {len(pairs)} choices</summary>'
+                     f'{", ".join(pairs)}</details>')
+        else:
+            sched = f'<div class="hint">schedule: {", ".join(pairs) or "the default (option 0 at every choice point)"}</div>'
+    cells.append(("".join(chips) or "none") + sched)
+    cells.append(_finding_cards(findings, fevents, records))
+    heads = ["scenario", "profile", "steps", "CPUs", "contexts", "findings"]
+    return ('<table class="summary"><thead><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead>"
+            '<tbody><tr>' + "".join(f'<td class="c-{h.lower()}">{c}</td>' for h, c in zip(heads, cells, strict=True))
+            + "</tr></tbody></table>")
 
 
 def _finding_cards(findings: list[dict[str, Any]], fevents: list[list[int]], records: list[dict[str, Any]]) -> str:
     if not findings:
-        return '<p class="clean">The checker found nothing in this run.</p>'
+        return '<span class="clean">none: the checker found nothing in this run</span>'
     out = ['<div class="findings">']
     for n, (f, evs) in enumerate(zip(findings, fevents, strict=True), start=1):
         where = []
@@ -783,22 +867,16 @@ def _finding_cards(findings: list[dict[str, Any]], fevents: list[list[int]], rec
         pages = f.get("pages")
         if isinstance(pages, list) and pages:
             where.append("pages " + ", ".join(_hex(p) for p in pages))
-        ctxs = f.get("contexts")
-        if isinstance(ctxs, list) and ctxs:
-            where.append("contexts " + ", ".join(str(c) for c in ctxs))
-        if f.get("cpu") is not None:
-            where.append(f"CPU {f.get('cpu')}")
         links = []
         for j, i in enumerate(evs, start=1):
             r = records[i]
             links.append(f'<a class="step" href="#ev-{i}" data-ev="{i}" data-tip="{_e(summarize(r))}">'
-                         f'{j}. step {_e(r.get("step"))}: {_e(r.get("kind"))} by {_e(r.get("context", "-"))}</a>')
+                         f'<b>{j}</b> step {_e(r.get("step"))}: {_e(r.get("kind"))} by {_e(r.get("context", "-"))}</a>')
         msg = f.get("message") or "(this trace records only the finding's kind)"
         out.append(f'<div class="finding" id="finding-{n}"><span class="num">{n}</span>'
-                   f'<span class="fkind">{_e(f.get("kind", "?"))}</span>'
-                   f'<div class="msg">{_e(msg)}</div>'
+                   f'<span class="fkind">{_e(f.get("kind", "?"))}</span><span class="msg">{_e(msg)}</span>'
                    + (f'<div class="where">{_e("; ".join(where))}</div>' if where else "")
-                   + ("<div>" + "".join(links) + "</div>" if links else "") + "</div>")
+                   + ('<div class="links">' + "".join(links) + "</div>" if links else "") + "</div>")
     out.append("</div>")
     return "".join(out)
 
@@ -869,8 +947,7 @@ def render_html(header: dict[str, Any], records: list[dict[str, Any]], title: st
         f"<title>{_e(title)}</title><style>{_CSS}</style><script>{_ONERROR}</script></head><body>",
         f'<header><h1>{_e(title)}</h1><span class="sub">{_e(header.get("profile", ""))} · '
         f'{model.cpus} CPU{"s" if model.cpus != 1 else ""} · {model.last} steps</span> {status}</header><main>',
-        f'<section id="summary"><h2>Summary</h2>{_summary(header, model, records, fl)}</section>',
-        f'<section id="findings"><h2>Findings</h2>{_finding_cards(fl, fevents, records)}</section>',
+        f'<section id="summary">{_summary(header, model, records, fl, fevents)}</section>',
         '<section id="timeline-section"><h2>Timeline: one lane per CPU</h2>', _legend(),
         f'<div class="scroll">{svg}</div><p class="hint">x axis: simulation step. Hover anything for a summary; '
         "click it for the event's JSON below.</p></section>",

@@ -34,7 +34,8 @@ from highmem.sim.strategy import (
 )
 from highmem.sim.trace import TraceRecorder
 
-__all__ = ["explore", "run_once", "shrink", "Exploration", "KindReport", "STRATEGIES", "schedule_seed"]
+__all__ = ["explore", "run_once", "run_range", "pct_k", "shrink", "Exploration", "KindReport", "STRATEGIES",
+           "schedule_seed"]
 
 STRATEGIES = ("random", "pct", "exhaustive")
 
@@ -93,6 +94,8 @@ class Exploration:
     by_kind: dict[str, KindReport] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     exhausted: bool = False
+    #: schedule index ranges [start, stop) that a lost worker left unexplored
+    unexplored: list[tuple[int, int]] = field(default_factory=list)
     #: Statistics over all schedules: high-water marks are maxima, low-water marks minima, counts sums.
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -115,7 +118,24 @@ class Exploration:
                               shrunk_choices=len(r.choices)) for r in self.by_kind.values()],
             "counts": dict(sorted(self.counts.items())),
             "stats": dict(self.stats),
+            "unexplored": [list(r) for r in self.unexplored],
         }
+
+
+def pct_k(sc: Scenario, cfg: KernelConfig) -> int:
+    """PCT's estimate of the schedule length k: the steps of the default schedule.
+
+    Fixed for the whole exploration, so that schedule i is the same whether the
+    schedules run in one process or are split across many.
+    """
+    calib, _ = run_once(sc, cfg, DefaultStrategy())
+    return max(1, calib.steps)
+
+
+def run_range(sc: Scenario, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int, start: int,
+              stop: int) -> list[tuple[int, RunResult]]:
+    """Run schedules ``start..stop-1`` (random or pct) and return their results."""
+    return [(i, run_once(sc, cfg, _strategy(strategy, seed, i, depth, k))[0]) for i in range(start, stop)]
 
 
 def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
@@ -143,8 +163,13 @@ def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
 def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedules: int = 100, seed: int = 0,
             depth: int = 2, max_preemptions: int = 2, max_interrupts: int = 2, do_shrink: bool = True,
             stop_on_first: bool = False, progress: Callable[[int, int], None] | None = None,
-            first_index: int = 0) -> Exploration:
-    """Explore ``schedules`` schedules of ``sc`` on ``cfg``; see the module docstring."""
+            first_index: int = 0, runner: Any = None) -> Exploration:
+    """Explore ``schedules`` schedules of ``sc`` on ``cfg``; see the module docstring.
+
+    ``runner(strategy, seed, depth, k, start, stop)``, when given, runs schedules
+    ``start..stop-1`` elsewhere (a process pool or a dask cluster, see
+    :mod:`highmem.sim.parallel`) and yields ``(index, RunResult)`` in index order.
+    """
     if strategy not in STRATEGIES:
         raise HighmemError(f"strategy {strategy!r} does not exist: choose {', '.join(STRATEGIES)}")
     if schedules < 1:
@@ -169,14 +194,17 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
 
     if strategy == "exhaustive":
         _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results)
+    elif runner is not None:
+        # Parallel: the runner returns every schedule's result; recording them in index order
+        # makes the exploration identical to a serial one.
+        k = pct_k(sc, cfg) if strategy == "pct" else 0
+        for i, res in runner(strategy, seed, depth, k, first_index, first_index + schedules):
+            record(i, res)
+        ex.unexplored = list(getattr(runner, "unexplored", []))
     else:
-        k = 0
-        if strategy == "pct":
-            calib, _ = run_once(sc, cfg, DefaultStrategy())
-            k = calib.steps
+        k = pct_k(sc, cfg) if strategy == "pct" else 0
         for i in range(first_index, first_index + schedules):
             res, _ = run_once(sc, cfg, _strategy(strategy, seed, i, depth, k))
-            k = max(k, res.steps)
             record(i, res)
             if stop_on_first and first_results:
                 break
