@@ -77,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
                      help="override a Kconfig option on every profile (repeatable)")
     cmp.add_argument("--json", action="store_true", help="print one JSON object")
+    cmp.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -315,8 +316,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.strategy not in ("random", "pct", "exhaustive"):
         raise HighmemError(f"strategy {args.strategy!r} does not exist: choose random, pct or exhaustive")
     scenarios = [resolve(n) for n in args.scenarios]
+    if args.trace:
+        from highmem.report.trace_io import check_trace_target
+
+        check_trace_target(args.trace)
     cells = compare(scenarios, profiles, strategy=args.strategy, schedules=args.schedules, seed=args.seed,
                     depth=args.depth, config=args.config)
+    if args.trace:
+        from highmem.report.trace_io import write_first_trace
+
+        write_first_trace([c.exploration for c in cells if c.exploration is not None], args.trace, args.depth)
     if args.json:
         print(json.dumps({"profiles": profiles, "scenarios": [s.name for s in scenarios],
                           "strategy": args.strategy, "seed": args.seed, "schedules": args.schedules,

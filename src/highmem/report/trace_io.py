@@ -90,8 +90,8 @@ def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: in
     schedule 0 (what ``--trace`` records when nothing was found); ``depth``
     is the PCT depth the exploration used.
     """
-    from highmem.sim.explore import _strategy, run_once
-    from highmem.sim.strategy import DefaultStrategy, PrefixStrategy, SparseReplayStrategy, Strategy
+    from highmem.sim.explore import _strategy, pct_k, run_once
+    from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy, Strategy
 
     sc, cfg = ex.scenario, ex.config
     strat: Strategy
@@ -100,10 +100,7 @@ def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: in
     elif ex.strategy == "exhaustive":
         strat = PrefixStrategy({})
     else:
-        k = 0
-        if ex.strategy == "pct":
-            calib, _ = run_once(sc, cfg, DefaultStrategy())
-            k = calib.steps
+        k = pct_k(sc, cfg) if ex.strategy == "pct" else 0
         strat = _strategy(ex.strategy, ex.seed, 0, depth, k)
     res, rec = run_once(sc, cfg, strat, trace=True)
     findings = [f.to_dict() for f in res.findings]

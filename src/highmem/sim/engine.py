@@ -28,6 +28,7 @@ a kernel BUG, an Oops or an exception in Python scenario code.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
@@ -107,6 +108,9 @@ class Simulator:
         self.max_steps = max_steps
         self.python_code = python_code
         self.step = 0
+        #: lines of Python scenario code executed (only counted for Python scenarios)
+        self.lines = 0
+        self.max_lines = max_steps * 100
         #: how many choice points the run went through
         self.points = 0
         #: (choice-point number, label) of every choice other than option 0
@@ -163,14 +167,30 @@ class Simulator:
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
         m = self.m
+        guard = self._line_guard if self.python_code else None
 
         def run() -> None:
+            if guard is not None:
+                sys.settrace(guard)
             try:
                 body(m)
             except _TaskExit:
                 pass
+            finally:
+                if guard is not None:
+                    sys.settrace(None)
 
         self.glets[ctx.name] = greenlet(run)
+
+    def _line_guard(self, frame: Any, event: str, arg: Any) -> Any:
+        """sys.settrace hook for Python scenarios: a loop that never reaches a kernel primitive
+        still ends, after ``max_steps * 100`` lines, as a step-budget finding (deterministic:
+        lines are counted, never timed)."""
+        if event == "line":
+            self.lines += 1
+            if self.lines > self.max_lines:
+                raise StepBudgetExceeded("python code")
+        return self._line_guard
 
     def _emit(self, ctx: Context, what: str, detail: str = "") -> None:
         if self.m.bus.active:
@@ -502,12 +522,16 @@ class Simulator:
         except (KernelBUG, Oops) as e:
             self._stop("stopped", str(e))
             return
-        except StepBudgetExceeded:
+        except StepBudgetExceeded as e:
             if not self.python_code:
                 raise
-            self.checker.report(Finding(
-                "step-budget", f"{ctx.name} did not finish within the step budget of {self.max_steps} steps",
-                ctx.cpu, [ctx.name], steps=[self.step]))
+            if e.args and e.args[0] == "python code":
+                msg = (f"{ctx.name} ran {self.max_lines} lines of Python without finishing (the budget is "
+                       f"100 lines per step of max_steps {self.max_steps}): an endless loop?")
+            else:
+                msg = f"{ctx.name} did not finish within the step budget of {self.max_steps} steps"
+            stack = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            self.checker.report(Finding("step-budget", msg, ctx.cpu, [ctx.name], steps=[self.step], stack=stack))
             self._stop("stopped", "step budget")
             return
         except HighmemError:
