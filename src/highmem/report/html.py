@@ -51,7 +51,7 @@ KIND_LABEL = {"task": "task", "softirq": "softirq", "hardirq": "hard IRQ"}
 EVENT_COLOURS = {
     "context": "#8a8f98", "kmap_atomic": "#6a3fc0", "kunmap_atomic": "#a98be0", "load": "#1f9e89",
     "store": "#2f6fd6", "set_pte": "#a0703c", "pte_clear": "#c9a27a", "tlb_flush_one": "#56657d",
-    "tlb_flush_all": "#2e3a4d", "tlb_fill": "#9aa6b8", "fault": "#d62839", "bug": "#d62839",
+    "tlb_flush_all": "#2e3a4d", "tlb_fill": "#9aa6b8", "fault": "#d62839", "bug": "#d62839", "warn": "#d99a00",
     "irq_flags": "#c08a00", "kmap": "#3a8fb7", "kunmap": "#8cc3dd", "pkmap_flush": "#1d5e7a", "bounce": "#888888",
 }
 DENSE_EVENTS = 6000  # above this many events, the event strip is drawn binned
@@ -269,6 +269,8 @@ def summarize(r: dict[str, Any]) -> str:
         return str(g("message", "page fault"))
     if k == "bug":
         return f"BUG() in {g('function')}: {g('message')}"
+    if k == "warn":
+        return f"WARN_ON in {g('function')}: {g('message')}"
     if k in ("kmap", "kunmap"):
         return f"page {_hex(g('pfn'))} at {_addr(g('vaddr'))}, pkmap entry {g('nr')}, count {g('pkmap_count')}"
     if k == "pkmap_flush":
@@ -515,7 +517,7 @@ class _Timeline:
         for i in evs:
             r = self.records[i]
             k = r.get("kind")
-            if k not in ("tlb_flush_one", "tlb_flush_all", "fault", "bug"):
+            if k not in ("tlb_flush_one", "tlb_flush_all", "fault", "bug", "warn"):
                 continue
             x = self.x(_int(r.get("step"), 0))
             tip = f"step {r.get('step')}: {k} by {r.get('context', '?')}: {summarize(r)}"
@@ -527,10 +529,11 @@ class _Timeline:
                 shape = (f'<rect x="{x - 2:.1f}" y="{my - 7:.1f}" width="4" height="14" '
                          f'fill="{EVENT_COLOURS[k]}"/>')
             else:
+                colour = EVENT_COLOURS[str(k)]
                 shape = (f'<line class="fault-line" x1="{x:.1f}" x2="{x:.1f}" y1="{top + LANE_HEAD:.1f}" '
-                         f'y2="{my:.1f}"/><path d="M{x:.1f} {my - 8:.1f} L{x + 7:.1f} {my + 6:.1f} '
-                         f'L{x - 7:.1f} {my + 6:.1f} Z" fill="#d62839"/><text class="bang" x="{x:.1f}" '
-                         f'y="{my + 5:.1f}" text-anchor="middle">{"!" if k == "fault" else "B"}</text>')
+                         f'y2="{my:.1f}" stroke="{colour}"/><path d="M{x:.1f} {my - 8:.1f} L{x + 7:.1f} {my + 6:.1f} '
+                         f'L{x - 7:.1f} {my + 6:.1f} Z" fill="{colour}"/><text class="bang" x="{x:.1f}" '
+                         f'y="{my + 5:.1f}" text-anchor="middle">{ {"fault": "!", "bug": "B"}.get(str(k), "W")}</text>')
             self.parts.append(f'<g class="{cls}" data-ev="{i}" data-tip="{_e(tip)}"><title>{_e(tip)}</title>'
                               f'{shape}</g>')
             self.anchors.setdefault(i, (x, my))
@@ -711,7 +714,7 @@ svg text { font:11px system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",san
 .clobber text { font-weight:700; }
 .fnd rect, rect.fnd, .fnd path { stroke:var(--red) !important; stroke-width:2 !important; }
 .ev { cursor:pointer; }
-.fault-line { stroke:var(--red); stroke-width:1.5; }
+.fault-line { stroke-width:1.5; }
 .bang { fill:#fff; font-weight:800; font-size:10px !important; }
 .flink path { fill:none; stroke:var(--red); stroke-width:2; }
 .fdot circle { fill:var(--red); stroke:#fff; stroke-width:1.5; }
@@ -894,7 +897,7 @@ def _legend() -> str:
     out.append('<span><span class="sw" style="background:repeating-linear-gradient(-45deg,#e06a5a 0 2px,#fff1ee 2px 6px);'
                'border:1px dashed #c0392b"></span>holder\'s mapping is stale</span>')
     out.append('<span>◆ __flush_tlb_one</span><span>▮ TLB flush all</span>'
-               '<span style="color:#d62839">▲ fault / BUG()</span>'
+               '<span style="color:#d62839">▲ fault / BUG()</span><span style="color:#b07d00">▲ WARN</span>'
                '<span style="color:#d62839">● numbered: a finding\'s events, linked in order</span>')
     out.append("</div>")
     return "".join(out)
@@ -999,13 +1002,10 @@ def check_report_targets(args: argparse.Namespace) -> None:
 
 def write_check_reports(exs: list[Any], args: argparse.Namespace) -> dict[str, str]:
     """``check --trace FILE`` and ``check --html DIR``; returns scenario name -> report path."""
-    from highmem.report.trace_io import record_schedule, write_trace
+    from highmem.report.trace_io import record_schedule, write_first_trace
 
-    if getattr(args, "trace", None) and exs:
-        ex = exs[0]
-        rep = next(iter(ex.by_kind.values()), None)
-        header, records, _ = record_schedule(ex, None if rep is None else rep.choices, depth=args.depth)
-        write_trace(args.trace, header, records)
+    if getattr(args, "trace", None):
+        write_first_trace(exs[:1], args.trace, args.depth)   # the first scenario, as docs/check.md says
     written: dict[str, str] = {}
     if getattr(args, "html", None):
         d = Path(args.html)

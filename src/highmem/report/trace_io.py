@@ -20,7 +20,7 @@ from typing import Any
 from highmem.errors import HighmemError
 from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
 
-__all__ = ["read_trace", "record_schedule", "write_trace", "check_trace_target"]
+__all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target"]
 
 
 def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -125,3 +125,14 @@ def write_trace(path: str | Path, header: dict[str, Any], records: list[dict[str
         rec.write_jsonl(p, header)
     except OSError as e:
         raise HighmemError(f"trace file {p} cannot be written: {e.strerror or e}") from None
+
+
+def write_first_trace(explorations: list[Any], path: str | Path, depth: int = 2) -> None:
+    """``--trace FILE``: the first (shrunk) failing schedule of the first exploration with findings,
+    or schedule 0 of the first exploration when none found anything."""
+    if not explorations:
+        return
+    ex = next((e for e in explorations if e.by_kind), explorations[0])
+    rep = next(iter(ex.by_kind.values()), None)
+    header, records, _ = record_schedule(ex, None if rep is None else rep.choices, depth=depth)
+    write_trace(path, header, records)
