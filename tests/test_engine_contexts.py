@@ -83,10 +83,12 @@ def test_engine_irq_never_delivered_between_cli_and_sti(monkeypatch: pytest.Monk
         flags = [i for i, r in enumerate(recs) if r["kind"] == "irq_flags" and r["context"] == "t"]
         assert [(recs[i]["op"], recs[i]["enabled"]) for i in flags] == [("__cli", False), ("__sti", True)]
         enters = [i for i, r in enumerate(recs) if r["kind"] == "context" and r["what"] == "irq_enter"]
-        assert len(enters) == 1
-        assert not flags[0] < enters[0] < flags[1]
-        enter_steps.append(recs[enters[0]]["step"])
-    assert sorted(enter_steps) == [0, 1, 2, 3, 8, 9, 9]
+        assert len(enters) <= 1
+        if enters:
+            assert not flags[0] < enters[0] < flags[1]
+            enter_steps.append(recs[enters[0]]["step"])
+    # The default schedule takes no optional interrupt ("up to max"); the six others take it once each.
+    assert sorted(enter_steps) == [0, 1, 2, 3, 8, 9]
 
 
 def test_engine_in_interrupt_values_per_context() -> None:

@@ -34,8 +34,9 @@ def test_exhaustive_counts_one_schedule_per_injection_point(n: int, m: int) -> N
     ex = explore(sc, sc.config(), strategy="exhaustive", schedules=100, max_interrupts=1, max_preemptions=0)
     assert ex.exhausted is True
     assert ex.schedules == n + 2
-    # Each schedule runs the task's n steps and the handler's m steps (the irq fires at the end at the latest).
-    assert ex.steps == (n + 2) * (n + m)
+    # "Up to max" arrivals: the default schedule has none (n steps); each other one runs the task's n steps
+    # and the handler's m steps.  Once the task has exited no optional interrupt arrives any more.
+    assert ex.steps == n + (n + 1) * (n + m)
     assert dict(ex.counts) == {}
 
 

@@ -366,11 +366,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int({"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios,
-                    "report": _cmd_report, "compare": _cmd_compare}[args.command](args))
+        return _dispatch(args)
     except HighmemError as e:
         sys.stderr.write(f"highmem: {e}\n")
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    commands = {"layout": _cmd_layout, "check": _cmd_check, "scenarios": _cmd_scenarios,
+                "report": _cmd_report, "compare": _cmd_compare}
+    return int(commands[args.command](args))
 
 
 if __name__ == "__main__":

@@ -290,7 +290,10 @@ def wait_on_buffer(m: Machine, bh: BufferHead) -> None:
 
 
 def device_interrupt(m: Machine, dev: BlockDevice) -> None:
-    """The device's interrupt handler: complete the oldest request (DMA, then b_end_io)."""
+    """The device's interrupt handler: complete the oldest request (DMA, then b_end_io).
+    An interrupt with nothing to complete is spurious and ignored, as drivers do."""
+    if not dev.queue:
+        return
     req = dev.complete_one(m.phys)
     if m.engine is not None:
         m.engine.state_changed()

@@ -297,10 +297,11 @@ _RELEVANT = {"kmap_atomic": 4, "kunmap_atomic": 4, "load": 4, "store": 4, "fault
 
 def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: list[dict[str, Any]]) -> list[int]:
     """For each step a finding names, the event at that step it most likely means."""
-    ctxs = f.get("contexts") if isinstance(f.get("contexts"), list) else []
-    slot = f.get("slot") if isinstance(f.get("slot"), dict) else {}
+    c, sl, st = f.get("contexts"), f.get("slot"), f.get("steps")
+    ctxs: list[Any] = c if isinstance(c, list) else []
+    slot: dict[str, Any] = sl if isinstance(sl, dict) else {}
+    steps: list[Any] = st if isinstance(st, list) else []
     out: list[int] = []
-    steps = f.get("steps") if isinstance(f.get("steps"), list) else []
     for s in steps:
         best, score = -1, -1
         for i in by_step.get(_int(s), []):
@@ -428,8 +429,9 @@ class _Timeline:
                 continue
             mid = (xa + xb) / 2
             out.append(f'<g class="gap" data-tip="{_e(f"steps {a + 1} to {b - 1}: no events (compressed)")}">'
-                       f'<rect x="{xa:.1f}" y="{AXIS_H - 6}" width="{xb - xa:.1f}" height="{y_end - AXIS_H + 6:.1f}"/>'
-                       f'<path class="gap-mark" d="M{mid - 5:.1f} {AXIS_H + 1} l4 -9 M{mid + 1:.1f} {AXIS_H + 1} l4 -9"/>'
+                       f'<rect x="{xa:.1f}" y="{AXIS_H - 6}" width="{xb - xa:.1f}" '
+                       f'height="{y_end - AXIS_H + 6:.1f}"/><path class="gap-mark" '
+                       f'd="M{mid - 5:.1f} {AXIS_H + 1} l4 -9 M{mid + 1:.1f} {AXIS_H + 1} l4 -9"/>'
                        f"<title>steps {a + 1} to {b - 1}: no events, drawn compressed</title></g>")
         badges: list[tuple[float, int, int]] = []
         seen: set[int] = set()
@@ -481,7 +483,8 @@ class _Timeline:
         depth = m.depth.get(cpu, 1)
         for d in range(depth):
             ry = y + d * CTX_ROW
-            self._label(ry + CTX_ROW / 2 + 4, "contexts" if d == 0 else "nested" if d == 1 else f"nested ×{d}", "row-label")
+            name = "contexts" if d == 0 else "nested" if d == 1 else f"nested ×{d}"
+            self._label(ry + CTX_ROW / 2 + 4, name, "row-label")
         for iv in m.intervals:
             if iv.cpu != cpu:
                 continue
@@ -699,7 +702,8 @@ svg text { font:11px system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",san
 .lane-sub { fill:var(--muted); }
 .row-label { fill:#3d4a5c; }
 .row-label .sub, .row-label.addr { fill:#8794a6; font-size:10px; }
-.slot-label { font-weight:600; font-family:ui-monospace,"DejaVu Sans Mono",monospace !important; font-size:10.5px !important; }
+.slot-label { font-weight:600; font-family:ui-monospace,"DejaVu Sans Mono",monospace !important;
+              font-size:10.5px !important; }
 .row-label.addr { font-family:ui-monospace,"DejaVu Sans Mono",monospace !important; }
 .slot-sep { stroke:#eef1f5; }
 .axis text { fill:var(--muted); }
@@ -802,8 +806,18 @@ _JS = """
       if (tl) { tl.scrollIntoView({behavior: "smooth", block: "start"}); }
     }
   });
-  var m = /^#ev-(\d+)$/.exec(window.location.hash);
+  var m = /^#ev-([0-9]+)$/.exec(window.location.hash);
   if (m && Number(m[1]) < events.length) { select([Number(m[1])], false); }
+  // What the page really rendered (read by the browser test, harmless otherwise).
+  var lanes = document.querySelectorAll("#timeline .lane"), drawn = 0;
+  for (var i = 0; i < lanes.length; i++) { if (lanes[i].getBBox().width > 0) { drawn++; } }
+  var cards = document.querySelectorAll(".finding"), seen = 0;
+  for (var j = 0; j < cards.length; j++) {
+    var r = cards[j].getBoundingClientRect();
+    if (r.height > 0 && r.width > 0 && r.top < window.innerHeight) { seen++; }
+  }
+  document.body.setAttribute("data-lanes-rendered", String(drawn));
+  document.body.setAttribute("data-findings-visible", String(seen));
   document.body.setAttribute("data-ready", "yes");
 })();
 """
@@ -813,7 +827,11 @@ window.__hmErrors = [];
 window.addEventListener("error", function (e) {
   window.__hmErrors.push(String(e.message));
   var d = document.getElementById("js-error");
-  if (!d) { d = document.createElement("div"); d.id = "js-error"; document.body.insertBefore(d, document.body.firstChild); }
+  if (!d) {
+    d = document.createElement("div");
+    d.id = "js-error";
+    document.body.insertBefore(d, document.body.firstChild);
+  }
   d.textContent = "JavaScript error in this report: " + e.message;
 });
 """
@@ -848,7 +866,8 @@ def _summary(header: dict[str, Any], model: Model, records: list[dict[str, Any]]
             sched = (f'<details class="hint"><summary>schedule: {len(pairs)} choices</summary>'
                      f'{", ".join(pairs)}</details>')
         else:
-            sched = f'<div class="hint">schedule: {", ".join(pairs) or "the default (option 0 at every choice point)"}</div>'
+            text = ", ".join(pairs) or "the default (option 0 at every choice point)"
+            sched = f'<div class="hint">schedule: {text}</div>'
     cells.append(("".join(chips) or "none") + sched)
     cells.append(_finding_cards(findings, fevents, records))
     heads = ["scenario", "profile", "steps", "CPUs", "contexts", "findings"]
@@ -892,13 +911,14 @@ def _legend() -> str:
     out = ['<div class="legend">']
     for colour, text in items:
         out.append(f'<span><span class="sw" style="background:{colour}"></span>{_e(text)}</span>')
-    out.append('<span><span class="sw" style="background:repeating-linear-gradient(45deg,#f08a6c 0 3px,#fbd3c9 3px 6px);'
-               'border:1px solid #c0392b"></span>slot taken while another context holds it</span>')
-    out.append('<span><span class="sw" style="background:repeating-linear-gradient(-45deg,#e06a5a 0 2px,#fff1ee 2px 6px);'
-               'border:1px dashed #c0392b"></span>holder\'s mapping is stale</span>')
+    out.append('<span><span class="sw" style="background:repeating-linear-gradient(45deg,#f08a6c 0 3px,'
+               '#fbd3c9 3px 6px);border:1px solid #c0392b"></span>slot taken while another context holds it</span>')
+    out.append('<span><span class="sw" style="background:repeating-linear-gradient(-45deg,#e06a5a 0 2px,'
+               '#fff1ee 2px 6px);border:1px dashed #c0392b"></span>holder\'s mapping is stale</span>')
     out.append('<span>◆ __flush_tlb_one</span><span>▮ TLB flush all</span>'
-               '<span style="color:#d62839">▲ fault / BUG()</span><span style="color:#b07d00">▲ WARN</span>'
-               '<span style="color:#d62839">● numbered: a finding\'s events, linked in order</span>')
+               '<span><span style="color:#d62839">▲</span> fault, BUG() '
+               '<span style="color:#d99a00">▲</span> WARN</span>'
+               '<span><span style="color:#d62839">➊➋</span> a finding\'s events, linked in order</span>')
     out.append("</div>")
     return "".join(out)
 

@@ -93,6 +93,8 @@ class _Ctx:
     def __init__(self, where: str, lines: _Lines) -> None:
         self.where = where
         self.lines = lines
+        #: (op, interrupt or softirq name) -> the CPUs it is declared on
+        self.routes: dict[tuple[str, str], set[int]] = {}
 
     def fail(self, line: int | None, rule: str) -> HighmemError:
         loc = f"{self.where}:{line}" if line else self.where
@@ -239,6 +241,16 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         for t in _array(cx, doc, kind):
             if "name" in t and isinstance(t["name"], str):
                 declared[kind].add(t["name"])
+    cx.routes = {}
+    for kind, opname in (("irq", "raise_irq"), ("softirq", "raise_softirq")):
+        for t in _array(cx, doc, kind):
+            if isinstance(t.get("name"), str) and isinstance(t.get("cpu", 0), int):
+                cx.routes.setdefault((opname, t["name"]), set()).add(t.get("cpu", 0))
+    for i, t in enumerate(_array(cx, doc, "irq")):
+        for dev_spec in sc.devices:
+            if t.get("name") == dev_spec.irq and t.get("cpu", 0) == dev_spec.cpu:
+                raise cx.fail(lines.table("irq", i), f"[[irq]] {dev_spec.irq!r} on CPU {dev_spec.cpu} is device "
+                              f"{dev_spec.name}'s interrupt line: give the handler another name")
     names: set[str] = set()
     for kind in ("task", "irq", "softirq"):
         for i, t in enumerate(_array(cx, doc, kind)):
@@ -394,8 +406,27 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             raise cx.fail(line, f"{name} uses flags {op['flags']!r} before save_flags or local_irq_save binds it")
         if "cpu" in op and not 0 <= op["cpu"] < ncpu:
             raise cx.fail(line, f"{name} targets CPU {op['cpu']}, which does not exist")
+        if name == "raise_irq" and op["irq"] in {d.irq for d in devices.values()}:
+            raise cx.fail(line, f"raise_irq names {op['irq']!r}, a device's interrupt line: the device raises it "
+                          "when a request completes")
         if name == "raise_irq" and op["irq"] not in declared["irq"]:
             raise cx.fail(line, f"raise_irq names interrupt {op['irq']!r}, which no [[irq]] declares")
+        if name in ("raise_irq", "raise_softirq") and "cpu" in op:
+            target = op["irq"] if name == "raise_irq" else op["softirq"]
+            routed = cx.routes.get((name, target))
+            if routed is not None and op["cpu"] not in routed:
+                raise cx.fail(line, f"{name} sends {target!r} to CPU {op['cpu']}, but it is declared on CPU "
+                              f"{sorted(routed)[0]}")
+        if name == "store" and op.get("repeat", 1) < 1:
+            raise cx.fail(line, "store repeat must be at least 1")
+        if name == "load" and "size" in op and "expect" in op:
+            try:
+                n = len(to_bytes(op["expect"], "load expect"))
+            except HighmemError:
+                n = op["size"]
+            if n != op["size"]:
+                raise cx.fail(line, f"load size {op['size']} differs from the {n} bytes of expect: drop size or "
+                              "make them agree")
         if name == "raise_softirq" and op["softirq"] not in declared["softirq"]:
             raise cx.fail(line, f"raise_softirq names softirq {op['softirq']!r}, which no [[softirq]] declares")
         if kind != "task" and name in ("schedule", "sleep", "exit"):

@@ -144,6 +144,10 @@ class Scenario:
             page = m.allocator.alloc_page({Zone.ZONE_HIGHMEM: "GFP_HIGHUSER", Zone.ZONE_NORMAL: "GFP_KERNEL",
                                            Zone.ZONE_DMA: "GFP_DMA"}[p.zone])
             if page is None or page.zone is not p.zone:
+                if p.zone is Zone.ZONE_HIGHMEM and m.highstart_pfn >= m.max_pfn:
+                    raise HighmemError(f"scenario {self.name}: page {p.name!r} must be a high page, but this "
+                                       "machine has no high memory (it needs HIGHMEM=y and more than the "
+                                       "lowmem limit of RAM)")
                 raise HighmemError(f"scenario {self.name}: page {p.name!r} needs a free frame in {p.zone.name}, "
                                    "and this machine has none (give it more memory)")
             if p.data:
