@@ -264,12 +264,15 @@ def _cost(res: RunResult) -> tuple[int, int, int, int]:
 
 
 def shrink(sc: Scenario, cfg: KernelConfig, choices: list[tuple[int, str]], kind: str,
-           budget: int = 150) -> tuple[list[tuple[int, str]], RunResult]:
+           budget: int = 250) -> tuple[list[tuple[int, str]], RunResult]:
     """Reduce ``choices`` while a run still shows ``kind``; returns the smaller choices and their run.
 
     Tries, in order: the shortest prefix of the choices that still fails,
-    then dropping each remaining choice.  Every accepted candidate is
-    re-recorded from its actual run, so the result replays exactly.
+    dropping each remaining choice, then dropping one while sliding the
+    later ones earlier.  A candidate is kept only when it costs less
+    (interrupts injected, then preemptions, then choices, then steps).
+    Every accepted candidate is re-recorded from its actual run, so the
+    result replays exactly.
     """
     runs = 0
 
@@ -305,4 +308,20 @@ def shrink(sc: Scenario, cfg: KernelConfig, choices: list[tuple[int, str]], kind
             j = min(j, len(cur)) - 1
         else:
             j -= 1
+    # Dropping a choice renumbers the choice points after it (the dropped switch had let
+    # another context take steps): drop one and slide the later choices earlier.
+    k = 0
+    while k < len(cur) - 1 and runs < budget:
+        rest = cur[:k] + cur[k + 1:]
+        floor = rest[k - 1][0] + 1 if k else 0
+        accepted = False
+        for delta in range(1, min(rest[k][0] - floor, 64) + 1):
+            if runs >= budget:
+                break
+            r = attempt(rest[:k] + [(p - delta, lab) for p, lab in rest[k:]])
+            if r is not None and _cost(r) < _cost(best):
+                best, cur, accepted = r, list(r.choices), True
+                break
+        if not accepted:
+            k += 1
     return cur, best
