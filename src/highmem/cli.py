@@ -100,6 +100,33 @@ def _console() -> Any:
     return c
 
 
+def _progress(console: Any, args: argparse.Namespace) -> Any:
+    """A live progress bar (schedules done, schedules/s, findings so far) on a terminal, else None."""
+    if not console.is_terminal or getattr(args, "json", False) or getattr(args, "quiet", False):
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("-- schedules/s" if speed is None else f"{speed:,.0f} schedules/s", style="cyan")
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                        TextColumn("[red]{task.fields[findings]} findings"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    progress.start()
+    return progress
+
+
 def _cmd_layout(args: argparse.Namespace) -> int:
     from highmem.report.layout import layout_dict, render_layout
 
@@ -269,14 +296,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
         check_report_targets(args)
     console = _console()
-    progress = None
-    if console.is_terminal and not args.json and not args.quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("schedules"), TextColumn("[red]{task.fields[findings]} findings"),
-                            TimeElapsedColumn(), console=console, transient=True)
-        progress.start()
+    progress = _progress(console, args)
     try:
         exs = [_check_one(sc, args, progress) for sc in scenarios]
     finally:
