@@ -30,6 +30,9 @@ from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 __all__ = ["CPU", "check_range"]
 
 _ADDR_END = 1 << 32
+# Events on the hot path are built with tuple.__new__ directly: the same immutable
+# NamedTuple, without the Python-level __new__ frame.
+_tnew = tuple.__new__
 _OFF = PAGE_SIZE - 1
 _ZERO = bytes(PAGE_SIZE)
 
@@ -113,7 +116,7 @@ class CPU:
         fr = self.mem.frames.get(e[0])
         data = _ZERO[:size] if fr is None else bytes(fr[off : off + size])
         if self.bus.active:
-            self.bus.emit(Load(self.id, self.context, vaddr, size, e[0], hit))
+            self.bus.emit(_tnew(Load, (self.id, self.context, vaddr, size, e[0], hit)))
         return data
 
     def store(self, vaddr: int, data: bytes) -> None:
@@ -138,7 +141,7 @@ class CPU:
             fr = frames[e[0]] = bytearray(PAGE_SIZE)
         fr[off : off + size] = data
         if self.bus.active:
-            self.bus.emit(Store(self.id, self.context, vaddr, size, e[0], hit))
+            self.bus.emit(_tnew(Store, (self.id, self.context, vaddr, size, e[0], hit)))
 
     def copy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)``: a load then a store, without an intermediate buffer

@@ -290,14 +290,19 @@ class Simulator:
         self.step += 1
         if self.step > self.max_steps:
             raise StepBudgetExceeded(op)
-        cur = self.m.current
+        m = self.m
+        cur = m.current
         c = cur.cpu
         if self.pending_irq[c]:
             name = self._deliverable(c)
             if name is not None:
                 self._switch_main(Option("irq", c, name, name))
                 return
-        opts = self._options(cur)
+        key = self._opts_key
+        if key is not None and key[0] == m.epoch and key[1] == self._ver and key[2] is cur:
+            opts = self._opts
+        else:
+            opts = self._options(cur)
         if len(opts) > 1:
             i = self._choose(opts, True)
             if i:
