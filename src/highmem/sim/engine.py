@@ -580,6 +580,11 @@ class Simulator:
         if ctx.kind is ContextKind.TASK:
             self.live_tasks -= 1
             self._emit(ctx, "end", "exit")
+            if st.local_bh_count and not st.stack:
+                self.checker.report(Finding(
+                    "kernel-warning", f"{ctx.name} exited on CPU {ctx.cpu} with bottom halves disabled "
+                    f"(local_bh_count {st.local_bh_count}): softirqs never run on that CPU again",
+                    ctx.cpu, [ctx.name], steps=[self.step]))
             if not st.stack:
                 # do_exit ends in schedule(); the CPU idles with interrupts enabled.
                 st.irq_enabled = True
