@@ -461,3 +461,104 @@ KIND_TESTS = {
 def test_checker_every_kind_has_a_test() -> None:
     """Every finding kind the checker documents has a test in this file."""
     assert set(KIND_TESTS) == set(FINDING_KINDS)
+
+
+# -- kinds of the later generations (2.6.32 debug checks, stack-based unmaps, other WARNs) ------------------
+
+#: linux-2.6.37 (2.6.39) default SMP machine: FIX_KMAP_BEGIN 69, FIXADDR_TOP 0xfffff000, first high pfn 0x377fe.
+H26 = 0x377FE
+
+
+def stack_slot(idx: int, type_: str) -> dict[str, Any]:
+    """2.6.39 arch/x86/mm/highmem_32.c: stack slot idx on CPU 0 is fixmap 69 + idx at 0xfffff000 - fixmap*4096."""
+    return {"type": type_, "idx": idx, "fixmap": 69 + idx, "vaddr": 0xFFFFF000 - (69 + idx) * 0x1000}
+
+
+def test_checker_wrong_context_debug_kmap_atomic() -> None:
+    """2.6.32 mm/highmem.c debug_kmap_atomic check B: KM_IRQ0 mapped in process context with interrupts enabled
+    WARNs; the checker reports the WARN as wrong-context, and the run goes on (a WARN is not fatal)."""
+    res = run("""
+[machine]
+profile = "linux-2.6"
+config = { DEBUG_HIGHMEM = true }
+
+[pages]
+A = { fill = "A" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_IRQ0", as = "a" },
+  { op = "load", addr = "a", size = 1, expect = "A" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_IRQ0" },
+]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "wrong-context",
+        "t on CPU 0: WARNING in debug_kmap_atomic on CPU 0: KM_IRQ0 is an interrupt slot but interrupts are enabled",
+        0, ["t"], None, [], [1])]
+
+
+def test_checker_unmap_order_stack_profile() -> None:
+    """2.6.39 arch/x86/mm/highmem_32.c __kunmap_atomic clears the *top* slot whatever address it is given: with
+    A, B, C in stack slots 0, 1, 2, unmapping B (step 4) tears down C's slot 2, and unmapping C (step 5) then
+    tears down B's slot 1; A's unmap (step 6) is LIFO again.  Two unmap-order findings, one per victim."""
+    res = run("""
+[machine]
+profile = "linux-2.6.37"
+
+[pages]
+A = { fill = "A" }
+B = { fill = "B" }
+C = { fill = "C" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kmap_atomic", page = "B", type = "KM_USER1", as = "b" },
+  { op = "kmap_atomic", page = "C", type = "KM_SOFTIRQ0", as = "c" },
+  { op = "kunmap_atomic", addr = "b", type = "KM_USER1" },
+  { op = "kunmap_atomic", addr = "c", type = "KM_SOFTIRQ0" },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+]
+""")
+    assert res.status == "done"
+    b, c = stack_slot(1, "KM_USER1"), stack_slot(2, "KM_SOFTIRQ0")
+    assert dicts(res) == [
+        finding("unmap-order",
+                f"t unmapped {b['vaddr']:#010x} (its mapping of page {H26 + 1:#x}, stack slot idx 1) out of LIFO order "
+                f"on CPU 0: the kernel cleared the top slot idx 2, which held t's mapping of page {H26 + 2:#x} "
+                f"(step 3), and {b['vaddr']:#010x} stays mapped",
+                0, ["t"], b, [H26 + 1, H26 + 2], [2, 3, 4]),
+        finding("unmap-order",
+                f"t unmapped {c['vaddr']:#010x} (its mapping of page {H26 + 2:#x}, stack slot idx 2) out of LIFO order "
+                f"on CPU 0: the kernel cleared the top slot idx 1, which held t's mapping of page {H26 + 1:#x} "
+                f"(step 2), and {c['vaddr']:#010x} stays mapped",
+                0, ["t"], c, [H26 + 2, H26 + 1], [3, 2, 5]),
+    ]
+
+
+def test_checker_kernel_warning_other_warn() -> None:
+    """5.15 mm/highmem.c kunmap_local_indexed: an address below PAGE_OFFSET is WARN_ON_ONCE and ignored; a
+    WARN the checker has no specific kind for is kernel-warning."""
+    res = run("""
+[machine]
+profile = "linux-5.11"
+
+[[task]]
+name = "t"
+ops = [{ op = "kunmap_local", addr = 0x08048000 }, { op = "work", steps = 1 }]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "kernel-warning", "t on CPU 0: WARNING in kunmap_local_indexed on CPU 0: 0x08048000 is below PAGE_OFFSET",
+        0, ["t"], None, [], [1])]
+
+
+KIND_TESTS.update({
+    "wrong-context": test_checker_wrong_context_debug_kmap_atomic,
+    "unmap-order": test_checker_unmap_order_stack_profile,
+    "kernel-warning": test_checker_kernel_warning_other_warn,
+})

@@ -292,7 +292,9 @@ def _findings_of(header: dict[str, Any], findings: list[dict[str, Any]] | None) 
     return [f for f in findings if isinstance(f, dict)]
 
 
-_RELEVANT = {"kmap_atomic": 4, "kunmap_atomic": 4, "load": 4, "store": 4, "fault": 5, "bug": 5}
+# How likely an event kind is to be what a finding's step means (accesses, faults and BUGs first:
+# at the step of a stale access the clobbering context may also unmap).
+_RELEVANT = {"kmap_atomic": 4, "kunmap_atomic": 4, "load": 5, "store": 5, "fault": 6, "bug": 6, "warn": 6}
 
 
 def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: list[dict[str, Any]]) -> list[int]:
@@ -314,6 +316,8 @@ def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: l
             if slot and (r.get("idx") == slot.get("idx") or r.get("vaddr") == slot.get("vaddr")):
                 sc += 2
             if r.get("cpu") == f.get("cpu"):
+                sc += 1
+            if str(r.get("kind")) in str(f.get("message", "")).split():
                 sc += 1
             if sc > score:
                 best, score = i, sc
