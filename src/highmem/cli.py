@@ -77,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
                      help="override a Kconfig option on every profile (repeatable)")
     cmp.add_argument("--json", action="store_true", help="print one JSON object")
+    cmp.add_argument("-q", "--quiet", action="store_true", help="print the table only")
     cmp.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
     sc = sub.add_parser("scenarios", help="list the built-in scenarios")
     sc.add_argument("--json", action="store_true", help="print JSON")
@@ -373,7 +374,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         console = _console()
         console.print(t)
         for c in cells:
-            if c.status == "n/a":
+            if c.status == "n/a" and not args.quiet:
                 console.print(f"n/a: {c.scenario} on {c.profile}: {c.reason}", highlight=False, markup=False)
     return 1 if any(c.kinds for c in cells) else 0
 
