@@ -25,6 +25,11 @@ Rows:
 
 * step, DefaultStrategy, checker on, Python body (``Scenario.python`` false,
   as :func:`explore` runs a scenario built in code) - target <= 10x floor;
+* where that step's time goes, by removing parts (information): the same
+  run with the checker unsubscribed before the clock starts (engine only: no
+  event is even built, ``bus.active`` is false), and with a no-op observer
+  in the checker's place (every event built and delivered, none judged);
+  the differences are the cost of events and of the checker's judgement;
 * the same scenario as ``highmem check file.py`` runs it (``python=True``:
   the engine's ``sys.settrace`` line guard that turns an endless Python loop
   into a step-budget finding) - same target;
@@ -133,13 +138,22 @@ def build(sc: Scenario, strategy: Strategy) -> Simulator:
     return Simulator(m, sc.workload(m), strategy, max_steps=sc.max_steps, python_code=sc.python)
 
 
-def time_run(sc: Scenario, strategy: Strategy) -> tuple[float, RunResult]:
-    """(seconds of ``Simulator.run()`` alone, result); GC off while timed."""
-    sim = build(sc, strategy)
+def time_run(sc: Scenario, strategy: Strategy, with_boot: bool = False,
+             prepare: Callable[[Simulator], None] | None = None) -> tuple[float, RunResult]:
+    """(seconds of ``Simulator.run()`` alone, result); GC off while timed.
+
+    ``with_boot``: time what run_once does instead (boot, workload, Simulator, run).
+    ``prepare(sim)`` runs before the clock starts (to change the observers).
+    """
     gc.collect()
     gc.disable()
     try:
         t0 = time.perf_counter()
+        sim = build(sc, strategy)
+        if prepare is not None:
+            prepare(sim)
+        if not with_boot:
+            t0 = time.perf_counter()
         res = sim.run()
         dt = time.perf_counter() - t0
     finally:
@@ -149,23 +163,24 @@ def time_run(sc: Scenario, strategy: Strategy) -> tuple[float, RunResult]:
     return dt, res
 
 
-Subject = tuple[Scenario, Callable[[], Strategy]]
+#: (scenario, strategy factory) or (scenario, strategy factory, prepare(sim))
+Subject = tuple[Any, ...]
 
 
-def measure_runs(subjects: dict[str, Subject], *, repeat: int = REPEAT, floor_number: int = FLOOR_NUMBER
-                 ) -> tuple[dict[str, float], float, dict[str, RunResult]]:
+def measure_runs(subjects: dict[str, Subject], *, repeat: int = REPEAT, floor_number: int = FLOOR_NUMBER,
+                 with_boot: frozenset[str] = frozenset()) -> tuple[dict[str, float], float, dict[str, RunResult]]:
     """({name: ns per step}, floor ns, {name: last result}): one run of each subject then the floor, per
-    repeat, minimum kept."""
+    repeat, minimum kept.  Subjects named in ``with_boot`` are timed with their boot (see time_run)."""
     fl = _timer(FLOOR_STMT, floor_globals())
     fl.timeit(floor_number // 20)
     best = dict.fromkeys(subjects, float("inf"))
     best_floor = float("inf")
     results: dict[str, RunResult] = {}
-    for name, (sc, strat) in subjects.items():  # warm-up
-        time_run(sc, strat())
+    for sc, strat, *prep in subjects.values():  # warm-up
+        time_run(sc, strat(), False, *prep)
     for _ in range(repeat):
-        for name, (sc, strat) in subjects.items():
-            dt, res = time_run(sc, strat())
+        for name, (sc, strat, *prep) in subjects.items():
+            dt, res = time_run(sc, strat(), name in with_boot, *prep)
             best[name] = min(best[name], dt / res.steps * 1e9)
             results[name] = res
         best_floor = min(best_floor, fl.timeit(floor_number) / floor_number * 1e9)
@@ -187,9 +202,22 @@ def measure_bare(number: int = BARE_NUMBER) -> tuple[float, float]:
     return res["load"], res["floor"]
 
 
+def _no_checker(sim: Simulator) -> None:
+    """Engine only: the checker unsubscribed, so nothing is observed and no event is built."""
+    sim.m.bus.unsubscribe(sim.checker)
+
+
+def _noop_observer(sim: Simulator) -> None:
+    """Every event built and delivered, but to a no-op observer instead of the checker."""
+    sim.m.bus.unsubscribe(sim.checker)
+    sim.m.subscribe(lambda e: None)
+
+
 def subjects(n: int = N, n_guard: int = N_GUARD) -> dict[str, Subject]:
     return {
         "python": (load_scenario(n), DefaultStrategy),
+        "engine": (load_scenario(n), DefaultStrategy, _no_checker),
+        "noop": (load_scenario(n), DefaultStrategy, _noop_observer),
         "guard": (load_scenario(n_guard, python=True), DefaultStrategy),
         "toml": (toml_scenario(n), DefaultStrategy),
         "random": (load_scenario(n, cpus=2, tasks=2), lambda: RandomStrategy(0)),
@@ -210,6 +238,8 @@ def run(n: int = N) -> list[Row]:
     ratio_bare = bare / bare_floor
     return [
         row("step: checker on, Python body, 1 CPU, DefaultStrategy", "python", True),
+        row("  where it goes: engine only (checker unsubscribed)", "engine", False),
+        row("  where it goes: engine + events to a no-op observer", "noop", False),
         row("step: same, as `highmem check file.py` (line guard)", "guard", True),
         row("step: same ops as a TOML scenario (interpreter)", "toml", False),
         row("step: RandomStrategy, 2 CPUs x 1 task", "random", False, f" ({switch_share:.0%} switch)"),

@@ -344,8 +344,6 @@ def test_bounce_dma_at_the_limit_is_fine() -> None:
     assert req.block == 5 and dev.read_block(5)[:4] == b"edge"
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: an Oops other than a page fault (DMAError) stops the run "
-                   "without any finding, so `highmem check` reports the schedule clean")
 def test_bounce_dma_oops_in_engine_is_reported() -> None:
     """2.4.22 include/linux/blkdev.h: an unbounced DMA above the limit is an Oops in the device's interrupt;
     a run the engine stops for an Oops must carry a finding naming it."""

@@ -342,3 +342,24 @@ def test_pkmap_last_pkmap_above_pae_size_is_rejected() -> None:
     """2.4.22 include/asm-i386/highmem.h: with CONFIG_X86_PAE LAST_PKMAP is 512, so 1024 cannot be asked."""
     with pytest.raises(HighmemError, match=r"^LAST_PKMAP=1024 is invalid: it must be a power of two from 2 to 512"):
         highmem.boot("linux-2.4", pae=True, last_pkmap=1024)
+
+
+def test_pkmap_kunmap_below_one_user_bugs() -> None:
+    """2.4.22 mm/highmem.c kunmap_high: --pkmap_count reaching 0 is a BUG (an entry may only return to 0 through
+    the flush of a wrap); a second kunmap of a page kmapped once does exactly that."""
+    m = highmem.boot("linux-2.4", cpus=2)
+    page = m.alloc_highpage()
+    m.kmap(page)
+    m.kunmap(page)
+    with pytest.raises(KernelBUG) as e:
+        m.kunmap(page)
+    assert str(e.value) == "kernel BUG in kunmap_high: pkmap_count[1] reached 0 without a TLB flush"
+
+
+@pytest.mark.parametrize(("last", "pae"), [(2, False), (1024, False), (512, True)])
+def test_pkmap_last_pkmap_accepted_values(last: int, pae: bool) -> None:
+    """2.4.22 include/asm-i386/highmem.h: any power of two up to the kernel's own LAST_PKMAP is a usable
+    (shrunk) pool; the first kmap still takes entry 1."""
+    m = highmem.boot("linux-2.4", pae=pae, last_pkmap=last)
+    assert m.LAST_PKMAP == last and len(m.pkmap.pkmap_count) == last
+    assert m.kmap(m.alloc_highpage()) == pkmap_addr(1)

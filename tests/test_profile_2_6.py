@@ -108,9 +108,6 @@ ops = [{ op = "work", steps = 2 }]
 """
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: profiles/common.py preempt_disable does not bump machine.epoch, "
-                   "so Simulator._options reuses options cached at kmap_atomic's scheduling point (preempt "
-                   "count 0) and offers preemption of the holder at the next point")
 def test_profile_2_6_preempt_never_preempts_a_kmap_atomic_holder(monkeypatch: pytest.MonkeyPatch) -> None:
     """2.6.32 arch/x86/mm/highmem_32.c: with CONFIG_PREEMPT the raised preempt count keeps the holder on its
     CPU from kmap_atomic to kunmap_atomic; an exhaustive search (2 preemptions) finds preemptions before and

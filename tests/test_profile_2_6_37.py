@@ -229,8 +229,6 @@ def test_profile_2_6_37_non_debug_pop_underflow_is_silent() -> None:
     assert m.__dict__["kmap_atomic_idx"][0] == -1
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: linux_2_6_37.kmap_atomic indexes m.kmap_vaddr / kmap_pte_at with "
-                   "idx -1 (Python wraps to the last slot of the last CPU) instead of fixmap FIX_KMAP_BEGIN - 1")
 def test_profile_2_6_37_non_debug_map_after_underflow_uses_fixmap_below_kmap_begin() -> None:
     """2.6.39 include/linux/highmem.h + arch/x86/mm/highmem_32.c (derived): after a silent underflow the next
     push returns slot -1, so idx = -1 and vaddr = __fix_to_virt(FIX_KMAP_BEGIN - 1) = 0xfffbb000 (fixmap 68),

@@ -333,3 +333,59 @@ def test_profile_5_11_kunmap_local_below_page_offset_warns() -> None:
     m.kunmap_local(0x08048000)
     assert [e.message for e in ev if isinstance(e, Warn)] == [
         "WARNING in kunmap_local_indexed on CPU 0: 0x08048000 is below PAGE_OFFSET"]
+
+
+LOWMEM_ATOMIC = """
+[machine]
+profile = "linux-5.11"
+cpus = 1
+nr_cpus = 1
+config = { SMP = false, PREEMPT = true }
+
+[pages]
+L = { zone = "normal", fill = "l" }
+
+[[task]]
+name = "holder"
+ops = [
+  { op = "work", steps = 1 },
+  { op = "kmap_atomic", page = "L", type = "KM_USER0", as = "a" },
+  { op = "work", steps = 2 },
+  { op = "kunmap_atomic", addr = "a", type = "KM_USER0" },
+  { op = "work", steps = 1 },
+]
+
+[[task]]
+name = "other"
+ops = [{ op = "work", steps = 1 }]
+"""
+
+
+def test_profile_5_11_kmap_atomic_of_lowmem_page_is_never_preempted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5.15 include/linux/highmem-internal.h kmap_atomic: preempt_disable() and pagefault_disable() come first,
+    so even a lowmem page (returned by page_address) is held with preemption disabled until kunmap_atomic."""
+    sc = load_toml_text(LOWMEM_ATOMIC, "t.toml")
+    ex, traces = _traced_exhaustive(sc, monkeypatch, schedules=500, max_preemptions=2)
+    assert ex.exhausted and dict(ex.counts) == {}
+    inside, outside = _preemptions_any(traces, "holder")
+    assert inside == 0 and outside > 0
+
+
+def _preemptions_any(traces: list[Any], ctx: str) -> tuple[int, int]:
+    """(preemptions of ``ctx`` between its kmap_atomic and kunmap_atomic events, any idx; preemptions outside)."""
+    inside = outside = 0
+    for recs in traces:
+        holding = False
+        for r in recs:
+            if r.get("context") != ctx:
+                continue
+            if r["kind"] == "kmap_atomic":
+                holding = True
+            elif r["kind"] == "kunmap_atomic":
+                holding = False
+            elif r["kind"] == "context" and r["what"] == "switch_out" and r["detail"] == "preempt":
+                if holding:
+                    inside += 1
+                else:
+                    outside += 1
+    return inside, outside

@@ -328,6 +328,16 @@ class Machine:
         raise HighmemError(f"kmap_atomic_to_page does not exist in profile {self.config.profile}: it came in "
                            "Linux 2.6; use --profile linux-2.6")
 
+    def slot_pte(self, idx: int) -> tuple[int, bytearray, int]:
+        """(vaddr, page-table frame, offset) of kmap slot ``idx``: ``__fix_to_virt(FIX_KMAP_BEGIN + idx)``
+        and the PTE ``kmap_pte - idx``, for any idx, even outside FIX_KMAP_BEGIN..END (as C computes it)."""
+        if 0 <= idx < len(self.kmap_pte_at):
+            frame, off = self.kmap_pte_at[idx]
+            return self.kmap_vaddr[idx], frame, off
+        ptep = self.kmap_pte - idx * self.pte_size
+        vaddr = self.fixmap.fix_to_virt_unchecked(self.kmap_fixmap_base + idx) & 0xFFFFFFFF
+        return vaddr, self.phys.frame(ptep >> PAGE_SHIFT), ptep & 0xFFF
+
     def kmap_slot(self, cpu: int, type: Any) -> tuple[int, VirtAddr]:
         """(fixmap index, virtual address) of the slot of ``type`` on ``cpu``."""
         from highmem.kernel.kmap_types import coerce_km_type

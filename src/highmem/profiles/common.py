@@ -43,6 +43,8 @@ def preempt_count(m: Machine) -> int:
 
 def preempt_disable(m: Machine) -> None:
     m.current.data["preempt_count"] = preempt_count(m) + 1
+    # Whether the scheduler may preempt depends on the count: the engine's options change.
+    m.epoch += 1
 
 
 def preempt_enable(m: Machine) -> None:

@@ -119,10 +119,9 @@ def kmap_atomic(m: Machine, page: Page, type: object = None) -> int:
     slot = kmap_atomic_idx_push(m)
     cpu = cur.cpu
     idx = slot + m.KM_TYPE_NR * cpu
-    if idx >= len(m.kmap_vaddr):
-        raise _sched._bug(m, "kmap_atomic_prot", f"stack slot {slot} of CPU {cpu} runs past FIX_KMAP_END")
-    vaddr = m.kmap_vaddr[idx]
-    frame, off = m.kmap_pte_at[idx]
+    # No range check, as in C: after an underflow (non-debug) idx may be -1, a fixmap entry
+    # below FIX_KMAP_BEGIN; past FIX_KMAP_END it is the next CPU's slot or beyond.
+    vaddr, frame, off = m.slot_pte(idx)
     old = m.pte_struct.unpack_from(frame, off)[0]
     if old != 0:
         raise _sched._bug(m, "kmap_atomic_prot", f"stack slot {slot} of CPU {cpu} (fixmap "
@@ -158,15 +157,14 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: object = None) -> None:
         else:
             slot = st[cpu] - 1
         idx = slot + m.KM_TYPE_NR * cpu
-        if m.DEBUG_HIGHMEM and (idx < 0 or vaddr != m.kmap_vaddr[idx]):
+        top_vaddr, frame, off = m.slot_pte(idx)
+        if m.DEBUG_HIGHMEM and vaddr != top_vaddr:
             warn_once(m, "__kunmap_atomic", "__kunmap_atomic",
                       f"WARNING in __kunmap_atomic on CPU {cpu}: {kvaddr:#010x} is not the top slot")
-        if 0 <= idx < len(m.kmap_pte_at):
-            frame, off = m.kmap_pte_at[idx]
-            old = m.pte_struct.unpack_from(frame, off)[0]
-            m.pte_struct.pack_into(frame, off, 0)
-            if m.bus.active:
-                m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, m.kmap_vaddr[idx], old))
+        old = m.pte_struct.unpack_from(frame, off)[0]
+        m.pte_struct.pack_into(frame, off, 0)
+        if m.bus.active:
+            m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, top_vaddr, old))
         m.cpus[cpu].flush_tlb_one(vaddr)
         if not m.config.options["KUNMAP_POP_BEFORE_CLEAR"]:
             kmap_atomic_idx_pop(m)

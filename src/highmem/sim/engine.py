@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from greenlet import greenlet
 
-from highmem.errors import HighmemError, KernelBUG, Oops, SimulatorError
+from highmem.errors import HighmemError, KernelBUG, Oops, PageFault, SimulatorError
 from highmem.events import ContextEvent
 from highmem.kernel.context import Context, ContextKind
 from highmem.kernel.machine import Machine
@@ -536,6 +536,11 @@ class Simulator:
         try:
             g.switch()
         except (KernelBUG, Oops) as e:
+            if isinstance(e, Oops) and not isinstance(e, PageFault):
+                # A page fault and a BUG() reach the checker as events; any other Oops
+                # (a device's DMA beyond its limit) is reported here.
+                self.checker.report(Finding("kernel-bug", f"{ctx.name} on CPU {ctx.cpu}: {e}", ctx.cpu,
+                                            [ctx.name], steps=[self.step]))
             self._stop("stopped", str(e))
             return
         except StepBudgetExceeded as e:
