@@ -93,6 +93,10 @@ class Checker:
         return {"type": mp.type, "idx": mp.idx, "fixmap": self.m.kmap_fixmap_base + mp.idx, "vaddr": mp.vaddr}
 
     def _slot_text(self, mp: Mapping) -> str:
+        if self.stack_slots:
+            depth = mp.idx - self.m.KM_TYPE_NR * mp.cpu
+            return (f"stack slot {depth} of CPU {mp.cpu} (fixmap {self.m.kmap_fixmap_base + mp.idx}, "
+                    f"{mp.vaddr:#010x})")
         return f"slot {mp.type} of CPU {mp.cpu} (fixmap {self.m.kmap_fixmap_base + mp.idx}, {mp.vaddr:#010x})"
 
     # -- handlers -------------------------------------------------------------
@@ -257,8 +261,10 @@ class Checker:
             for mp in self._held_high(ev.context):
                 step = self.step_of()
                 verb = "called schedule()" if ev.detail == "schedule" else "went to sleep"
+                risk = (f"the next task on CPU {ev.cpu} may take the slot" if not self.stack_slots else
+                        "kmap_atomic disabled preemption and page faults, so it sleeps in atomic context")
                 msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {mp.pfn:#x}, "
-                       f"mapped at step {mp.step}): the next task on CPU {ev.cpu} may take the slot")
+                       f"mapped at step {mp.step}): {risk}")
                 self.report(Finding("sleep-in-atomic", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
                                     [mp.step, step]))
         elif ev.what == "end":
