@@ -196,7 +196,9 @@ def wake_up(m: Machine, queue: str) -> int:
 def do_exit(m: Machine) -> NoReturn:
     """``do_exit()``: the task ends here. Process context."""
     _point(m, "do_exit")
-    if m.current.kind is not ContextKind.TASK:
+    # kernel/exit.c (2.4.22): do_exit panics when in_interrupt(), which includes a task that
+    # still has bottom halves disabled.
+    if m.current.kind is not ContextKind.TASK or in_interrupt(m):
         raise _bug(m, "do_exit", "Aiee, killing interrupt handler!")
     _need_engine(m, "do_exit")
     m.engine.do_exit(m.current)  # type: ignore[union-attr]

@@ -586,9 +586,10 @@ class Simulator:
             self.live_tasks -= 1
             self._emit(ctx, "end", "exit")
             if st.local_bh_count and not st.stack:
+                # Returning from the task body is do_exit(): it panics when in_interrupt().
                 self.checker.report(Finding(
-                    "kernel-warning", f"{ctx.name} exited on CPU {ctx.cpu} with bottom halves disabled "
-                    f"(local_bh_count {st.local_bh_count}): softirqs never run on that CPU again",
+                    "kernel-bug", f"{ctx.name} on CPU {ctx.cpu}: kernel panic in do_exit: Aiee, killing interrupt "
+                    f"handler! (the task exits with bottom halves disabled, local_bh_count {st.local_bh_count})",
                     ctx.cpu, [ctx.name], steps=[self.step]))
             if not st.stack:
                 # do_exit ends in schedule(); the CPU idles with interrupts enabled.
