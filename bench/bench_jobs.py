@@ -36,7 +36,7 @@ __all__ = ["run", "TARGET_SPEEDUP"]
 SCENARIO = "irq-uses-user-slot"
 SCHEDULES = 2000
 JOBS = 2
-REPEAT = 2
+REPEAT = 3
 TARGET_SPEEDUP = 1.7
 
 
@@ -49,8 +49,8 @@ def _explore(jobs: int, schedules: int) -> tuple[float, Any]:
     return time.perf_counter() - t0, ex
 
 
-#: Busy-loop iterations of the machine-speedup calibration (about as long as the serial exploration).
-BURN = 30_000_000
+#: Busy-loop iterations of the machine-speedup calibration (about 0.6 s serial).
+BURN = 20_000_000
 CHUNKS = JOBS * 4  # ChunkRunner's chunking: workers * 4 chunks
 
 
@@ -95,12 +95,13 @@ def run(schedules: int = SCHEDULES) -> list[Row]:
     best = measure(schedules)
     speedup = best["serial"] / best["parallel"]
     machine = best["burn1"] / best["burn2"]
+    busy = " (machine busy: below target itself)" if machine < TARGET_SPEEDUP else ""
     return [Row(f"--jobs {JOBS} vs --jobs 1: {SCENARIO}, random, {schedules:,} schedules",
                 f"{schedules / best['parallel']:.0f} schedules/s",
                 f"{schedules / best['serial']:.0f} schedules/s serial",
                 f"{speedup:.2f}x", f">= {TARGET_SPEEDUP:g}x", speedup >= TARGET_SPEEDUP),
             Row(f"--jobs {JOBS}: machine speedup (busy loop, same pool) and efficiency",
-                f"{machine:.2f}x machine", f"load avg {load:.2f} on {os.cpu_count()} CPUs",
+                f"{machine:.2f}x machine{busy}", f"load avg {load:.2f} on {os.cpu_count()} CPUs",
                 f"{speedup / machine:.0%} of machine", "(info)")]
 
 

@@ -2,21 +2,18 @@
 
 ``python bench/prototypes.py`` - an investigation tool, not part of run.py.
 Nothing under src/ is modified: each proposal replaces a function of the
-running process with a changed copy (written against src at commit 79db57d;
+running process with a changed copy (written against src at commit 4450c3f;
 if src changes, these copies may no longer match it), and is measured side by
 side with the unpatched code and the floor, as the benchmarks are.
 
 P1  sim/checker.py + hw/cpu.py + events.py: an access hook.  When the only
     observer is the checker, ``CPU.load``/``CPU.store`` call
     ``checker.on_access(cpu, context, vaddr, size, pfn, hit, cls)`` with raw
-    arguments instead of building a ``Load``/``Store`` NamedTuple (its
-    generated ``__new__`` costs about two floors) and dispatching it through
+    arguments instead of building a ``Load``/``Store`` NamedTuple (about a
+    floor, even with ``tuple.__new__``) and dispatching it through
     ``Checker.__call__`` (a dict lookup and a second call).  The event is
     built only when the access must be judged (outside the fast "held here,
     same frame" case).
-P4  sim/engine.py ``Simulator._point``: test the options cache key in place
-    (no ``_options`` call and no key tuple when nothing changed), and
-    kernel/machine.py ``Machine.load``: read ``sched_point`` once.
 P2  kernel/machine.py ``Machine.load`` / hw/cpu.py ``CPU.load``: the TLB-hit,
     in-page fast path inlined into ``Machine.load`` (one Python call per
     load instead of two), and loads served from a per-frame ``memoryview``
@@ -61,6 +58,7 @@ _END = 1 << 32
 _OFF = 4095
 _ZERO = bytes(4096)
 _Load = ev.Load
+_tnew = tuple.__new__
 
 
 # -- P1: raw-argument access hook for the checker -----------------------------------------------
@@ -84,7 +82,7 @@ def _cpu_load_p1(self: Any, vaddr: int, size: int) -> bytes:
         if hook is not None:
             hook(self.id, self.context, vaddr, size, e[0], hit, _Load)
         else:
-            self.bus.emit(_Load(self.id, self.context, vaddr, size, e[0], hit))
+            self.bus.emit(_tnew(_Load, (self.id, self.context, vaddr, size, e[0], hit)))
     return data
 
 
@@ -112,45 +110,11 @@ P1: Patch = [(hw_cpu.CPU, "load", _cpu_load_p1), (sim_checker.Checker, "on_acces
              (sim_engine.Simulator, "__init__", _sim_init_p1)]
 
 
-# -- P4: _point tests the options cache in place; Machine.load reads sched_point once ------------------
-def _point_p4(self: Any, op: str) -> None:
-    self.step += 1
-    if self.step > self.max_steps:
-        raise sim_engine.StepBudgetExceeded(op)
-    m = self.m
-    cur = m.current
-    c = cur.cpu
-    if self.pending_irq[c]:
-        name = self._deliverable(c)
-        if name is not None:
-            self._switch_main(sim_engine.Option("irq", c, name, name))
-            return
-    key = self._opts_key
-    if key is not None and key[2] is cur and key[0] == m.epoch and key[1] == self._ver:
-        opts = self._opts
-    else:
-        opts = self._options(cur)
-    if len(opts) > 1:
-        i = self._choose(opts, True)
-        if i:
-            self._switch_main(opts[i])
-
-
-def _machine_load_p4(self: Any, vaddr: int, size: int) -> bytes:
-    sp = self.sched_point
-    if sp is not None:
-        sp("load")
-    return self.cpus[self.current.cpu].load(vaddr, size)
-
-
-P4: Patch = [(sim_engine.Simulator, "_point", _point_p4), (Machine, "load", _machine_load_p4)]
-
-
 # -- P2: Machine.load fast path (+ memoryview frames) ------------------------------------------------
 _VIEWS: dict[int, memoryview] = {}
 
 
-def _machine_load_p2(self: Any, vaddr: int, size: int, views: dict[int, memoryview] | None = None) -> bytes:
+def _machine_load_p2(self: Any, vaddr: int, size: int) -> bytes:
     sp = self.sched_point
     if sp is not None:
         sp("load")
@@ -161,19 +125,37 @@ def _machine_load_p2(self: Any, vaddr: int, size: int, views: dict[int, memoryvi
     e = cpu.tlb.get(vaddr >> 12)
     if e is None:
         return cpu.load(vaddr, size)
-    if views is not None:
-        fr = views.get(e[0])
-        data = _ZERO[:size] if fr is None else fr[off : off + size].tobytes()
-    else:
-        fr = cpu.mem.frames.get(e[0])
-        data = _ZERO[:size] if fr is None else bytes(fr[off : off + size])
+    fr = cpu.mem.frames.get(e[0])
+    data = _ZERO[:size] if fr is None else bytes(fr[off : off + size])
+    if cpu.bus.active:
+        hook = _HOOK[0]  # with P1: the checker's access hook
+        if hook is not None:
+            hook(cpu.id, cpu.context, vaddr, size, e[0], True, _Load)
+        else:
+            cpu.bus.emit(_tnew(_Load, (cpu.id, cpu.context, vaddr, size, e[0], True)))
+    return data
+
+
+def _machine_load_p2_mv(self: Any, vaddr: int, size: int) -> bytes:
+    """As _machine_load_p2, reading through a memoryview of the frame (one copy instead of two)."""
+    sp = self.sched_point
+    if sp is not None:
+        sp("load")
+    cpu = self.cpus[self.current.cpu]
+    off = vaddr & _OFF
+    if type(vaddr) is not int or vaddr < 0 or size <= 0 or off + size > 4096 or vaddr + size > _END:
+        return cpu.load(vaddr, size)
+    e = cpu.tlb.get(vaddr >> 12)
+    if e is None:
+        return cpu.load(vaddr, size)
+    fr = _VIEWS.get(e[0])
+    data = _ZERO[:size] if fr is None else fr[off : off + size].tobytes()
     if cpu.bus.active:
         cpu.bus.emit(_Load(cpu.id, cpu.context, vaddr, size, e[0], True))
     return data
 
 
-def _machine_load_p2_mv(self: Any, vaddr: int, size: int) -> bytes:
-    return _machine_load_p2(self, vaddr, size, _VIEWS)
+P2: Patch = [(Machine, "load", _machine_load_p2)]
 
 
 # -- P3: copy-on-write page->virtual ------------------------------------------------------------------
@@ -217,8 +199,7 @@ _MISSING = object()
 
 def step_costs(repeat: int = floor.REPEAT, n: int = bench_step.N) -> dict[str, float]:
     """ns per step of bench_step's main subject under each patch set, and the floor, interleaved."""
-    variants: dict[str, Patch] = {"current src": [], "P1 access hook": P1, "P4 _point/Machine.load": P4,
-                                  "P1 + P4": P1 + P4}
+    variants: dict[str, Patch] = {"current src": [], "P1 access hook": P1, "P1 + P2 (fused load)": P1 + P2}
     sc = bench_step.load_scenario(n)
     fl = floor._timer(floor.FLOOR_STMT, floor.floor_globals())
     best = dict.fromkeys([*variants, "floor"], float("inf"))

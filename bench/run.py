@@ -1,8 +1,9 @@
 """Run every highmem benchmark in one process and print one table, then the scaling tables.
 
-``python bench/run.py`` (full: about 4 minutes on 2 cores) or
-``python bench/run.py --quick`` (skips bench_bounce and bench_compare, the
-two long explorations: about 2 minutes).  Peak RSS is measured in fresh
+``python bench/run.py`` (full: about 2.5 minutes on an idle 2-core machine)
+or ``python bench/run.py --quick`` (skips bench_bounce and bench_compare, the
+two long explorations: about 1.5 minutes); ``--no-scaling`` also skips the
+scaling tables (bench_scaling).  Peak RSS is measured in fresh
 subprocesses and ``--jobs 2`` in a process pool; everything else runs here.
 Exit status 1 when a target is missed.
 """

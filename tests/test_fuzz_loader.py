@@ -21,10 +21,14 @@ Budget: ``HIGHMEM_FUZZ_EXAMPLES`` (a percentage of the default example counts, d
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from fuzz_support import (
     STATS,
     STRICT,
@@ -36,9 +40,6 @@ from fuzz_support import (
     time_limit,
     to_toml,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from highmem.errors import HighmemError
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
 from highmem.profiles import PROFILE_NAMES
@@ -52,8 +53,9 @@ WHERE = "fuzz.toml"
 RUN_MAX_STEPS = 20_000
 RUN_SECONDS = 20.0
 
-SETTINGS = settings(max_examples=fuzz_examples(400), deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=fuzz_examples(1000), deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
+TEXT_SETTINGS = settings(SETTINGS, max_examples=fuzz_examples(1500))
 
 # -- vocabulary -------------------------------------------------------------------------------------
 KM_TYPES = sorted(set(KM_TYPE_VARIANTS["2.4.22"]) | set(KM_2_6_32) | {"KM_KDB", "KM_TYPE_NR", "__KM_FENCE_0"})
@@ -332,16 +334,12 @@ def mutated_texts(draw: Any) -> str:
             text = text[:pos]
             continue
         elif kind == 5:
-            import re
-
             nums = list(re.finditer(r"-?\d+", text))
             if nums:
                 m = nums[draw(st.integers(0, len(nums) - 1))]
                 text = text[:m.start()] + str(draw(st.sampled_from(INTERESTING_INTS))) + text[m.end():]
             continue
         elif kind == 6:
-            import re
-
             words = list(re.finditer(r"[A-Za-z_][A-Za-z0-9_.-]*", text))
             if words:
                 m = words[draw(st.integers(0, len(words) - 1))]
@@ -406,7 +404,7 @@ def test_fuzz_loader_structured(doc: dict[str, Any]) -> None:
     check_input(to_toml(doc), "structured")
 
 
-@SETTINGS
+@TEXT_SETTINGS
 @given(mutated_texts())
 def test_fuzz_loader_unstructured(text: str) -> None:
     """Mutated built-in files and raw text: a Scenario or a one-line HighmemError, never anything else."""

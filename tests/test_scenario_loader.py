@@ -180,8 +180,9 @@ def test_loader_messages_start_with_file_name() -> None:
 
 
 def test_loader_step_budget_of_huge_repeat() -> None:
-    """A TOML task looping past max_steps is a HighmemError from run_once mentioning the step budget."""
-    sc = load_toml_text("""
+    """A TOML task that must take more steps than max_steps is refused at load time, naming the budget."""
+    with pytest.raises(HighmemError) as e:
+        load_toml_text("""
 [scenario]
 max_steps = 100
 
@@ -189,9 +190,27 @@ max_steps = 100
 name = "t"
 ops = [{ op = "repeat", count = 1000, ops = [{ op = "work", steps = 1 }] }]
 """, "t.toml")
+    assert str(e.value) == ("t.toml:5: task t takes at least 1000 steps, more than the step budget of 100 "
+                            "([scenario] max_steps): shorten its repeats")
+
+
+def test_loader_step_budget_at_run_time() -> None:
+    """A run that still exceeds max_steps (waiting loops the loader cannot count) is a HighmemError from run_once."""
+    sc = load_toml_text("""
+[scenario]
+max_steps = 3
+
+[[task]]
+name = "t"
+ops = [{ op = "work", steps = 2 }, { op = "wake", queue = "q" }]
+
+[[task]]
+name = "u"
+ops = [{ op = "work", steps = 2 }]
+""", "t.toml")
     with pytest.raises(HighmemError) as e:
         run_once(sc, sc.config(), DefaultStrategy())
-    assert str(e.value) == ("scenario t (t.toml): a context did not finish within the step budget of 100 steps; "
+    assert str(e.value) == ("scenario t (t.toml): a context did not finish within the step budget of 3 steps; "
                             "shorten its loops or raise [scenario] max_steps")
 
 

@@ -206,7 +206,10 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     from highmem.sim.strategy import SparseReplayStrategy
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HighmemError(f"--out {out} cannot be used as a directory: {e.strerror or e}") from None
     files: dict[str, str] = {}
     for kind, rep in ex.by_kind.items():
         stem = f"{ex.scenario.name}.{kind}"
@@ -233,6 +236,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from highmem.sim.strategy import SparseReplayStrategy
 
     doc = load_schedule(args.replay)
+    if args.profile is not None and args.profile != doc.get("profile"):
+        raise HighmemError(f"--profile {args.profile} does not apply to --replay: {args.replay} was recorded on "
+                           f"{doc.get('profile')}, and a schedule only replays on its own profile")
     name = args.scenarios[0] if args.scenarios else doc["scenario"].removeprefix("builtin:")
     sc = resolve(name)
     if sc.digest != doc["digest"]:
@@ -288,8 +294,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         args.parallel = (process_pool(args.jobs), args.jobs)
     if args.schedules < 1:
         raise HighmemError(f"--schedules {args.schedules} is invalid: explore at least one schedule")
-    if args.depth < 1:
-        raise HighmemError(f"--depth {args.depth} is invalid: the PCT bug depth is at least 1")
+    _check_depth(args.depth)
     if args.strategy not in ("random", "pct", "exhaustive"):
         raise HighmemError(f"strategy {args.strategy!r} does not exist: choose random, pct or exhaustive")
     if args.trace or args.html:
@@ -327,11 +332,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(ex.counts for ex in exs) else 0
 
 
+def _check_options_anywhere(items: list[str]) -> None:
+    """An option that no profile models is a typo, not an 'n/a' on every profile."""
+    from highmem.profiles import PROFILE_NAMES, get_profile
+
+    known = {o for p in PROFILE_NAMES for o in get_profile(p).options}
+    for item in items:
+        name = item.split("=", 1)[0].strip().removeprefix("CONFIG_")
+        if "=" not in item:
+            raise HighmemError(f"config setting {item!r} has no '=': write NAME=y or NAME=n")
+        if name not in known:
+            raise HighmemError(f"config option {name!r} is not modelled by any profile: known options are "
+                               f"{', '.join(sorted(known))}")
+
+
+def _check_depth(depth: int) -> None:
+    if depth < 1:
+        raise HighmemError(f"--depth {depth} is invalid: the PCT bug depth is at least 1")
+    if depth > MAX_PCT_DEPTH:
+        raise HighmemError(f"--depth {depth} is too large: PCT draws depth - 1 change points; use at most "
+                           f"{MAX_PCT_DEPTH}")
+
+
+MAX_PCT_DEPTH = 1000
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from highmem.scenarios import resolve
     from highmem.sim.compare import compare, parse_profiles
 
     profiles = parse_profiles(args.profiles)
+    _check_depth(args.depth)
+    _check_options_anywhere(args.config)
     if args.schedules < 1:
         raise HighmemError(f"--schedules {args.schedules} is invalid: explore at least one schedule")
     if args.strategy not in ("random", "pct", "exhaustive"):

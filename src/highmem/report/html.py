@@ -454,6 +454,8 @@ class _Timeline:
             every = mult
             if mult * self.unit >= 44:
                 break
+        # Never more than about 200 candidate ticks, however long the run.
+        every = max(every, -(-self.m.last // 200))
         cands += list(range(0, self.m.last + 1, every))
         for st in cands:
             x = self.x(st)

@@ -23,6 +23,10 @@ from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
 __all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target"]
 
 
+#: Bounds on what a trace may claim, so a corrupt one cannot make a report unbounded.
+MAX_CPUS = 64
+MAX_STEP = 10**9
+
 def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read and validate a trace file; returns ``(header, records)``.
 
@@ -50,6 +54,10 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             header = None
     if not isinstance(header, dict) or header.get("schema") != TRACE_SCHEMA:
         raise HighmemError(f"trace file {p} is not a highmem trace: its first line is not a {TRACE_SCHEMA} header")
+    cpus = header.get("cpus", 1)
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or not 1 <= cpus <= MAX_CPUS:
+        raise HighmemError(f"trace file {p} is corrupt at line 1: its header claims {cpus!r} CPUs "
+                           f"(a machine has 1 to {MAX_CPUS})")
     version = header.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise HighmemError(f"trace file {p} is truncated or corrupt at line 1")
@@ -62,8 +70,10 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         except (UnicodeDecodeError, ValueError):
             rec = None
         if (not isinstance(rec, dict) or not isinstance(rec.get("step"), int) or isinstance(rec.get("step"), bool)
-                or rec["step"] < 0 or not isinstance(rec.get("kind"), str)):
+                or not 0 <= rec["step"] <= MAX_STEP or not isinstance(rec.get("kind"), str)):
             raise HighmemError(f"trace file {p} is truncated or corrupt at line {n}")
+        if n > 2 and rec["step"] < records[-1]["step"]:
+            raise HighmemError(f"trace file {p} is truncated or corrupt at line {n}: its steps go backwards")
         records.append(rec)
     want = header.get("events")
     if isinstance(want, int) and not isinstance(want, bool) and want != len(records):

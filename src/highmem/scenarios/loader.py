@@ -43,6 +43,10 @@ _STR_FIELDS = {"page", "type", "as", "flags", "queue", "irq", "softirq", "comple
                "lock"}
 _INT_FIELDS_EXTRA = {"block"}
 _ADDR_FIELDS = {"addr", "dst", "src"}
+_KIND_TEXT = {"addr": "an address", "bh": "a buffer_head", "flags": "saved flags"}
+#: Upper bounds that keep every accepted scenario finite and in memory.
+MAX_STEPS = 10_000_000
+MAX_ACCESS = 16 << 20
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -146,6 +150,9 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
                           f"finding kind: kinds are {', '.join(FINDING_KINDS)}")
     max_steps = head.get("max_steps", 200_000)
     _want(cx, lines.key("scenario", "max_steps"), "[scenario] max_steps", max_steps, int)
+    if not 1 <= max_steps <= MAX_STEPS:
+        raise cx.fail(lines.key("scenario", "max_steps"), f"[scenario] max_steps {max_steps} is out of range: "
+                      f"a step budget is 1 to {MAX_STEPS}")
     machine = _table(cx, doc, "machine")
     for key, value in machine.items():
         if key not in _MACHINE_KEYS:
@@ -188,7 +195,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             if k not in ("zone", "data", "fill"):
                 raise cx.fail(line, f"unknown field {k!r} of page {pname}: allowed are zone, data, fill")
         zone = spec.get("zone", "highmem")
-        if zone not in _ZONES:
+        if not isinstance(zone, str) or zone not in _ZONES:
             raise cx.fail(line, f"page {pname} has zone {zone!r}: zones are highmem, normal, dma")
         data = b""
         try:
@@ -282,7 +289,12 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             if not isinstance(ops, list):
                 raise cx.fail(line, f"[[{kind}]] {cname} ops must be an array of operations")
             counter = [0]
-            _check_ops(cx, kind, i, ops, counter, set(), page_names, km_names, declared, cfg.cpus, devices)
+            env: dict[str, str] = {}
+            _check_ops(cx, kind, i, ops, counter, env, page_names, km_names, declared, cfg.cpus, devices)
+            steps = _static_steps(ops)
+            if steps > max_steps:
+                raise cx.fail(line, f"{kind} {cname} takes at least {steps} steps, more than the step budget of "
+                              f"{max_steps} ([scenario] max_steps): shorten its repeats")
             sc.contexts.append(ContextSpec(kind, cname, cpu, ops=ops, max=mx, sa_interrupt=sa, line=line))
     if not any(c.kind == "task" for c in sc.contexts):
         raise cx.fail(None, "a scenario needs at least one [[task]]")
@@ -291,7 +303,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         for k in ex:
             if k not in ("page", "offset", "data"):
                 raise cx.fail(line, f"unknown field {k!r} in [[expect]]: allowed are page, offset, data")
-        if ex.get("page") not in page_names:
+        if not isinstance(ex.get("page"), str) or ex.get("page") not in page_names:
             raise cx.fail(line, f"[[expect]] names page {ex.get('page')!r}, which the scenario does not define")
         off = ex.get("offset", 0)
         _want(cx, line, "[[expect]] offset", off, int)
@@ -307,7 +319,8 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         for k in eb:
             if k not in ("device", "block", "offset", "data"):
                 raise cx.fail(line, f"unknown field {k!r} in [[expect_block]]: allowed are device, block, offset, data")
-        dev = devices.get(eb.get("device"))  # type: ignore[arg-type]
+        dev_name = eb.get("device")
+        dev = devices.get(dev_name) if isinstance(dev_name, str) else None
         if dev is None:
             raise cx.fail(line, f"[[expect_block]] names device {eb.get('device')!r}, which no [[device]] declares")
         blk, off = eb.get("block"), eb.get("offset", 0)
@@ -355,7 +368,20 @@ def _want(cx: _Ctx, line: int | None, what: str, value: Any, typ: Any) -> None:
         raise cx.fail(line, f"{what} must be {names}, not {value!r}")
 
 
-def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: set[str],
+def _static_steps(ops: list[Any]) -> int:
+    """A lower bound of the steps one run of ``ops`` takes (every op but repeat is >= 1 step)."""
+    total = 0
+    for op in ops:
+        if op.get("op") == "work":
+            total += op.get("steps", 1)
+        elif op.get("op") == "repeat":
+            total += op["count"] * _static_steps(op["ops"])
+        else:
+            total += 1
+    return total
+
+
+def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: dict[str, str],
                pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int,
                devices: dict[str, Any]) -> None:
     for op in ops:
@@ -364,7 +390,7 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
         if not isinstance(op, dict) or "op" not in op:
             raise cx.fail(line, f"each operation must be a table with an 'op' key, not {op!r}")
         name = op["op"]
-        if name not in OP_FIELDS:
+        if not isinstance(name, str) or name not in OP_FIELDS:
             raise cx.fail(line, f"unknown operation {name!r}: operations are {', '.join(sorted(OP_FIELDS))}")
         required, optional = OP_FIELDS[name]
         for f in op:
@@ -386,6 +412,8 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
                 if isinstance(v, str) and v not in env:
                     raise cx.fail(line, f"{name} uses {f} {v!r} before any operation of this context binds it "
                                   "(with as = ...)")
+                if isinstance(v, str) and env[v] != "addr":
+                    raise cx.fail(line, f"{name} uses {f} {v!r}, which holds {_KIND_TEXT[env[v]]}, not an address")
             elif f in ("data", "expect"):
                 try:
                     b = to_bytes(v, f"{name} {f}")
@@ -404,6 +432,20 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             raise cx.fail(line, "load size must be at least 1")
         if "flags" in op and op["flags"] not in env:
             raise cx.fail(line, f"{name} uses flags {op['flags']!r} before save_flags or local_irq_save binds it")
+        if "flags" in op and env[op["flags"]] != "flags":
+            raise cx.fail(line, f"{name} uses flags {op['flags']!r}, which holds {_KIND_TEXT[env[op['flags']]]}, "
+                          "not saved flags")
+        if name == "repeat" and isinstance(op.get("ops"), list) and op["count"] > 1 and _static_steps(op["ops"]) == 0:
+            raise cx.fail(line, "repeat body takes no step (no operation, or work with steps = 0): it would loop "
+                          "without reaching a scheduling point")
+        size = op.get("size", 0)
+        if name == "store":
+            try:
+                size = len(to_bytes(op["data"], "store data")) * op.get("repeat", 1)
+            except HighmemError:
+                size = 0
+        if size > MAX_ACCESS:
+            raise cx.fail(line, f"{name} of {size} bytes is too large: one access moves at most {MAX_ACCESS} bytes")
         if "cpu" in op and not 0 <= op["cpu"] < ncpu:
             raise cx.fail(line, f"{name} targets CPU {op['cpu']}, which does not exist")
         if name == "raise_irq" and op["irq"] in {d.irq for d in devices.values()}:
@@ -447,13 +489,16 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             if op.get("offset", 0) + dev.block_size > PAGE_SIZE:
                 raise cx.fail(line, f"submit_bh offset {op.get('offset', 0)} puts the {dev.block_size}-byte block "
                               "outside the page")
-            env.add(str(op.get("as", f"bh{op['block']}")))
+            env[str(op.get("as", f"bh{op['block']}"))] = "bh"
         if name == "wait_on_buffer" and op["bh"] not in env:
             raise cx.fail(line, f"wait_on_buffer uses bh {op['bh']!r} before a submit_bh binds it")
-        if name in ("kmap_atomic", "kmap", "kmap_nonblock", "kmap_local_page"):
-            env.add(str(op.get("as", op["page"])))
-        elif "as" in op:
-            env.add(str(op["as"]))
+        if name == "wait_on_buffer" and env[op["bh"]] != "bh":
+            raise cx.fail(line, f"wait_on_buffer uses bh {op['bh']!r}, which holds {_KIND_TEXT[env[op['bh']]]}, "
+                          "not a buffer_head")
+        if name in ("kmap_atomic", "kmap", "kmap_nonblock", "kmap_local_page", "page_address"):
+            env[str(op.get("as", op["page"]))] = "addr"
+        elif name in ("save_flags", "local_irq_save"):
+            env[str(op["as"])] = "flags"
 
 
 def load_python(spec: str) -> Scenario:

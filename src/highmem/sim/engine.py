@@ -557,7 +557,7 @@ class Simulator:
             return
         except HighmemError:
             raise
-        except Exception as e:  # user code of a Python scenario
+        except (Exception, SystemExit) as e:  # user code of a Python scenario
             if not self.python_code:
                 raise SimulatorError(f"internal error while running {ctx.name}: {e!r}") from e
             stack = "".join(traceback.format_exception(type(e), e, e.__traceback__))

@@ -64,5 +64,16 @@ def load_schedule(path: str | Path) -> dict[str, Any]:
     for key in ("scenario", "digest"):
         if not isinstance(doc.get(key), str):
             raise HighmemError(f"schedule file {str(p)!r} lacks the {key!r} it was recorded for")
+    cfg = doc.get("config", [])
+    if not isinstance(cfg, list) or not all(isinstance(c, str) for c in cfg):
+        raise HighmemError(f"schedule file {str(p)!r} has a malformed config: it is a list of \"NAME=y|n\" strings")
+    finding = doc.get("finding", {})
+    if not isinstance(finding, dict) or not isinstance(finding.get("kind", ""), str):
+        raise HighmemError(f"schedule file {str(p)!r} has a malformed finding: it is an object with a \"kind\"")
+    if not isinstance(doc.get("profile", ""), str):
+        raise HighmemError(f"schedule file {str(p)!r} has a malformed profile: it is a profile name")
+    steps = doc.get("steps", 0)
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        raise HighmemError(f"schedule file {str(p)!r} has malformed steps: it is a whole number")
     doc["choices"] = [(int(a), str(b)) for a, b in ch]
     return doc

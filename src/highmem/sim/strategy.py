@@ -69,7 +69,7 @@ class PCTStrategy(Strategy):
         self.depth = depth
         self.k = max(1, k)
         self.prio: dict[str, float] = {}
-        self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(depth - 1))
+        self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(min(depth - 1, self.k)))
         self.changed = 0
 
     def _priority(self, entity: str) -> float:
