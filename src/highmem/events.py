@@ -318,16 +318,22 @@ class EventBus:
     the hot path).  Any context; observers must not emit events themselves.
     """
 
-    __slots__ = ("_observers", "active", "emit")
+    __slots__ = ("_observers", "active", "emit", "on_access")
 
     def __init__(self) -> None:
         self._observers: list[Observer] = []
         self.active = False
         self.emit: Observer = self._fan_out
+        #: When the only observer has ``on_access(cpu, context, vaddr, size, pfn, tlb, write)``,
+        #: loads and stores call it with plain values instead of building Load/Store events: the
+        #: observer builds one only for an access it must report.  None otherwise.
+        self.on_access: Callable[..., None] | None = None
 
     def _rebind(self) -> None:
         self.active = bool(self._observers)
         self.emit = self._observers[0] if len(self._observers) == 1 else self._fan_out
+        self.on_access = (getattr(self._observers[0], "on_access", None) if len(self._observers) == 1
+                          else None)
 
     def subscribe(self, observer: Observer) -> Observer:
         """Add ``observer``; it is called with every later event.  Returns it."""

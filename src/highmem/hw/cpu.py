@@ -103,10 +103,12 @@ class CPU:
     # -- loads and stores --------------------------------------------------
     def load(self, vaddr: int, size: int) -> bytes:
         """Read ``size`` bytes at ``vaddr`` through the TLB (page faults are Oopses)."""
-        if vaddr < 0 or size <= 0 or vaddr + size > _ADDR_END or type(vaddr) is not int:
+        if type(vaddr) is not int or not 0 <= vaddr < _ADDR_END or size <= 0:
             check_range(vaddr, size)
         off = vaddr & _OFF
         if off + size > PAGE_SIZE:
+            if vaddr + size > _ADDR_END:
+                check_range(vaddr, size)
             return b"".join(self.load(a, n) for a, n in _pieces(vaddr, size))
         vpn = vaddr >> PAGE_SHIFT
         e = self.tlb.get(vpn)
@@ -115,8 +117,12 @@ class CPU:
             e = self._fill(vaddr, False)
         fr = self.mem.frames.get(e[0])
         data = _ZERO[:size] if fr is None else bytes(fr[off : off + size])
-        if self.bus.active:
-            self.bus.emit(_tnew(Load, (self.id, self.context, vaddr, size, e[0], hit)))
+        bus = self.bus
+        if bus.active:
+            if bus.on_access is not None:
+                bus.on_access(self.id, self.context, vaddr, size, e[0], hit, False)
+            else:
+                bus.emit(_tnew(Load, (self.id, self.context, vaddr, size, e[0], hit)))
         return data
 
     def store(self, vaddr: int, data: bytes) -> None:
@@ -140,8 +146,12 @@ class CPU:
         if fr is None:
             fr = frames[e[0]] = bytearray(PAGE_SIZE)
         fr[off : off + size] = data
-        if self.bus.active:
-            self.bus.emit(_tnew(Store, (self.id, self.context, vaddr, size, e[0], hit)))
+        bus = self.bus
+        if bus.active:
+            if bus.on_access is not None:
+                bus.on_access(self.id, self.context, vaddr, size, e[0], hit, True)
+            else:
+                bus.emit(_tnew(Store, (self.id, self.context, vaddr, size, e[0], hit)))
 
     def copy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)``: a load then a store, without an intermediate buffer

@@ -135,6 +135,8 @@ class Machine:
         self.cpus = [CPU(i, self.phys, self.geometry, self.swapper_pg_dir, self.bus, config.cpu_has_pge)
                      for i in range(config.cpus)]
         self.cpu_state = [CpuState(i) for i in range(config.cpus)]
+        #: each CPU's bound load method (the hot path of Machine.load)
+        self._cpu_load = [cpu.load for cpu in self.cpus]
         self.allocator = PageAllocator(self.mem_map, self.bootmem_end_pfn)
         self.pkmap = _pkmap.PkmapPool(self.LAST_PKMAP, self.PKMAP_BASE)
         self.bounce = _bounce.BouncePools()
@@ -188,7 +190,7 @@ class Machine:
         """Kernel-mode load of ``size`` bytes at ``vaddr`` on this CPU. Any context."""
         if self.sched_point is not None:
             self.sched_point("load")
-        return self.cpus[self.current.cpu].load(vaddr, size)
+        return self._cpu_load[self.current.cpu](vaddr, size)
 
     def store(self, vaddr: int, data: bytes) -> None:
         """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""

@@ -26,6 +26,8 @@ from highmem.sim.findings import Finding
 
 __all__ = ["Checker", "Mapping"]
 
+_EMPTY: dict[int, Any] = {}
+
 
 class Mapping:
     """One atomic mapping made by one context (see the module docstring for its states)."""
@@ -160,6 +162,18 @@ class Checker:
         step = self.step_of()
         self.report(Finding(kind, f"{ev.context} on CPU {ev.cpu}: {ev.message}", ev.cpu, [ev.context],
                             None, [], [step]))
+
+    def on_access(self, cpu: int, context: str, vaddr: int, size: int, pfn: int, tlb: bool, write: bool) -> None:
+        """Fast path for loads and stores when the checker is the only observer (see EventBus.on_access):
+        an event is built only for an access that must be judged."""
+        page = vaddr & PAGE_MASK
+        if not self.kmap_lo <= page < self.kmap_hi:
+            return
+        mp = self.held.get(context, _EMPTY).get(page)
+        if mp is not None and pfn == mp.pfn:
+            return
+        event = (ev.Store if write else ev.Load)(cpu, context, vaddr, size, pfn, tlb)
+        self._judge_access(event, page, mp)
 
     def _on_access(self, ev: Any) -> None:
         page = ev.vaddr & PAGE_MASK
