@@ -141,7 +141,7 @@ class Page:
     @property
     def virtual(self) -> int:
         """``page->virtual``: the kernel virtual address, or 0 if unmapped (highmem)."""
-        return int(self.mem_map.virtual[self.pfn])
+        return self.mem_map.get_virtual(self.pfn)
 
 
 class MemMap:
@@ -160,7 +160,11 @@ class MemMap:
         self.highstart_pfn = max_low_pfn
         self.flags = _lazy_array(max_pfn, "I")
         self.count = _lazy_array(max_pfn, "i")
+        #: ``page->virtual`` of the frames that are not direct-mapped (high pages kmap()ed)
         self.virtual = _lazy_array(max_pfn, "I")
+        #: The direct map: frames below ``direct_map_end`` have ``virtual = direct_map_base + phys``.
+        self.direct_map_base = 0
+        self.direct_map_end = 0
 
     def __len__(self) -> int:
         return self.max_pfn
@@ -187,6 +191,15 @@ class MemMap:
         if zone is Zone.ZONE_NORMAL:
             return min(self.dma_pfn, self.max_low_pfn), self.max_low_pfn
         return self.max_low_pfn, self.max_pfn
+
+    def get_virtual(self, pfn: int) -> int:
+        """``page->virtual`` of frame ``pfn`` (0 for a high page that is not kmap()ed)."""
+        # Departure from Linux: free_area_init_core stores __va(phys) in every lowmem struct page
+        # at boot; the direct map never changes, so the model derives it instead of writing
+        # ~230,000 entries per boot.
+        if pfn < self.direct_map_end:
+            return self.direct_map_base + (pfn << PAGE_SHIFT)
+        return int(self.virtual[pfn])
 
     def get_flags(self, pfn: int) -> int:
         """``page->flags`` of frame ``pfn``."""

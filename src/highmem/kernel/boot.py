@@ -191,14 +191,9 @@ def kmap_init(m: Machine) -> None:
             raise SimulatorError("fixmap PTE pages are not contiguous: kmap_pte - idx is broken")
 
 
-_VIRTUAL_BLOBS: dict[int, bytes] = {}
-
-
 def set_lowmem_virtual(m: Machine) -> None:
-    """``page->virtual = __va(pfn << PAGE_SHIFT)`` for every lowmem frame (free_area_init_core)."""
-    n = m.max_low_pfn
-    blob = _VIRTUAL_BLOBS.get(n)
-    if blob is None:
-        blob = _VIRTUAL_BLOBS[n] = array("I", range(PAGE_OFFSET, PAGE_OFFSET + (n << PAGE_SHIFT),
-                                                    PAGE_SIZE)).tobytes()
-    fill_array(m.mem_map.virtual, 0, blob)
+    """``page->virtual = __va(pfn << PAGE_SHIFT)`` for every lowmem frame (free_area_init_core).
+
+    Recorded as the direct map's base and end (see ``MemMap.get_virtual``)."""
+    m.mem_map.direct_map_base = PAGE_OFFSET
+    m.mem_map.direct_map_end = m.max_low_pfn

@@ -48,7 +48,7 @@ __all__ = ["kmap_atomic", "kunmap_atomic", "page_address", "PageHighMem"]
 
 def page_address(m: Machine, page: Page) -> VirtAddr:
     """``page_address(page)``: ``page->virtual`` (0 for an unmapped high page). Any context."""
-    return VirtAddr(int(m.mem_map.virtual[page.pfn]))
+    return VirtAddr(m.mem_map.get_virtual(page.pfn))
 
 
 def PageHighMem(m: Machine, page: Page) -> bool:
@@ -78,7 +78,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     if not isinstance(page, Page) or page.mem_map is not m.mem_map:
         page = m.check_page(page)
     if page.pfn < m.highstart_pfn:
-        vaddr = VirtAddr(int(m.mem_map.virtual[page.pfn]))
+        vaddr = VirtAddr(m.mem_map.get_virtual(page.pfn))
         if m.bus.active:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, page.pfn))
         return vaddr

@@ -124,7 +124,7 @@ def map_new_virtual(m: Machine, page: Page, nonblocking: bool) -> int:
         _sched.schedule(m)
         spin_lock(m, "kmap_lock")
         if m.mem_map.virtual[page.pfn]:
-            return int(m.mem_map.virtual[page.pfn])
+            return m.mem_map.get_virtual(page.pfn)
     nr = pool.last_pkmap_nr
     vaddr = PKMAP_ADDR(m, nr)
     frame, off, ptep = _pte_loc(m, nr)
@@ -142,7 +142,7 @@ def kmap_high(m: Machine, page: Page, nonblocking: bool = False) -> int:
     """Map a high page into the pkmap area (or take another reference); may sleep."""
     pool = m.pkmap
     spin_lock(m, "kmap_lock")
-    vaddr = int(m.mem_map.virtual[page.pfn])
+    vaddr = m.mem_map.get_virtual(page.pfn)
     if not vaddr:
         vaddr = map_new_virtual(m, page, nonblocking)
         if not vaddr:
@@ -165,7 +165,7 @@ def kunmap_high(m: Machine, page: Page) -> None:
     """Drop a pkmap reference; wake pkmap_map_wait when an entry becomes reusable."""
     pool = m.pkmap
     spin_lock(m, "kmap_lock")
-    vaddr = int(m.mem_map.virtual[page.pfn])
+    vaddr = m.mem_map.get_virtual(page.pfn)
     if not vaddr:
         raise _sched._bug(m, "kunmap_high", f"page {page.pfn:#x} has no pkmap address (page->virtual is NULL)")
     nr = PKMAP_NR(m, vaddr)
@@ -189,7 +189,7 @@ def _kmap(m: Machine, page: Page, nonblocking: bool, name: str) -> int:
     if _sched.in_interrupt(m):
         raise _sched._bug(m, name, f"called in interrupt context on CPU {m.current.cpu} (in_interrupt())")
     if page.pfn < m.highstart_pfn:
-        return int(m.mem_map.virtual[page.pfn])
+        return m.mem_map.get_virtual(page.pfn)
     return kmap_high(m, page, nonblocking)
 
 

@@ -149,7 +149,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> int:
     pagefault_disable(m)
     cur = m.current
     if page.pfn < m.highstart_pfn:
-        vaddr = int(m.mem_map.virtual[page.pfn])
+        vaddr = m.mem_map.get_virtual(page.pfn)
         if m.bus.active:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, t.name, -1, vaddr, page.pfn))
         return vaddr

@@ -148,7 +148,7 @@ def kmap_local_page(m: Machine, page: Page) -> int:
 def _map_local(m: Machine, page: Page, tname: str, atomic: bool = False) -> int:
     cur = m.current
     if page.pfn < m.highstart_pfn and not _force_map(m.config):
-        vaddr = int(m.mem_map.virtual[page.pfn])
+        vaddr = m.mem_map.get_virtual(page.pfn)
         if m.bus.active:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, tname, -1, vaddr, page.pfn))
         return vaddr
