@@ -141,8 +141,7 @@ class Simulator:
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
-        self._opts_key: tuple[Any, ...] | None = None
-        self._opts: list[Option] = []
+        self._opts_cache: dict[Context | None, tuple[int, int, list[Option]]] = {}
         self.main: greenlet | None = None
         self.checker = Checker(m, lambda: self.step)
         m.subscribe(self.checker)
@@ -216,12 +215,14 @@ class Simulator:
         return None
 
     def _options(self, cur: Context | None) -> list[Option]:
-        key = (self.m.epoch, self._ver, cur)
-        if key == self._opts_key:
-            return self._opts
+        # One cached list per running context, valid while neither the machine's epoch (IF,
+        # bottom halves, preempt counts) nor the engine's version (contexts, queues) moved.
+        m = self.m
+        hit = self._opts_cache.get(cur)
+        if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
+            return hit[2]
         opts = self._compute_options(cur)
-        self._opts_key = key
-        self._opts = opts
+        self._opts_cache[cur] = (m.epoch, self._ver, opts)
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
@@ -298,9 +299,9 @@ class Simulator:
             if name is not None:
                 self._switch_main(Option("irq", c, name, name))
                 return
-        key = self._opts_key
-        if key is not None and key[0] == m.epoch and key[1] == self._ver and key[2] is cur:
-            opts = self._opts
+        hit = self._opts_cache.get(cur)
+        if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
+            opts = hit[2]
         else:
             opts = self._options(cur)
         if len(opts) > 1:
@@ -392,6 +393,8 @@ class Simulator:
         run again until ``cond()`` holds."""
         ctx.data["spin"] = (cond, what)
         ctx.data.setdefault("spin_since", self.step)
+        # The spinner stops being runnable until cond() holds: the options change.
+        self._ver += 1
         self._switch_main(None)
         if cond():
             del ctx.data["spin"]
@@ -454,16 +457,20 @@ class Simulator:
 
     # -- applying choices --------------------------------------------------------
     def _apply(self, opt: Option) -> None:
-        self._ver += 1
+        # Resuming the context on top of its CPU changes nothing the options depend on; every
+        # branch that does change state bumps _ver itself.
         c = opt.cpu
         st = self.m.cpu_state[c]
         if opt.kind == "irq":
+            self._ver += 1
             ctx = self._enter_irq(c, opt.name)
         elif opt.kind == "softirq":
+            self._ver += 1
             ctx = self._enter_softirq(c, opt.name)
         else:
             ctx = self.contexts[opt.name]
             if not st.stack or st.stack[-1] is not ctx:
+                self._ver += 1
                 if st.stack:
                     # CONFIG_PREEMPT: the running task is preempted in favour of ctx.
                     prev = st.stack[-1]
@@ -479,6 +486,7 @@ class Simulator:
                     self.m.sched_in_hook(self.m, ctx)
             name = self._deliverable(c)
             if name is not None:
+                self._ver += 1
                 ctx = self._enter_irq(c, name)
         self._resume(ctx)
 
@@ -619,6 +627,8 @@ class Simulator:
         self.main = greenlet.getcurrent()
         nxt: Option | None = None
         try:
+            idle = 0
+            last_step = -1
             while self.status == "running":
                 if nxt is None:
                     opts = self._options(None)
@@ -628,6 +638,13 @@ class Simulator:
                 self._next = None
                 self._apply(nxt)
                 nxt = self._next
+                # Every decision must lead to progress: a loop of decisions without a single
+                # step is a bug in the engine, reported rather than hung on.
+                idle = idle + 1 if self.step == last_step else 0
+                last_step = self.step
+                if idle > 100_000:
+                    raise SimulatorError(f"the engine made 100,000 decisions without a step at step {self.step}: "
+                                         f"{self.describe_state()}")
             if self.status == "running":
                 self._finish()
         finally:
