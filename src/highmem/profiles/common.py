@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from highmem.events import Warn
+from highmem.events import KmapAtomic, SetPte, Warn
 from highmem.kernel.config import KernelConfig
+from highmem.kernel.sched import _bug
 from highmem.profiles import FixmapLayout
 
 if TYPE_CHECKING:
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PAGE_OFFSET", "VMALLOC_RESERVE", "FIXADDR_TOP", "with_fences", "preempt_count", "preempt_disable",
            "preempt_enable", "pagefault_disable", "pagefault_enable", "warn", "warn_once", "irqs_disabled",
-           "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32"]
+           "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32", "map_slot"]
 
 VMALLOC_OFFSET = 8 << 20
 VMALLOC_RESERVE = 128 << 20
@@ -91,3 +92,21 @@ def areas_2_6(config: KernelConfig, fix: FixmapLayout, last_pkmap: int) -> tuple
     fixaddr_start = FIXADDR_TOP - (fix.end_of_permanent << 12)
     vmalloc_end = (pkmap_base if config.options["HIGHMEM"] else fixaddr_start) - 2 * 4096
     return pkmap_base, vmalloc_end, vmalloc_end - PAGE_OFFSET - VMALLOC_RESERVE
+
+
+def map_slot(m: Machine, idx: int, pfn: int, tname: str, bug_function: str, slot_name: str) -> int:
+    """Map frame ``pfn`` in kmap slot ``idx`` of this CPU, as every 2.6+ generation does: BUG
+    (unconditionally) if the slot PTE is not none, then set it, with no TLB flush (the slot was
+    flushed when it was cleared).  Returns the slot's address."""
+    cur = m.current
+    vaddr, frame, off = m.slot_pte(idx)
+    old = m.pte_struct.unpack_from(frame, off)[0]
+    if old != 0:
+        raise _bug(m, bug_function, f"{slot_name} of CPU {cur.cpu} (fixmap {m.kmap_fixmap_base + idx}, "
+                   f"{vaddr:#010x}) is already mapped")
+    new = (pfn << 12) | m.kmap_prot
+    m.pte_struct.pack_into(frame, off, new)
+    if m.bus.active:
+        m.bus.emit(SetPte(cur.cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
+        m.bus.emit(KmapAtomic(cur.cpu, cur.name, tname, idx, vaddr, pfn))
+    return vaddr

@@ -22,7 +22,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
-from highmem.events import KmapAtomic, KunmapAtomic, PteClear, SetPte
+from highmem.events import KmapAtomic, KunmapAtomic, PteClear
 from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig
@@ -34,6 +34,7 @@ from highmem.profiles.common import (
     VMALLOC_OFFSET,
     areas_2_6,
     irqs_disabled,
+    map_slot,
     pagefault_disable,
     pagefault_enable,
     warn,
@@ -154,20 +155,8 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> int:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, t.name, -1, vaddr, page.pfn))
         return vaddr
     debug_kmap_atomic(m, t)
-    cpu = cur.cpu
-    idx = t + m.KM_TYPE_NR * cpu
-    vaddr = m.kmap_vaddr[idx]
-    frame, off = m.kmap_pte_at[idx]
-    old = m.pte_struct.unpack_from(frame, off)[0]
-    if old != 0:
-        raise _sched._bug(m, "kmap_atomic_prot", f"slot {t.name} of CPU {cpu} (fixmap {m.kmap_fixmap_base + idx}, "
-                          f"{vaddr:#010x}) is already mapped")
-    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
-    m.pte_struct.pack_into(frame, off, new)
-    if m.bus.active:
-        m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
-        m.bus.emit(KmapAtomic(cpu, cur.name, t.name, idx, vaddr, page.pfn))
-    return vaddr
+    idx = t + m.KM_TYPE_NR * cur.cpu
+    return map_slot(m, idx, page.pfn, t.name, "kmap_atomic_prot", f"slot {t.name}")
 
 
 def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:

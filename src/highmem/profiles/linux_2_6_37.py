@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
-from highmem.events import KmapAtomic, KunmapAtomic, PteClear, SetPte
-from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
+from highmem.events import KmapAtomic, KunmapAtomic, PteClear
+from highmem.hw.physmem import PAGE_MASK, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig
 from highmem.profiles import FixmapLayout, Profile
@@ -36,6 +36,7 @@ from highmem.profiles.common import (
     VMALLOC_OFFSET,
     areas_2_6,
     irqs_disabled,
+    map_slot,
     pagefault_disable,
     pagefault_enable,
     warn_once,
@@ -121,17 +122,7 @@ def kmap_atomic(m: Machine, page: Page, type: object = None) -> int:
     idx = slot + m.KM_TYPE_NR * cpu
     # No range check, as in C: after an underflow (non-debug) idx may be -1, a fixmap entry
     # below FIX_KMAP_BEGIN; past FIX_KMAP_END it is the next CPU's slot or beyond.
-    vaddr, frame, off = m.slot_pte(idx)
-    old = m.pte_struct.unpack_from(frame, off)[0]
-    if old != 0:
-        raise _sched._bug(m, "kmap_atomic_prot", f"stack slot {slot} of CPU {cpu} (fixmap "
-                          f"{m.kmap_fixmap_base + idx}, {vaddr:#010x}) is already mapped")
-    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
-    m.pte_struct.pack_into(frame, off, new)
-    if m.bus.active:
-        m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
-        m.bus.emit(KmapAtomic(cpu, cur.name, tname, idx, vaddr, page.pfn))
-    return vaddr
+    return map_slot(m, idx, page.pfn, tname, "kmap_atomic_prot", f"stack slot {slot}")
 
 
 def kunmap_atomic(m: Machine, kvaddr: int, type: object = None) -> None:

@@ -36,6 +36,7 @@ from highmem.profiles.common import (
     VMALLOC_OFFSET,
     VMALLOC_RESERVE,
     irqs_disabled,
+    map_slot,
     pagefault_disable,
     pagefault_enable,
     preempt_disable,
@@ -166,18 +167,8 @@ def _map_local(m: Machine, page: Page, tname: str, atomic: bool = False) -> int:
                           f"(KM_MAX_IDX {m.KM_TYPE_NR})")
     slot = ctrl["idx"] - 1
     idx = slot + m.KM_TYPE_NR * cpu
-    vaddr = m.kmap_vaddr[idx]
-    frame, off = m.kmap_pte_at[idx]
-    old = m.pte_struct.unpack_from(frame, off)[0]
-    if old != 0:
-        raise _sched._bug(m, "__kmap_local_pfn_prot", f"slot {slot} of CPU {cpu} (fixmap "
-                          f"{m.kmap_fixmap_base + idx}, {vaddr:#010x}) is already mapped")
-    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
-    m.pte_struct.pack_into(frame, off, new)
-    ctrl["pteval"][slot] = new
-    if m.bus.active:
-        m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
-        m.bus.emit(KmapAtomic(cpu, cur.name, tname, idx, vaddr, page.pfn))
+    vaddr = map_slot(m, idx, page.pfn, tname, "__kmap_local_pfn_prot", f"slot {slot}")
+    ctrl["pteval"][slot] = (page.pfn << PAGE_SHIFT) | m.kmap_prot
     preempt_enable(m)
     return vaddr
 
