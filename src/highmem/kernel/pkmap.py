@@ -16,6 +16,11 @@ flushes the TLB of every CPU (``flush_tlb_all``, IPIs on SMP) while holding
 
 kmap may sleep and is never legal in interrupt context (2.4 BUGs when
 ``in_interrupt()``); ``kmap_nonblock`` returns 0 instead of sleeping.
+
+Departure from Linux: every profile uses this 2.4.22 code.  2.6.32 flushes
+only when an entry was cleared, with ``flush_tlb_kernel_range``, and takes
+kmap_lock through ``lock_kmap()``; 5.11 adds ``kmap_high_get``.  The kmap
+machinery these generations changed is the atomic one, modelled per profile.
 """
 
 from __future__ import annotations

@@ -20,6 +20,13 @@ pending softirqs run at irq_exit and local_bh_enable, as in 2.4.
 Each context runs in its own greenlet, so scenario code is plain Python.
 The 2.4 kernel is not preemptible: a task keeps its CPU until it calls
 schedule(), sleeps or exits; only interrupts and other CPUs interleave.
+(With CONFIG_PREEMPT on a 2.6+ profile the engine may also preempt a task
+whose preempt count is 0.)
+
+Departure from Linux: tasks are pinned to the CPU the scenario names; the
+scheduler never migrates them (which CPU a task runs on is part of what a
+scenario states, and kmap slots are per CPU).  ``flush_tlb_all`` and other
+cross-CPU work go through modelled IPIs instead.
 
 Run states: *running* until no option remains; then *done* (every task
 exited), or *deadlocked* (some task still sleeps), or *stopped* early by
