@@ -24,7 +24,6 @@ import argparse
 import html
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,19 @@ from highmem.errors import HighmemError
 __all__ = ["render_html", "cmd_report", "report_filename", "check_report_targets", "write_check_reports"]
 
 # -- geometry -------------------------------------------------------------------------------------
+from highmem.report.html_assets import _CSS, _JS, _ONERROR
+from highmem.report.timeline_model import (
+    Holding,
+    Model,
+    _addr,
+    _finding_events,
+    _findings_of,
+    _hex,
+    _int,
+    analyse,
+    summarize,
+)
+
 LEFT = 200          # label column of the timeline
 RIGHT = 24
 AXIS_H = 34
@@ -68,16 +80,10 @@ def _e(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _int(v: Any, default: int = -1) -> int:
-    return v if isinstance(v, int) and not isinstance(v, bool) else default
 
 
-def _hex(v: Any) -> str:
-    return f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def _addr(v: Any) -> str:
-    return f"{v:#010x}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
 def _fit(text: str, width: float, char_w: float = CHAR_W) -> str:
@@ -97,236 +103,6 @@ def report_filename(name: str) -> str:
 
 
 # -- the model derived from a trace ---------------------------------------------------------------
-@dataclass
-class Interval:
-    """A context on a CPU from one step to another, at a nesting depth of the CPU's stack."""
-
-    cpu: int
-    name: str
-    kind: str
-    start: int
-    depth: int
-    start_ev: int
-    end: int = -1
-    end_ev: int = -1
-    why: str = ""
-    open: bool = False
-
-
-@dataclass
-class Holding:
-    """A context's atomic mapping of one kmap slot of a CPU."""
-
-    cpu: int
-    idx: int
-    type: str
-    vaddr: Any
-    context: str
-    kind: str
-    pfn: Any
-    start: int
-    start_ev: int
-    level: int = 0
-    end: int = -1
-    end_ev: int = -1
-    how: str = "kunmap_atomic"
-    clobbers: list[str] = field(default_factory=list)
-    stale_from: int | None = None
-    stale_by: str = ""
-    stale_pfn: Any = None
-    open: bool = False
-
-
-@dataclass
-class Model:
-    cpus: int
-    last: int
-    intervals: list[Interval]
-    holdings: list[Holding]
-    kinds: dict[str, str]
-    ctx_cpu: dict[str, int]
-    depth: dict[int, int]
-    slots: dict[int, list[tuple[int, str, Any]]]
-
-
-def analyse(header: dict[str, Any], records: list[dict[str, Any]]) -> Model:
-    """Derive contexts, slot holdings and lanes from ``records``."""
-    cpus = max(1, _int(header.get("cpus"), 1))
-    last = max(_int(header.get("steps"), 0), max((_int(r.get("step"), 0) for r in records), default=0))
-    kinds: dict[str, str] = {}
-    ctx_cpu: dict[str, int] = {}
-    stacks: dict[int, list[Interval]] = {}
-    intervals: list[Interval] = []
-    active: dict[tuple[int, int], list[Holding]] = {}
-    holdings: list[Holding] = []
-    slots: dict[int, dict[int, tuple[str, Any]]] = {}
-
-    def close_holding(h: Holding, step: int, ev: int, how: str) -> None:
-        h.end, h.end_ev, h.how = step, ev, how
-        active[(h.cpu, h.idx)].remove(h)
-
-    for i, r in enumerate(records):
-        cpu = _int(r.get("cpu"))
-        if cpu < 0:
-            continue
-        cpus = max(cpus, cpu + 1)
-        step = _int(r.get("step"), 0)
-        kind = r.get("kind")
-        name = str(r.get("context", ""))
-        if kind == "context":
-            what = r.get("what")
-            ck = str(r.get("ctx_kind", "task"))
-            kinds.setdefault(name, ck)
-            ctx_cpu.setdefault(name, cpu)
-            st = stacks.setdefault(cpu, [])
-            if what in ("start", "switch_in", "irq_enter", "softirq_enter"):
-                iv = Interval(cpu, name, ck, step, len(st), i)
-                st.append(iv)
-                intervals.append(iv)
-            elif what in ("switch_out", "irq_exit", "softirq_exit", "end"):
-                for j in range(len(st) - 1, -1, -1):
-                    if st[j].name == name:
-                        iv = st.pop(j)
-                        iv.end, iv.end_ev = step, i
-                        iv.why = str(r.get("detail", "")) if what in ("switch_out", "end") else "return"
-                        break
-                if what == "end":
-                    for (c, _idx), hs in list(active.items()):
-                        for h in list(hs):
-                            if c == cpu and h.context == name:
-                                close_holding(h, step, i, "context ended holding it")
-        elif kind in ("kmap_atomic", "kunmap_atomic"):
-            idx = _int(r.get("idx"))
-            if idx < 0:
-                continue
-            key = (cpu, idx)
-            hs = active.setdefault(key, [])
-            if kind == "kmap_atomic":
-                slots.setdefault(cpu, {})[idx] = (str(r.get("type", "?")), r.get("vaddr"))
-                ck = kinds.get(name, "task")
-                for h in list(hs):
-                    if h.context == name:
-                        close_holding(h, step, i, "mapped again")
-                h = Holding(cpu, idx, str(r.get("type", "?")), r.get("vaddr"), name, ck, r.get("pfn"), step, i)
-                for v in hs:
-                    h.clobbers.append(v.context)
-                    if v.stale_from is None:
-                        v.stale_from, v.stale_by, v.stale_pfn = step, name, r.get("pfn")
-                used = {v.level for v in hs}
-                while h.level in used:
-                    h.level += 1
-                hs.append(h)
-                holdings.append(h)
-            else:
-                for h in reversed(hs):
-                    if h.context == name:
-                        close_holding(h, step, i, "kunmap_atomic")
-                        break
-    for st in stacks.values():
-        for iv in st:
-            iv.end, iv.open = last, True
-    for hs in active.values():
-        for h in hs:
-            h.end, h.open, h.how = last, True, "still held at the end of the trace"
-    depth = {c: 1 for c in range(cpus)}
-    for iv in intervals:
-        depth[iv.cpu] = max(depth.get(iv.cpu, 1), iv.depth + 1)
-    slot_rows: dict[int, list[tuple[int, str, Any]]] = {}
-    for c, d in slots.items():
-        slot_rows[c] = [(idx, t, va) for idx, (t, va) in sorted(d.items())]
-    return Model(cpus, last, intervals, holdings, kinds, ctx_cpu, depth, slot_rows)
-
-
-# -- event summaries --------------------------------------------------------------------------------
-def summarize(r: dict[str, Any]) -> str:
-    """A one-line description of a record (plain text, not escaped)."""
-    k = r.get("kind")
-    g = r.get
-    if k == "context":
-        s = f"{g('ctx_kind', '')} {g('what', '')}"
-        return s + (f" ({g('detail')})" if g("detail") else "")
-    if k == "kmap_atomic":
-        if _int(g("idx")) < 0:
-            return f"{g('type')}: lowmem page {_hex(g('pfn'))} is already mapped at {_addr(g('vaddr'))}"
-        return f"{g('type')} (idx {g('idx')}) at {_addr(g('vaddr'))} now maps page {_hex(g('pfn'))}"
-    if k == "kunmap_atomic":
-        return f"{g('type')} (idx {g('idx')}) at {_addr(g('vaddr'))}" + (", PTE cleared" if g("cleared") else "")
-    if k in ("load", "store"):
-        via = "TLB hit" if g("tlb") else "page-table walk"
-        return f"{g('size')} bytes at {_addr(g('vaddr'))} reached page {_hex(g('pfn'))} ({via})"
-    if k == "set_pte":
-        return f"PTE of {_addr(g('vaddr'))}: {_hex(g('old'))} -> {_hex(g('new'))}"
-    if k == "pte_clear":
-        return f"PTE of {_addr(g('vaddr'))} cleared (was {_hex(g('old'))})"
-    if k == "tlb_flush_one":
-        return f"__flush_tlb_one({_addr(g('vaddr'))}): " + ("entry dropped" if g("present") else "no entry cached")
-    if k == "tlb_flush_all":
-        what = "__flush_tlb_all()" if g("include_global") else "__flush_tlb()"
-        return f"{what}: {g('dropped')} entries dropped"
-    if k == "tlb_fill":
-        return f"TLB filled: {_addr(g('vaddr'))} -> page {_hex(g('pfn'))}"
-    if k == "fault":
-        return str(g("message", "page fault"))
-    if k == "bug":
-        return f"BUG() in {g('function')}: {g('message')}"
-    if k == "warn":
-        return f"WARN_ON in {g('function')}: {g('message')}"
-    if k in ("kmap", "kunmap"):
-        return f"page {_hex(g('pfn'))} at {_addr(g('vaddr'))}, pkmap entry {g('nr')}, count {g('pkmap_count')}"
-    if k == "pkmap_flush":
-        return f"flush_all_zero_pkmaps cleared {g('cleared')} entries"
-    if k == "irq_flags":
-        return f"{g('op')}: interrupts {'on' if g('enabled') else 'off'}"
-    if k == "bounce":
-        return f"{g('what')} {g('rw')} block {g('block')}: page {_hex(g('pfn'))}, bounce {_hex(g('bounce_pfn'))}"
-    rest = {a: b for a, b in r.items() if a not in ("step", "kind", "cpu", "context")}
-    return json.dumps(rest, sort_keys=True)[:200]
-
-
-def _findings_of(header: dict[str, Any], findings: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    if findings is None:
-        fs = header.get("findings")
-        findings = [f for f in fs if isinstance(f, dict)] if isinstance(fs, list) else []
-        if not findings and isinstance(header.get("finding"), str):
-            findings = [{"kind": header["finding"], "message": ""}]
-    return [f for f in findings if isinstance(f, dict)]
-
-
-# How likely an event kind is to be what a finding's step means (accesses, faults and BUGs first:
-# at the step of a stale access the clobbering context may also unmap).
-_RELEVANT = {"kmap_atomic": 4, "kunmap_atomic": 4, "load": 5, "store": 5, "fault": 6, "bug": 6, "warn": 6}
-
-
-def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: list[dict[str, Any]]) -> list[int]:
-    """For each step a finding names, the event at that step it most likely means."""
-    c, sl, st = f.get("contexts"), f.get("slot"), f.get("steps")
-    ctxs: list[Any] = c if isinstance(c, list) else []
-    slot: dict[str, Any] = sl if isinstance(sl, dict) else {}
-    steps: list[Any] = st if isinstance(st, list) else []
-    out: list[int] = []
-    for s in steps:
-        best, score = -1, -1
-        for i in by_step.get(_int(s), []):
-            r = records[i]
-            sc = _RELEVANT.get(str(r.get("kind")), 0)
-            if r.get("kind") == "context" and r.get("what") in ("switch_out", "end"):
-                sc = 3
-            if r.get("context") in ctxs:
-                sc += 3
-            if slot and (r.get("idx") == slot.get("idx") or r.get("vaddr") == slot.get("vaddr")):
-                sc += 2
-            if r.get("cpu") == f.get("cpu"):
-                sc += 1
-            if str(r.get("kind")) in str(f.get("message", "")).split():
-                sc += 1
-            if sc > score:
-                best, score = i, sc
-        if best >= 0 and best not in out:
-            out.append(best)
-    return out
-
-
-# -- SVG timeline ----------------------------------------------------------------------------------
 class _Timeline:
     def __init__(self, model: Model, records: list[dict[str, Any]], hits: dict[int, list[int]]) -> None:
         self.m = model
@@ -659,190 +435,6 @@ def _svg_defs() -> str:
 
 
 # -- the page -----------------------------------------------------------------------------------------
-_CSS = """
-:root { --ink:#17202c; --muted:#5d6b7e; --line:#dde3ea; --bg:#f6f8fb; --red:#d62839; }
-* { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
-       color:var(--ink); background:var(--bg); }
-header { background:#1d2b3a; color:#fff; padding:14px 24px; display:flex; align-items:baseline; gap:16px; }
-header h1 { margin:0; font-size:20px; font-weight:650; }
-header .sub { color:#b9c6d6; font-size:13px; }
-main { padding:16px 24px 40px; }
-section { background:#fff; border:1px solid var(--line); border-radius:10px; padding:14px 16px; margin-bottom:16px; }
-h2 { font-size:15px; margin:0 0 10px; }
-table.summary { border-collapse:collapse; width:100%; }
-table.summary th { text-align:left; color:var(--muted); font-weight:500; font-size:12.5px; padding:0 14px 6px 0;
-                   border-bottom:1px solid var(--line); white-space:nowrap; }
-table.summary td { padding:8px 14px 0 0; vertical-align:top; }
-table.summary td.c-scenario { font-weight:650; white-space:nowrap; }
-table.summary td.c-profile, table.summary td.c-steps { white-space:nowrap; }
-table.summary td.c-contexts { max-width:300px; }
-table.summary td.c-findings { width:60%; padding-right:0; }
-.chip { display:inline-block; border-radius:10px; padding:0 8px; margin:1px 4px 1px 0; font-size:12.5px;
-        color:#fff; white-space:nowrap; }
-.chip.task { background:#3b6fb6; } .chip.softirq { background:#23917f; } .chip.hardirq { background:#8451c4; }
-.chip small { opacity:.8; }
-.fkind { display:inline-block; background:var(--red); color:#fff; border-radius:4px; padding:0 7px;
-         font-weight:600; font-size:12.5px; margin-right:6px; }
-.findings { display:grid; gap:8px; }
-.finding { border-left:4px solid var(--red); background:#fff5f5; border-radius:6px; padding:6px 10px; }
-.finding .msg { line-height:1.4; }
-.finding .where { color:var(--muted); font-size:12.5px; margin-top:2px; }
-.finding .links { margin-top:3px; }
-.finding a.step { display:inline-block; margin:2px 6px 0 0; padding:0 8px; border-radius:9px;
-                  background:#fff; border:1px solid #f0b3b9; color:#a4161a; text-decoration:none; font-size:12.5px; }
-.finding a.step b { display:inline-block; background:var(--red); color:#fff; border-radius:7px; width:14px;
-                    height:14px; line-height:14px; text-align:center; font-size:10px; margin-right:3px; }
-.finding a.step:hover { background:#ffe3e6; }
-.num { display:inline-block; width:20px; height:20px; border-radius:10px; background:#fff; color:var(--red);
-       border:2px solid var(--red); text-align:center; font-size:11px; line-height:16px; margin-right:6px;
-       font-weight:800; }
-.clean { color:#2b7a3d; font-weight:600; }
-.legend { display:flex; flex-wrap:wrap; gap:14px; font-size:12.5px; color:var(--muted); margin-bottom:8px; }
-.legend span.sw { display:inline-block; width:18px; height:11px; border-radius:2px; vertical-align:-1px;
-                  margin-right:5px; }
-.scroll { overflow-x:auto; }
-svg text { font:11px system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif; }
-.lane-bg { fill:#fbfcfe; stroke:var(--line); }
-.lane-title { font-size:14px !important; font-weight:700; fill:var(--ink); }
-.lane-sub { fill:var(--muted); }
-.row-label { fill:#3d4a5c; }
-.row-label .sub, .row-label.addr { fill:#8794a6; font-size:10px; }
-.slot-label { font-weight:600; font-family:ui-monospace,"DejaVu Sans Mono",monospace !important;
-              font-size:10.5px !important; }
-.row-label.addr { font-family:ui-monospace,"DejaVu Sans Mono",monospace !important; }
-.slot-sep { stroke:#eef1f5; }
-.axis text { fill:var(--muted); }
-.axis .axis-title { font-style:italic; }
-.grid { stroke:#e9edf2; }
-.gap rect { fill:#eef1f5; opacity:.7; }
-.gap-mark { stroke:#8794a6; stroke-width:1.5; fill:none; }
-.fstep { stroke:var(--red); stroke-width:1; stroke-dasharray:4 3; opacity:.65; }
-.fbadge rect { fill:var(--red); } .fbadge text { fill:#fff; font-weight:700; font-size:10px; }
-.ctx text { font-weight:600; }
-.hold text, .stale text { font-size:10.5px; }
-.clobber text { font-weight:700; }
-.fnd rect, rect.fnd, .fnd path { stroke:var(--red) !important; stroke-width:2 !important; }
-.ev { cursor:pointer; }
-.fault-line { stroke-width:1.5; }
-.bang { fill:#fff; font-weight:800; font-size:10px !important; }
-.flink path { fill:none; stroke:var(--red); stroke-width:2; }
-.fdot circle { fill:var(--red); stroke:#fff; stroke-width:1.5; }
-.fdot text { fill:#fff; font-size:9.5px !important; font-weight:700; }
-[data-ev] { cursor:pointer; }
-.sel rect, rect.sel, .sel path, .sel circle { stroke:#111 !important; stroke-width:2.5 !important; }
-.flash rect, rect.flash, .flash path, .flash circle { animation: flash 1.1s ease-in-out 2; }
-@keyframes flash { 50% { opacity:.25; } }
-#tip { position:fixed; pointer-events:none; background:#1d2b3a; color:#fff; padding:6px 9px; border-radius:6px;
-       font-size:12.5px; max-width:520px; box-shadow:0 4px 14px rgba(0,0,0,.25); z-index:10; }
-.bottom { display:grid; grid-template-columns: minmax(0,1.4fr) minmax(0,1fr); gap:16px; }
-.events { max-height:380px; overflow:auto; }
-table.evlist { border-collapse:collapse; width:100%; font-size:12.5px; }
-table.evlist th { position:sticky; top:0; background:#fff; text-align:left; color:var(--muted); font-weight:500;
-                  border-bottom:1px solid var(--line); padding:3px 6px; }
-table.evlist td { padding:2px 6px; border-bottom:1px solid #f0f2f5; white-space:nowrap; }
-table.evlist td.s { white-space:normal; }
-table.evlist tr { cursor:pointer; } table.evlist tr:hover { background:#f1f5fb; }
-table.evlist tr.fnd { background:#fff0f1; } table.evlist tr.sel { background:#ffe9a8; }
-.k { display:inline-block; width:8px; height:8px; border-radius:2px; margin-right:5px; }
-pre#detail { margin:0; white-space:pre-wrap; font:12px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;
-             background:#f7f9fc; border:1px solid var(--line); border-radius:6px; padding:10px; min-height:120px;
-             max-height:340px; overflow:auto; }
-.hint { color:var(--muted); font-size:12.5px; margin:6px 0 0; }
-#js-error { background:var(--red); color:#fff; padding:8px 24px; }
-"""
-
-_JS = """
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("trace-data").textContent);
-  var events = data.events;
-  var tip = document.getElementById("tip");
-  var detail = document.getElementById("detail");
-  function idsOf(el) {
-    return (el.getAttribute("data-ev") || "").split(" ").filter(function (s) { return s !== ""; }).map(Number);
-  }
-  function target(e) { return e.target && e.target.closest ? e.target.closest("[data-ev]") : null; }
-  function clearClass(name) {
-    var els = document.querySelectorAll("." + name);
-    for (var i = 0; i < els.length; i++) { els[i].classList.remove(name); }
-  }
-  function select(ids, flash) {
-    clearClass("sel");
-    clearClass("flash");
-    if (!ids.length) { return; }
-    var parts = ids.map(function (i) { return JSON.stringify(events[i], null, 2); });
-    detail.textContent = (ids.length > 1 ? ids.length + " events\\n\\n" : "") + parts.join("\\n\\n");
-    ids.forEach(function (i) {
-      var row = document.getElementById("ev-" + i);
-      if (row) { row.classList.add("sel"); }
-      var els = document.querySelectorAll("#timeline [data-ev]");
-      for (var k = 0; k < els.length; k++) {
-        if (idsOf(els[k]).indexOf(i) === 0 || (els[k].classList.contains("ev") && idsOf(els[k]).indexOf(i) >= 0)) {
-          els[k].classList.add(flash ? "flash" : "sel");
-        }
-      }
-    });
-    var first = document.getElementById("ev-" + ids[0]);
-    var box = document.getElementById("events");
-    if (first && box) { box.scrollTop = first.offsetTop - box.clientHeight / 2; }
-  }
-  document.addEventListener("mouseover", function (e) {
-    var t = target(e);
-    if (!t || !t.getAttribute("data-tip")) { tip.hidden = true; return; }
-    tip.textContent = t.getAttribute("data-tip");
-    tip.hidden = false;
-  });
-  document.addEventListener("mousemove", function (e) {
-    if (tip.hidden) { return; }
-    var x = e.clientX + 14, y = e.clientY + 16;
-    if (x + tip.offsetWidth > window.innerWidth - 8) { x = e.clientX - tip.offsetWidth - 14; }
-    if (y + tip.offsetHeight > window.innerHeight - 8) { y = e.clientY - tip.offsetHeight - 12; }
-    tip.style.left = x + "px";
-    tip.style.top = y + "px";
-  });
-  document.addEventListener("click", function (e) {
-    var t = target(e);
-    if (!t) { return; }
-    if (t.tagName === "A") { e.preventDefault(); }
-    var ids = idsOf(t);
-    select(ids, t.tagName === "A");
-    if (t.tagName === "A") {
-      var tl = document.getElementById("timeline");
-      if (tl) { tl.scrollIntoView({behavior: "smooth", block: "start"}); }
-    }
-  });
-  var m = /^#ev-([0-9]+)$/.exec(window.location.hash);
-  if (m && Number(m[1]) < events.length) { select([Number(m[1])], false); }
-  // What the page really rendered (read by the browser test, harmless otherwise).
-  var lanes = document.querySelectorAll("#timeline .lane"), drawn = 0;
-  for (var i = 0; i < lanes.length; i++) { if (lanes[i].getBBox().width > 0) { drawn++; } }
-  var cards = document.querySelectorAll(".finding"), seen = 0;
-  for (var j = 0; j < cards.length; j++) {
-    var r = cards[j].getBoundingClientRect();
-    if (r.height > 0 && r.width > 0 && r.top < window.innerHeight) { seen++; }
-  }
-  document.body.setAttribute("data-lanes-rendered", String(drawn));
-  document.body.setAttribute("data-findings-visible", String(seen));
-  document.body.setAttribute("data-ready", "yes");
-})();
-"""
-
-_ONERROR = """
-window.__hmErrors = [];
-window.addEventListener("error", function (e) {
-  window.__hmErrors.push(String(e.message));
-  var d = document.getElementById("js-error");
-  if (!d) {
-    d = document.createElement("div");
-    d.id = "js-error";
-    document.body.insertBefore(d, document.body.firstChild);
-  }
-  d.textContent = "JavaScript error in this report: " + e.message;
-});
-"""
-
-
 def _summary(header: dict[str, Any], model: Model, records: list[dict[str, Any]],
              findings: list[dict[str, Any]], fevents: list[list[int]]) -> str:
     """The summary table: one row, like a row of ``highmem check``'s table."""
