@@ -38,7 +38,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from greenlet import greenlet
 
@@ -48,6 +48,7 @@ from highmem.kernel.context import Context, ContextKind
 from highmem.kernel.machine import Machine
 from highmem.sim.checker import Checker
 from highmem.sim.findings import Finding
+from highmem.sim.hooks import IPI_NAME, KernelHooks, _TaskExit
 from highmem.sim.workload import Body, IrqSpec, SoftirqSpec, Workload
 
 if TYPE_CHECKING:
@@ -69,16 +70,11 @@ class Option(NamedTuple):
         return f"{self.kind} {self.name}@{self.cpu}"
 
 
-IPI_NAME = "CALL_FUNCTION_VECTOR"
 _HIGHMEM_DIR = __file__.rsplit("/", 2)[0]
 
 
 class StepBudgetExceeded(Exception):
     """The run took more steps than its budget."""
-
-
-class _TaskExit(BaseException):
-    """Unwinds a task's greenlet on do_exit()."""
 
 
 class RunResult(NamedTuple):
@@ -105,7 +101,7 @@ class _Source:
         self.count = 0
 
 
-class Simulator:
+class Simulator(KernelHooks):
     """Runs one :class:`Workload` on one machine under one strategy (one schedule)."""
 
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
@@ -320,147 +316,6 @@ class Simulator:
         self._next = nxt
         assert self.main is not None
         self.main.switch()
-
-    # -- engine hooks called by the kernel model (highmem.kernel.sched) -------------
-    def schedule(self, ctx: Context) -> None:
-        """``schedule()``: a task that prepared to wait and was not woken since sleeps;
-        otherwise it stays runnable and another task of its CPU may run first."""
-        if ctx.data.get("queue") is not None:
-            self._off_cpu(ctx, "sleeping", "sleep")
-            ctx.data["slept_at"] = self.step
-        else:
-            self._off_cpu(ctx, "runnable", "schedule")
-            self.runq[ctx.cpu].append(ctx)
-        self._switch_main(None)
-
-    def prepare_to_wait(self, ctx: Context, queue: str) -> None:
-        """``add_wait_queue`` + ``set_current_state(TASK_UNINTERRUPTIBLE)``: the next schedule()
-        sleeps unless a wake_up on ``queue`` comes first (no lost wake-up)."""
-        self._ver += 1
-        ctx.data["queue"] = queue
-        self.waitq.setdefault(queue, []).append(ctx)
-
-    def finish_wait(self, ctx: Context, queue: str) -> None:
-        """``remove_wait_queue`` + TASK_RUNNING: stop waiting on ``queue`` without sleeping."""
-        self._ver += 1
-        ctx.data.pop("queue", None)
-        q = self.waitq.get(queue)
-        if q and ctx in q:
-            q.remove(ctx)
-            if not q:
-                del self.waitq[queue]
-
-    def sleep_on(self, ctx: Context, queue: str) -> None:
-        self.prepare_to_wait(ctx, queue)
-        self.schedule(ctx)
-
-    def _wake(self, t: Context, queue: str) -> None:
-        t.data.pop("queue", None)
-        if t.state == "sleeping":
-            t.state = "runnable"
-            self.runq[t.cpu].append(t)
-        self._emit(t, "wake", queue)
-
-    def wake_up(self, ctx: Context, queue: str) -> int:
-        self._ver += 1
-        sleepers = self.waitq.pop(queue, [])
-        for t in sleepers:
-            self._wake(t, queue)
-        return len(sleepers)
-
-    def waitqueue_active(self, queue: str) -> bool:
-        """``waitqueue_active``: someone waits on ``queue``."""
-        return bool(self.waitq.get(queue))
-
-    def do_exit(self, ctx: Context) -> NoReturn:
-        raise _TaskExit()
-
-    def raise_irq(self, ctx: Context, irq: str, cpu: int) -> None:
-        self._ver += 1
-        src = self.irqs.get((irq, cpu))
-        if src is None:
-            cpus = [c for (n, c) in self.irqs if n == irq]
-            if not cpus:
-                raise HighmemError(f"interrupt {irq!r} is not declared by this scenario: declare it as an [[irq]]")
-            raise HighmemError(f"interrupt {irq!r} is routed to CPU {cpus[0]}, not CPU {cpu}")
-        self.pending_irq[cpu].append(irq)
-
-    def send_ipi(self, ctx: Context, cpu: int, func: Callable[[Machine], None]) -> None:
-        """Queue ``func`` for CPU ``cpu``'s CALL_FUNCTION_VECTOR IPI and make the IPI pending."""
-        self._ver += 1
-        self.ipi_funcs[cpu].append(func)
-        self.pending_irq[cpu].append(IPI_NAME)
-
-    def _ipi_handler(self, m: Machine) -> None:
-        func = self.ipi_funcs[m.current.cpu].pop(0)
-        func(m)
-
-    def spin(self, ctx: Context, cond: Callable[[], bool], what: str) -> None:
-        """Busy-wait: ``ctx`` keeps its CPU (interrupts still arrive when enabled) but does not
-        run again until ``cond()`` holds."""
-        ctx.data["spin"] = (cond, what)
-        ctx.data.setdefault("spin_since", self.step)
-        # The spinner stops being runnable until cond() holds: the options change.
-        self._ver += 1
-        self._switch_main(None)
-        if cond():
-            del ctx.data["spin"]
-            ctx.data.pop("spin_since", None)
-
-    def state_changed(self) -> None:
-        """Something the options depend on changed outside the engine (a lock, a device queue)."""
-        self._ver += 1
-
-    def raise_softirq(self, ctx: Context, name: str, cpu: int) -> None:
-        self._ver += 1
-        src = self.softirqs.get((name, cpu))
-        if src is None:
-            cpus = [c for (n, c) in self.softirqs if n == name]
-            if not cpus:
-                raise HighmemError(f"softirq {name!r} is not declared by this scenario: declare it as a [[softirq]]")
-            raise HighmemError(f"softirq {name!r} runs on CPU {cpus[0]}, not CPU {cpu}")
-        if name not in self.pending_softirq[cpu]:
-            self.pending_softirq[cpu].append(name)
-
-    def try_completion(self, name: str) -> bool:
-        n = self.completions.get(name, 0)
-        if n > 0:
-            self.completions[name] = n - 1
-            return True
-        return False
-
-    def complete(self, ctx: Context, name: str) -> None:
-        self._ver += 1
-        self.completions[name] = self.completions.get(name, 0) + 1
-        queue = f"completion:{name}"
-        q = self.waitq.get(queue)
-        if q:
-            t = q.pop(0)
-            if not q:
-                del self.waitq[queue]
-            self._wake(t, queue)
-
-    def bh_enabled(self, cpu: int) -> None:
-        st = self.m.cpu_state[cpu]
-        # do_softirq runs pending softirqs whatever the interrupt flag (it enables them itself).
-        if self.pending_softirq[cpu] and st.local_irq_count == 0:
-            name = self.pending_softirq[cpu][0]
-            self._switch_main(Option("softirq", cpu, name, name))
-
-    def _off_cpu(self, ctx: Context, state: str, why: str) -> None:
-        self._ver += 1
-        st = self.m.cpu_state[ctx.cpu]
-        if not st.stack or st.stack[-1] is not ctx:
-            raise SimulatorError(f"{ctx.name} leaves CPU {ctx.cpu} but is not on top of it")
-        st.stack.pop()
-        ctx.state = state
-        self._emit(ctx, "switch_out", why)
-        if self.m.sched_out_hook is not None:
-            self.m.sched_out_hook(self.m, ctx)
-        if not st.stack:
-            # The CPU idles, and the idle loop runs with interrupts enabled.
-            st.irq_enabled = True
-            self.m.epoch += 1
 
     # -- applying choices --------------------------------------------------------
     def _apply(self, opt: Option) -> None:
