@@ -68,20 +68,25 @@ def _flags_event(m: Machine, op: str) -> None:
         m.bus.emit(IrqFlags(cur.cpu, cur.name, op, m.cpu_state[cur.cpu].irq_enabled))
 
 
+def set_irq_flag(m: Machine, enabled: bool, op: str | None) -> None:
+    """Set this CPU's IF; the scheduler's options depend on it.  ``op`` names the primitive for
+    the IrqFlags event (None: no event, as for the spin-lock forms)."""
+    m.cpu_state[m.current.cpu].irq_enabled = enabled
+    m.epoch += 1
+    if op is not None:
+        _flags_event(m, op)
+
+
 def cli(m: Machine) -> None:
     """``__cli()``: disable interrupts on this CPU. Any context."""
     _point(m, "__cli")
-    m.cpu_state[m.current.cpu].irq_enabled = False
-    m.epoch += 1
-    _flags_event(m, "__cli")
+    set_irq_flag(m, False, "__cli")
 
 
 def sti(m: Machine) -> None:
     """``__sti()``: enable interrupts on this CPU. Any context."""
     _point(m, "__sti")
-    m.cpu_state[m.current.cpu].irq_enabled = True
-    m.epoch += 1
-    _flags_event(m, "__sti")
+    set_irq_flag(m, True, "__sti")
 
 
 def save_flags(m: Machine) -> int:
@@ -93,28 +98,21 @@ def save_flags(m: Machine) -> int:
 def restore_flags(m: Machine, flags: int) -> None:
     """``__restore_flags(x)``: set IF from ``flags``. Any context."""
     _point(m, "__restore_flags")
-    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & X86_EFLAGS_IF)
-    m.epoch += 1
-    _flags_event(m, "__restore_flags")
+    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "__restore_flags")
 
 
 def local_irq_save(m: Machine) -> int:
     """``local_irq_save(x)``: save flags, then disable interrupts (one step). Any context."""
     _point(m, "local_irq_save")
-    st = m.cpu_state[m.current.cpu]
-    flags = X86_EFLAGS_IF if st.irq_enabled else 0
-    st.irq_enabled = False
-    m.epoch += 1
-    _flags_event(m, "local_irq_save")
+    flags = X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
+    set_irq_flag(m, False, "local_irq_save")
     return flags
 
 
 def local_irq_restore(m: Machine, flags: int) -> None:
     """``local_irq_restore(x)``: as ``__restore_flags``. Any context."""
     _point(m, "local_irq_restore")
-    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & X86_EFLAGS_IF)
-    m.epoch += 1
-    _flags_event(m, "local_irq_restore")
+    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "local_irq_restore")
 
 
 def local_bh_disable(m: Machine) -> None:

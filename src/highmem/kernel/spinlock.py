@@ -64,8 +64,7 @@ def spin_unlock(m: Machine, lock: str) -> None:
 def spin_lock_irq(m: Machine, lock: str) -> None:
     """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
     _sched._point(m, "spin_lock_irq")
-    m.cpu_state[m.current.cpu].irq_enabled = False
-    m.epoch += 1
+    _sched.set_irq_flag(m, False, None)
     _acquire(m, lock)
 
 
@@ -73,17 +72,14 @@ def spin_unlock_irq(m: Machine, lock: str) -> None:
     """``spin_unlock_irq``: release ``lock``, then enable local interrupts."""
     _sched._point(m, "spin_unlock_irq")
     _release(m, lock)
-    m.cpu_state[m.current.cpu].irq_enabled = True
-    m.epoch += 1
+    _sched.set_irq_flag(m, True, None)
 
 
 def spin_lock_irqsave(m: Machine, lock: str) -> int:
     """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
     _sched._point(m, "spin_lock_irqsave")
-    st = m.cpu_state[m.current.cpu]
-    flags = _sched.X86_EFLAGS_IF if st.irq_enabled else 0
-    st.irq_enabled = False
-    m.epoch += 1
+    flags = _sched.X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
+    _sched.set_irq_flag(m, False, None)
     _acquire(m, lock)
     return flags
 
@@ -92,8 +88,7 @@ def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
     """``spin_unlock_irqrestore``: release ``lock``, restore the saved interrupt flag."""
     _sched._point(m, "spin_unlock_irqrestore")
     _release(m, lock)
-    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
-    m.epoch += 1
+    _sched.set_irq_flag(m, bool(flags & _sched.X86_EFLAGS_IF), None)
 
 
 def spin_is_locked(m: Machine, lock: str) -> bool:

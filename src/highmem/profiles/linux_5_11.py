@@ -242,18 +242,21 @@ def kunmap_atomic(m: Machine, addr: int, type: object = None) -> None:
     preempt_enable(m)
 
 
-def kmap_local_sched_out(m: Machine, task: Context) -> None:
-    """``__kmap_local_sched_out``: clear and flush every slot the task holds (pteval kept)."""
+def _held_slots(m: Machine, task: Context) -> list[tuple[int, int]]:
+    """(slot, saved pteval) of every slot ``task`` holds: the even guard slots of
+    DEBUG_KMAP_LOCAL and empty ones are skipped, as the 5.15 loops skip them."""
     ctrl = task.data.get("kmap_ctrl")
     if not ctrl or not ctrl["idx"]:
-        return
-    cpu = task.cpu
+        return []
     debug = _debug(m.config)
-    for i in range(ctrl["idx"]):
-        if debug and i % 2 == 0:
-            continue
-        if ctrl["pteval"][i] == 0:
-            continue
+    return [(i, ctrl["pteval"][i]) for i in range(ctrl["idx"])
+            if not (debug and i % 2 == 0) and ctrl["pteval"][i] != 0]
+
+
+def kmap_local_sched_out(m: Machine, task: Context) -> None:
+    """``__kmap_local_sched_out``: clear and flush every slot the task holds (pteval kept)."""
+    cpu = task.cpu
+    for i, _val in _held_slots(m, task):
         idx = i + m.KM_TYPE_NR * cpu
         frame, off = m.kmap_pte_at[idx]
         old = m.pte_struct.unpack_from(frame, off)[0]
@@ -265,17 +268,8 @@ def kmap_local_sched_out(m: Machine, task: Context) -> None:
 
 def kmap_local_sched_in(m: Machine, task: Context) -> None:
     """``__kmap_local_sched_in``: write back the PTEs of every slot the task holds."""
-    ctrl = task.data.get("kmap_ctrl")
-    if not ctrl or not ctrl["idx"]:
-        return
     cpu = task.cpu
-    debug = _debug(m.config)
-    for i in range(ctrl["idx"]):
-        if debug and i % 2 == 0:
-            continue
-        val = ctrl["pteval"][i]
-        if val == 0:
-            continue
+    for i, val in _held_slots(m, task):
         idx = i + m.KM_TYPE_NR * cpu
         frame, off = m.kmap_pte_at[idx]
         old = m.pte_struct.unpack_from(frame, off)[0]
