@@ -1,0 +1,107 @@
+"""What every subcommand of the ``highmem`` command line shares: the argument parser class, the
+machine options, the console and the progress bar, and the checks of option values.
+
+Nothing here runs a model; importing it costs only ``argparse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NoReturn
+
+from highmem.errors import HighmemError
+
+__all__ = ["Parser", "MAX_PCT_DEPTH", "machine_options", "boot_machine", "console", "progress_bar",
+           "check_depth", "check_strategy", "check_schedules"]
+
+#: PCT draws depth - 1 change points per schedule; beyond this a run is all change points.
+MAX_PCT_DEPTH = 1000
+
+STRATEGIES = ("random", "pct", "exhaustive")
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``highmem:`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"highmem: {message}\n")
+        raise SystemExit(2)
+
+
+def machine_options(p: argparse.ArgumentParser) -> None:
+    """The options that describe a machine to boot (``layout``)."""
+    p.add_argument("--profile", default="linux-2.4", help="kernel generation (default linux-2.4)")
+    p.add_argument("--cpus", type=int, default=None, help="online CPUs (default 2; 1 with SMP=n)")
+    p.add_argument("--nr-cpus", type=int, default=None, help="NR_CPUS (default 32 with SMP, 1 without)")
+    p.add_argument("--pae", action="store_true", help="CONFIG_X86_PAE (HIGHMEM64G): 3-level tables, up to 64 GiB")
+    p.add_argument("--km-types", default="2.4.22", help="km_type list: 2.4.22 (8 types) or book (6)")
+    p.add_argument("--memory", default="2G", help="RAM size, e.g. 512M, 2G (default 2G)")
+    p.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
+                   help="Kconfig option without CONFIG_, e.g. DEBUG_HIGHMEM=y (repeatable)")
+
+
+def boot_machine(args: argparse.Namespace) -> Any:
+    """Boot the machine the :func:`machine_options` describe."""
+    from highmem.kernel.machine import boot
+
+    return boot(args.profile, cpus=args.cpus, nr_cpus=args.nr_cpus, pae=args.pae, km_types=args.km_types,
+                memory=args.memory, config=args.config)
+
+
+def console() -> Any:
+    """A rich console: colour only on a terminal and without NO_COLOR; 120 columns when piped."""
+    from rich.console import Console
+
+    c = Console()
+    if not c.is_terminal:
+        c = Console(width=120)
+    return c
+
+
+def progress_bar(con: Any, args: argparse.Namespace) -> Any:
+    """A live progress bar (schedules done, schedules/s, findings so far) on a terminal, else None."""
+    if not con.is_terminal or getattr(args, "json", False) or getattr(args, "quiet", False):
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("-- schedules/s" if speed is None else f"{speed:,.0f} schedules/s", style="cyan")
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                        TextColumn("[red]{task.fields[findings]} findings"), TimeElapsedColumn(),
+                        console=con, transient=True)
+    progress.start()
+    return progress
+
+
+def check_depth(depth: int) -> None:
+    """``--depth``: the PCT bug depth, 1 to :data:`MAX_PCT_DEPTH`."""
+    if depth < 1:
+        raise HighmemError(f"--depth {depth} is invalid: the PCT bug depth is at least 1")
+    if depth > MAX_PCT_DEPTH:
+        raise HighmemError(f"--depth {depth} is too large: PCT draws depth - 1 change points; use at most "
+                           f"{MAX_PCT_DEPTH}")
+
+
+def check_strategy(strategy: str) -> None:
+    """``--strategy``: one of :data:`STRATEGIES`."""
+    if strategy not in STRATEGIES:
+        raise HighmemError(f"strategy {strategy!r} does not exist: choose random, pct or exhaustive")
+
+
+def check_schedules(schedules: int) -> None:
+    """``--schedules``: at least one."""
+    if schedules < 1:
+        raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")

@@ -1,0 +1,22 @@
+"""``highmem report``: the HTML report of a trace file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``report`` on the subcommand table ``sub``."""
+    rpt = sub.add_parser("report", help="write the HTML report of a trace file")
+    rpt.add_argument("trace", metavar="TRACE", help="a trace file written by check --trace or --out")
+    rpt.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the trace and write its HTML report."""
+    from highmem.report.html import cmd_report
+
+    return int(cmd_report(args))
