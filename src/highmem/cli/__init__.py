@@ -24,7 +24,10 @@ SUBCOMMANDS = {"layout": "layout", "check": "check", "report": "report", "compar
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from highmem import __version__
+
     p = Parser(prog="highmem", description="An executable model of Linux's atomic high-memory mappings.")
+    p.add_argument("--version", action="version", version=f"highmem {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
     for mod in SUBCOMMANDS.values():
         importlib.import_module(f"highmem.cli.{mod}").add_parser(sub)
@@ -33,6 +36,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``highmem`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:
+        # The cheapest command: no subcommand module, no rich, no model.
+        from highmem import __version__
+
+        sys.stdout.write(f"highmem {__version__}\n")
+        return 0
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
