@@ -10,7 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Interval", "Holding", "Model", "analyse", "summarize"]
+__all__ = ["Interval", "Holding", "Model", "analyse", "summarize", "STATE_KINDS"]
+
+#: The state records of version-2 traces (:mod:`highmem.report.trace_record`): samples, not events.
+STATE_KINDS = frozenset({"cpu_state", "slot_state", "pkmap_state"})
 
 # -- geometry -------------------------------------------------------------------------------------
 
@@ -236,6 +239,8 @@ def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: l
         best, score = -1, -1
         for i in by_step.get(_int(s), []):
             r = records[i]
+            if r.get("kind") in STATE_KINDS:
+                continue
             sc = _RELEVANT.get(str(r.get("kind")), 0)
             if r.get("kind") == "context" and r.get("what") in ("switch_out", "end"):
                 sc = 3

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from highmem.errors import HighmemError
-from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
+from highmem.sim.trace import OLDEST_TRACE_VERSION, TRACE_SCHEMA, TRACE_VERSION
 
-__all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target"]
+__all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target",
+           "schedule_strategy", "check_schedule_index"]
 
 
 #: Bounds on what a trace may claim, so a corrupt one cannot make a report unbounded.
@@ -62,7 +63,8 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise HighmemError(f"trace file {p} is truncated or corrupt at line 1")
     if version > TRACE_VERSION:
-        raise HighmemError(f"trace file {p} has schema version {version}; this highmem reads version {TRACE_VERSION}")
+        raise HighmemError(f"trace file {p} has schema version {version}; this highmem reads versions "
+                           f"{OLDEST_TRACE_VERSION} to {TRACE_VERSION}")
     records: list[dict[str, Any]] = []
     for n, line in enumerate(lines[1:], start=2):
         try:
@@ -92,36 +94,74 @@ def check_trace_target(path: str | Path, what: str = "trace file") -> Path:
     return p
 
 
-def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2
-                    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run one schedule of exploration ``ex`` again with a recorder; returns ``(header, records, findings)``.
+def schedule_strategy(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2,
+                      index: int | None = None, bounds: tuple[int, int] = (2, 2)) -> Any:
+    """The strategy that runs one schedule of exploration ``ex`` again.
 
-    ``choices`` is a (shrunk) schedule; ``None`` means the exploration's
-    schedule 0 (what ``--trace`` records when nothing was found); ``depth``
-    is the PCT depth the exploration used.
+    ``choices``: a (shrunk) schedule to replay; else ``index``: the exploration's schedule of that
+    number (0 when None).  An exhaustive exploration is enumerated again up to ``index``, since
+    its schedules depend on the ones before; ``bounds`` are its (max_preemptions, max_interrupts).
     """
-    from highmem.sim.explore import _strategy, pct_k, run_once
-    from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy, Strategy
+    from highmem.sim.explore import _exhaustive, _strategy, pct_k
+    from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy
 
     sc, cfg = ex.scenario, ex.config
-    strat: Strategy
     if choices is not None:
-        strat = SparseReplayStrategy(choices)
-    elif ex.strategy == "exhaustive":
-        strat = PrefixStrategy({})
-    else:
+        return SparseReplayStrategy(choices)
+    i = index or 0
+    if ex.strategy != "exhaustive":
         k = pct_k(sc, cfg) if ex.strategy == "pct" else 0
-        strat = _strategy(ex.strategy, ex.seed, 0, depth, k)
-    res, rec = run_once(sc, cfg, strat, trace=True)
+        return _strategy(ex.strategy, ex.seed, i, depth, k)
+    if i == 0:
+        return PrefixStrategy({})
+    found: list[list[tuple[int, str]]] = []
+
+    def keep(n: int, res: Any) -> None:
+        if n == i:
+            found.append(list(res.choices))
+
+    from highmem.sim.explore import Exploration
+
+    _exhaustive(sc, cfg, i + 1, bounds[0], bounds[1], keep,
+                Exploration(sc, cfg, ex.strategy, ex.seed), False, {})
+    if not found:  # pragma: no cover - check_schedule_index refuses an index beyond the explored
+        raise HighmemError(f"schedule {i} of {sc.name} could not be enumerated again")
+    return SparseReplayStrategy(found[0])
+
+
+def check_schedule_index(ex: Any, index: int) -> None:
+    """``--schedule K``: K must name a schedule the exploration ran (0 to schedules - 1)."""
+    n = ex.schedules
+    if index < 0 or index >= n:
+        last = f"schedules 0 to {n - 1}" if n > 1 else "only schedule 0"
+        raise HighmemError(f"--schedule {index} is beyond the schedules explored: {ex.scenario.name} explored {last}")
+
+
+def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2, index: int | None = None,
+                    bounds: tuple[int, int] = (2, 2)) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run one schedule of exploration ``ex`` again with a recorder; returns ``(header, records, findings)``.
+
+    ``choices`` is a (shrunk) schedule; ``None`` means the exploration's schedule ``index``
+    (schedule 0 by default: what ``--trace`` records when nothing was found); ``depth``
+    is the PCT depth the exploration used.
+    """
+    from highmem.report.trace_record import record_run
+
+    sc, cfg = ex.scenario, ex.config
+    strat = schedule_strategy(ex, choices, depth=depth, index=index, bounds=bounds)
+    res, records, extra = record_run(sc, cfg, strat)
     findings = [f.to_dict() for f in res.findings]
     header: dict[str, Any] = {
         "scenario": sc.name, "source": sc.source, "profile": cfg.profile, "cpus": cfg.cpus,
         "strategy": ex.strategy, "seed": ex.seed, "choices": [list(c) for c in res.choices],
-        "steps": res.steps, "status": res.status, "events": len(rec.records), "findings": findings,
+        "steps": res.steps, "status": res.status, "events": len(records), "findings": findings,
+        "explored": ex.schedules, **extra,
     }
+    if choices is None:
+        header["schedule_index"] = index or 0
     if findings:
         header["finding"] = findings[0]["kind"]
-    return header, rec.records, findings
+    return header, records, findings
 
 
 def write_trace(path: str | Path, header: dict[str, Any], records: list[dict[str, Any]]) -> None:
