@@ -199,31 +199,42 @@ def render_html(header: dict[str, Any], records: list[dict[str, Any]], title: st
 
 
 # -- commands ----------------------------------------------------------------------------------------
-def _write_text(path: Path, text: str, what: str) -> None:
-    if path.is_dir():
-        raise HighmemError(f"{what} {path} is a directory: name a file to write")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise HighmemError(f"{what} {path} cannot be written: {e.strerror or e}") from None
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    """``highmem report TRACE -o FILE``: write the HTML report of a trace file."""
+    """``highmem report TRACE -o FILE``: write the HTML report of a trace file (or, with
+    ``--trace-format``, the trace converted to that format)."""
+    from highmem.report.exports import check_trace_format, write_trace_as
+    from highmem.report.output import write_text
     from highmem.report.trace_io import read_trace
 
+    fmt = getattr(args, "trace_format", None)
+    if fmt is not None:
+        fmt = check_trace_format(fmt)
     header, records = read_trace(args.trace)
     out = Path(args.output)
-    if not out.parent.exists():
-        raise HighmemError(f"report {out} cannot be written: directory {out.parent} does not exist")
-    _write_text(out, render_html(header, records), "report")
+    if fmt is not None:
+        write_trace_as(out, fmt, header, records)
+    else:
+        write_text(out, render_html(header, records), "report")
     return 0
 
 
 def check_report_targets(args: argparse.Namespace) -> None:
-    """Refuse unusable ``--trace FILE`` / ``--html DIR`` before exploring."""
+    """Refuse unusable ``--trace FILE`` / ``--html DIR`` / ``--trace-format`` / ``--schedule`` before exploring."""
+    from highmem.report.exports import check_trace_format
     from highmem.report.trace_io import check_trace_target
 
+    check_trace_format(getattr(args, "trace_format", None))
+    k = getattr(args, "schedule", None)
+    if k is not None:
+        if not (getattr(args, "trace", None) or getattr(args, "html", None)):
+            raise HighmemError(f"--schedule {k} applies only with --trace or --html: it chooses the schedule "
+                               "they draw")
+        if k < 0:
+            raise HighmemError(f"--schedule {k} is invalid: schedules are numbered from 0")
+        n = getattr(args, "schedules", None)
+        if isinstance(n, int) and k >= n:
+            raise HighmemError(f"--schedule {k} is beyond the schedules explored: --schedules {n} explores "
+                               f"schedules 0 to {n - 1}")
     if getattr(args, "trace", None):
         check_trace_target(args.trace)
     if getattr(args, "html", None):
@@ -233,30 +244,33 @@ def check_report_targets(args: argparse.Namespace) -> None:
 
 
 def write_check_reports(exs: list[Any], args: argparse.Namespace) -> dict[str, str]:
-    """``check --trace FILE`` and ``check --html DIR``; returns scenario name -> report path."""
-    from highmem.report.trace_io import record_schedule, write_first_trace
+    """``check --trace FILE`` and ``check --html DIR``; returns scenario name -> report path.
 
+    A report draws ``--schedule K`` when given, else the shrunk schedule of the scenario's first
+    finding, else (a clean scenario) its schedule 0, and says so.
+    """
+    from highmem.report.exports import check_trace_format, html_report_path
+    from highmem.report.output import write_text
+    from highmem.report.trace_io import check_schedule_index, record_schedule, write_first_trace
+
+    k = getattr(args, "schedule", None)
+    bounds = (getattr(args, "max_preemptions", 2), getattr(args, "max_interrupts", 2))
+    if k is not None:
+        for ex in exs:
+            check_schedule_index(ex, k)
     if getattr(args, "trace", None):
-        write_first_trace(exs[:1], args.trace, args.depth)   # the first scenario, as docs/check.md says
+        # The first scenario, as docs/check.md says.
+        write_first_trace(exs[:1], args.trace, args.depth, check_trace_format(getattr(args, "trace_format", None)),
+                          index=k, bounds=bounds)
     written: dict[str, str] = {}
     if getattr(args, "html", None):
         d = Path(args.html)
+        taken: set[str] = set()
         for ex in exs:
             rep = next(iter(ex.by_kind.values()), None)
-            if rep is None:
-                continue
-            if not d.exists():
-                try:
-                    d.mkdir(parents=True)
-                except OSError as e:
-                    raise HighmemError(f"--html {d} cannot be created: {e.strerror or e}") from None
-            header, records, findings = record_schedule(ex, rep.choices, depth=args.depth)
-            name = report_filename(ex.scenario.name)
-            path = d / name
-            n = 2
-            while str(path) in written.values():
-                path = d / name.replace(".html", f"-{n}.html")
-                n += 1
-            _write_text(path, render_html(header, records, findings=findings), "report")
+            choices = rep.choices if rep is not None and k is None else None
+            header, records, findings = record_schedule(ex, choices, depth=args.depth, index=k, bounds=bounds)
+            path = html_report_path(d, ex.scenario.name, taken)
+            write_text(path, render_html(header, records, findings=findings), "report")
             written[ex.scenario.name] = str(path)
     return written

@@ -166,23 +166,29 @@ def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: in
 
 def write_trace(path: str | Path, header: dict[str, Any], records: list[dict[str, Any]]) -> None:
     """Write ``records`` as a trace file with ``header`` (schema and version are added)."""
-    from highmem.sim.trace import TraceRecorder
+    from highmem.report.output import write_text
+    from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
 
     p = check_trace_target(path)
-    rec = TraceRecorder(lambda: 0)
-    rec.records = records
-    try:
-        rec.write_jsonl(p, header)
-    except OSError as e:
-        raise HighmemError(f"trace file {p} cannot be written: {e.strerror or e}") from None
+    lines = [json.dumps({**header, "schema": TRACE_SCHEMA, "version": TRACE_VERSION}, sort_keys=True)]
+    lines.extend(json.dumps(r, sort_keys=True) for r in records)
+    write_text(p, "\n".join(lines) + "\n", "trace file")
 
 
-def write_first_trace(explorations: list[Any], path: str | Path, depth: int = 2) -> None:
+def write_first_trace(explorations: list[Any], path: str | Path, depth: int = 2, fmt: str = "jsonl",
+                      index: int | None = None, bounds: tuple[int, int] = (2, 2)) -> None:
     """``--trace FILE``: the first (shrunk) failing schedule of the first exploration with findings,
-    or schedule 0 of the first exploration when none found anything."""
+    or schedule 0 of the first exploration when none found anything; with ``index`` (``--schedule
+    K``), schedule K of the first exploration.  ``fmt`` as ``--trace-format``."""
+    from highmem.report.exports import write_trace_as
+
     if not explorations:
         return
-    ex = next((e for e in explorations if e.by_kind), explorations[0])
-    rep = next(iter(ex.by_kind.values()), None)
-    header, records, _ = record_schedule(ex, None if rep is None else rep.choices, depth=depth)
-    write_trace(path, header, records)
+    if index is not None:
+        ex, choices = explorations[0], None
+    else:
+        ex = next((e for e in explorations if e.by_kind), explorations[0])
+        rep = next(iter(ex.by_kind.values()), None)
+        choices = None if rep is None else rep.choices
+    header, records, findings = record_schedule(ex, choices, depth=depth, index=index, bounds=bounds)
+    write_trace_as(path, fmt, header, records, findings)
