@@ -155,7 +155,7 @@ def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: in
         "scenario": sc.name, "source": sc.source, "profile": cfg.profile, "cpus": cfg.cpus,
         "strategy": ex.strategy, "seed": ex.seed, "choices": [list(c) for c in res.choices],
         "steps": res.steps, "status": res.status, "events": len(records), "findings": findings,
-        "explored": ex.schedules, **extra,
+        "explored": ex.schedules, "explored_kinds": list(ex.by_kind), **extra,
     }
     if choices is None:
         header["schedule_index"] = index or 0

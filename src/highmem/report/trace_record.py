@@ -58,8 +58,10 @@ class StateSampler:
 
     def header(self) -> dict[str, Any]:
         """What the trace header gains: the sampled slots and how to decode a PTE."""
+        from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
+
         m = self.m
-        return {"slots": [list(s) for s in self.slots], "pte_size": m.pte_size,
+        return {"schema": TRACE_SCHEMA, "version": TRACE_VERSION, "slots": [list(s) for s in self.slots], "pte_size": m.pte_size, "phys_bits": m.geometry.phys_bits,
                 "last_pkmap": m.LAST_PKMAP if m.HIGHMEM else None}
 
     def attach(self) -> None:
