@@ -23,6 +23,7 @@ trace could not have produced as UTF-8 is repaired with U+FFFD.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from highmem.report.timeline_model import Holding, _finding_events, _findings_of
 
 __all__ = ["perfetto_trace", "write_perfetto", "STEP_NS"]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 STEP_NS = 1000          # one step = one microsecond
 _BEGIN, _END, _INSTANT, _COUNTER = 1, 2, 3, 4
 SEQ = 1                 # the trusted packet sequence of every packet
@@ -46,8 +48,8 @@ def _protos() -> Any:
 
 
 def _s(v: Any) -> str:
-    """Any value as text protobuf accepts (lone surrogates replaced)."""
-    return str(v).encode("utf-8", "replace").decode("utf-8")
+    """Any value as text protobuf accepts (lone surrogates replaced by U+FFFD)."""
+    return _SURROGATE.sub("\ufffd", str(v))
 
 
 class _Builder:

@@ -60,8 +60,11 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise HighmemError(f"trace file {p} is corrupt at line 1: its header claims {cpus!r} CPUs "
                            f"(a machine has 1 to {MAX_CPUS})")
     version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if version is None:
         raise HighmemError(f"trace file {p} is truncated or corrupt at line 1")
+    if not isinstance(version, int) or isinstance(version, bool) or version < OLDEST_TRACE_VERSION:
+        raise HighmemError(f"trace file {p} has an unknown schema version {json.dumps(version)[:40]}; this highmem "
+                           f"reads versions {OLDEST_TRACE_VERSION} to {TRACE_VERSION}")
     if version > TRACE_VERSION:
         raise HighmemError(f"trace file {p} has schema version {version}; this highmem reads versions "
                            f"{OLDEST_TRACE_VERSION} to {TRACE_VERSION}")
