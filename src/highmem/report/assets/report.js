@@ -227,6 +227,11 @@
       ctx.font = FONT;
       var lim = Math.min(b, maxLabelX === undefined ? b : Math.max(a, maxLabelX));
       var t = fitText(label, lim - a - 8);
+      if (t && typeof fill !== "string") {
+        // On a hatched fill the label gets a pale backing so it stays readable.
+        ctx.fillStyle = "rgba(255,255,255,.82)";
+        ctx.fillRect(a + 2, y + 2, ctx.measureText(t).width + 4, h - 4);
+      }
       if (t) { text(t, a + 4, y + h / 2 + 4, labelColour); }
     }
     hits.push([a, y, b - a, h, tip, rec, step]);
