@@ -157,7 +157,8 @@ def _slot_row(browser: Any, cpu: int, idx: int) -> dict[str, str]:
     return dict(browser.execute_script(f"""
         var tr = document.querySelector('.p-cpu[data-cpu="{cpu}"] tr[data-idx="{idx}"]');
         if (!tr) {{ return {{}}; }}
-        return {{pte: tr.querySelector('.pte').textContent, frame: tr.querySelector('.decoded').getAttribute('data-frame'),
+        return {{pte: tr.querySelector('.pte').textContent,
+                frame: tr.querySelector('.decoded').getAttribute('data-frame'),
                 tlb: tr.querySelector('.tlb').textContent, holder: tr.querySelector('.holder').textContent,
                 state: tr.querySelector('.state').textContent, step: document.body.getAttribute('data-step')}};"""))
 

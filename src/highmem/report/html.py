@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def _e(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset(name: str) -> str:
     return resources.files("highmem.report").joinpath("assets", name).read_text(encoding="utf-8")
 

@@ -141,7 +141,8 @@ def check_schedule_index(ex: Any, index: int) -> None:
 
 
 def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2, index: int | None = None,
-                    bounds: tuple[int, int] = (2, 2)) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+                    bounds: tuple[int, int] = (2, 2)
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Run one schedule of exploration ``ex`` again with a recorder; returns ``(header, records, findings)``.
 
     ``choices`` is a (shrunk) schedule; ``None`` means the exploration's schedule ``index``

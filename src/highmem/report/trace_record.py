@@ -61,7 +61,8 @@ class StateSampler:
         from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
 
         m = self.m
-        return {"schema": TRACE_SCHEMA, "version": TRACE_VERSION, "slots": [list(s) for s in self.slots], "pte_size": m.pte_size, "phys_bits": m.geometry.phys_bits,
+        return {"schema": TRACE_SCHEMA, "version": TRACE_VERSION, "slots": [list(s) for s in self.slots],
+                "pte_size": m.pte_size, "phys_bits": m.geometry.phys_bits,
                 "last_pkmap": m.LAST_PKMAP if m.HIGHMEM else None}
 
     def attach(self) -> None:
