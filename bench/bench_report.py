@@ -15,8 +15,8 @@
 by an older highmem) in the same browser, so the two are compared in one run.
 
 ``--screenshots DIR`` also writes the screenshots of docs/img: the timeline and player of
-irq-uses-user-slot at 1400 px, the page at 800 px and at phone width, bounce-io zoomed in, and the
-layout SVG of linux-2.6.  Exit status 1 when a target is missed.
+irq-uses-user-slot at 1400 px, the page at 800 px and at phone width, the timeline and player of the
+kmap_high IPI deadlock at its last step, bounce-io zoomed in, and the layout SVG of linux-2.6.  Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -119,6 +119,10 @@ def screenshots(d: Any, out: Path, bounce: Path, work: Path) -> list[Path]:
     shot("report-player.png", 1400, page, "window.__hm.setStep(40)", element="#player")
     shot("report-800px.png", 800, page, "window.__hm.setStep(38)")
     shot("report-phone.png", 390, page, "window.__hm.setStep(38)")
+    assert main(["check", "kmap-high-ipi-deadlock-2024", "--html", str(work), "-q"]) == 1
+    dl = (work / "kmap-high-ipi-deadlock-2024.html").resolve().as_uri()
+    shot("report-deadlock.png", 1400, dl, "window.__hm.setStep(31)", element="#timeline-section")
+    shot("report-deadlock-player.png", 1400, dl, "window.__hm.setStep(31)", element="#player")
     shot("report-bounce-io.png", 1400, bounce.resolve().as_uri(),
          "window.__hm.zoom(0.012, 160); window.__hm.setStep(161)", element="#timeline-section")
     svg = work / "layout-2.6.svg"

@@ -358,6 +358,9 @@ def test_check_html_schedule_k(tmp_path: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert re.fullmatch(r"highmem: --schedule 999 is beyond the schedules explored: copy-highpage explored "
                         r"(schedules 0 to \d+|only schedule 0)\n", err), err
+    assert main(["check", "copy-highpage", "--trace-format", "ftrace", "-q"]) == 2
+    assert capsys.readouterr().err == ("highmem: --trace-format ftrace applies only with --trace or --out: it is "
+                                       "the format of the traces they write\n")
     assert main(["check", "copy-highpage", "--schedule", "1", "-q"]) == 2
     assert capsys.readouterr().err == ("highmem: --schedule 1 applies only with --trace or --html: it chooses "
                                        "the schedule they draw\n")

@@ -103,6 +103,7 @@ def test_cpu_state_locks_and_ipis_of_the_kmap_high_deadlock() -> None:
     last = {r["cpu"]: r for r in states}
     assert last[0]["locks"] == ["call_lock", "kmap_lock"] and last[0]["step"] == res.steps
     assert (last[1]["irq_enabled"], last[1]["ipis"], last[1]["pending"]) == (False, 1, [IPI_NAME])
+    assert last[1]["spinning"].startswith("spin_lock(kmap_lock)") and "smp_call_function" in last[0]["spinning"]
     pk = [r for r in records if r["kind"] == "pkmap_state"]
     assert pk[0] == {"step": 0, "kind": "pkmap_state", "free": pk[0]["free"], "used": 0, "unflushed": 0}
     assert pk[0]["free"] == _h["last_pkmap"]

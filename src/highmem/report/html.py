@@ -274,7 +274,11 @@ def check_report_targets(args: argparse.Namespace) -> None:
     from highmem.report.exports import check_trace_format
     from highmem.report.trace_io import check_trace_target
 
-    check_trace_format(getattr(args, "trace_format", None))
+    fmt = getattr(args, "trace_format", None)
+    check_trace_format(fmt)
+    if fmt is not None and not (getattr(args, "trace", None) or getattr(args, "out", None)):
+        raise HighmemError(f"--trace-format {fmt} applies only with --trace or --out: it is the format of the "
+                           "traces they write")
     k = getattr(args, "schedule", None)
     if k is not None:
         if not (getattr(args, "trace", None) or getattr(args, "html", None)):

@@ -12,7 +12,8 @@ differs from the previous record of the same object:
 * ``cpu_state`` (per CPU): ``irq_enabled`` (EFLAGS.IF), ``bh`` (``local_bh_count``), ``hardirq``
   (``local_irq_count``), ``preempt`` (the running context's preempt count), ``locks`` (spin locks
   held by contexts on the CPU), ``ipis`` (pending CALL_FUNCTION_VECTOR IPIs) and ``pending``
-  (every pending hard IRQ, IPIs included);
+  (every pending hard IRQ, IPIs included) and ``spinning`` (what the running context busy-waits
+  for, e.g. ``spin_lock(kmap_lock) held by wrapper``, or "");
 * ``slot_state`` (per kmap slot of an online CPU): ``pte`` (the entry ``kmap_pte - idx``) and
   ``tlb`` (the frame the CPU's TLB caches for the slot's address, -1 when it caches none);
 * ``pkmap_state`` (HIGHMEM only): how many of the LAST_PKMAP entries are ``free`` (count 0),
@@ -95,12 +96,15 @@ class StateSampler:
             preempt = int(top.data.get("preempt_count", 0)) if top is not None else 0
             pend = list(sim.pending_irq[c])
             held = sorted(locks.get(c, []))
-            now = (st.irq_enabled, st.local_bh_count, st.local_irq_count, preempt, tuple(held), tuple(pend))
+            spin = top.data.get("spin") if top is not None else None
+            spinning = str(spin[1]) if isinstance(spin, tuple) and len(spin) == 2 else ""
+            now = (st.irq_enabled, st.local_bh_count, st.local_irq_count, preempt, tuple(held), tuple(pend), spinning)
             if self._last_cpu.get(c) != now:
                 self._last_cpu[c] = now
                 out.append({"step": step, "kind": "cpu_state", "cpu": c, "irq_enabled": st.irq_enabled,
                             "bh": st.local_bh_count, "hardirq": st.local_irq_count, "preempt": preempt,
-                            "locks": held, "ipis": sum(1 for p in pend if p == _ipi_name()), "pending": pend})
+                            "locks": held, "ipis": sum(1 for p in pend if p == _ipi_name()), "pending": pend,
+                            "spinning": spinning})
         size = m.pte_size
         cpus = m.cpus
         for n, (c, idx, _t, vaddr, _p) in enumerate(self.slots):

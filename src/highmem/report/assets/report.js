@@ -94,7 +94,8 @@
       if ((open ? open.key : null) === key) { return; }
       if (open) { open.seg[1] = step; }
       cur[c][lane] = null;
-      if (on) { var seg = [step, LAST, val]; SEG[c][lane].push(seg); cur[c][lane] = {key: val, seg: seg}; }
+      // A state still held at the end runs to the right edge of the run, so a change at the last step shows.
+      if (on) { var seg = [step, LAST + 0.5, val]; SEG[c][lane].push(seg); cur[c][lane] = {key: val, seg: seg}; }
     }
     for (var i = 0; i < R.length; i++) {
       var r = R[i], k = kindOf(r), c3 = r[2];
@@ -334,7 +335,8 @@
   function drawState(row, lo, hi) {
     SEG[row.cpu][row.lane].forEach(function (g) {
       if (g[1] < lo || g[0] > hi) { return; }
-      var tip = "CPU " + row.cpu + ": " + (row.lane === "if" ? "interrupts off" : g[2]) + " from step " + g[0] + " to " + g[1];
+      var tip = "CPU " + row.cpu + ": " + (row.lane === "if" ? "interrupts off" : g[2]) + " from step " + g[0] +
+        (g[1] > LAST ? " to the end of the run" : " to " + g[1]);
       bar(X(g[0]), X(g[1]), row.y + 1, STATE_H - 2, "#f2b8b5", null, row.lane === "if" ? "IF off" : g[2], "#7a1010", tip, -1, g[0]);
     });
   }
@@ -634,6 +636,7 @@
         add("preempt count " + cs.preempt, cs.preempt > 0);
         add((cs.locks && cs.locks.length ? "locks: " + cs.locks.join(", ") : "no lock held"), cs.locks && cs.locks.length);
         add(cs.ipis + " IPI" + (cs.ipis === 1 ? "" : "s") + " pending" + (cs.pending && cs.pending.length > cs.ipis ? ", IRQs pending: " + cs.pending.join(", ") : ""), cs.ipis > 0);
+        if (cs.spinning) { add("spinning: " + cs.spinning, true); }
       }
       card.appendChild(flags);
       var wrap = el("div", "slot-wrap"), t = el("table", "slots");
@@ -660,12 +663,14 @@
         var tlbState = sl.tlb < 0 ? "absent" : present && sl.tlb === sl.frame ? "current" : "stale";
         tr.appendChild(el("td", "tlb tlb-" + tlbState, tlbState + (sl.tlb >= 0 ? " → " + hex(sl.tlb) : "")));
         var hc = el("td", "holder"), worst = "free";
-        hs.forEach(function (h, j) {
+        hs.forEach(function (h) {
           var ok = present && sl.frame === h[5] && (sl.tlb < 0 || sl.tlb === h[5]);
           if (!ok) { worst = "stale"; } else if (worst === "free") { worst = "mapped"; }
-          var sp = el("span", null, (j ? ", " : "") + NAMES[h[3]] + " (page " + hex(h[5]) + (ok ? "" : ", stale") + ")");
-          var sw = el("span", "sw2"); sw.style.background = colour(h[3]);
-          hc.appendChild(sw); hc.appendChild(sp);
+          var line = el("div"), sw = el("span", "sw2");
+          sw.style.background = colour(h[3]);
+          line.appendChild(sw);
+          line.appendChild(el("span", null, NAMES[h[3]] + " (page " + hex(h[5]) + (ok ? "" : ", stale") + ")"));
+          hc.appendChild(line);
         });
         if (!hs.length) { hc.textContent = "-"; }
         tr.appendChild(hc);
