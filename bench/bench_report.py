@@ -16,7 +16,8 @@ by an older highmem) in the same browser, so the two are compared in one run.
 
 ``--screenshots DIR`` also writes the screenshots of docs/img: the timeline and player of
 irq-uses-user-slot at 1400 px, the page at 800 px and at phone width, the timeline and player of the
-kmap_high IPI deadlock at its last step, bounce-io zoomed in, and the layout SVG of linux-2.6.  Exit status 1 when a target is missed.
+kmap_high IPI deadlock at its last step, bounce-io zoomed in, and the layout SVG of linux-2.6.
+Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
