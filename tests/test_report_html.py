@@ -297,12 +297,23 @@ def test_odd_records_do_not_break_the_report() -> None:
                {"step": 2, "kind": "kmap_atomic", "cpu": 3, "context": "t", "idx": 27, "type": "KM_USER0",
                 "vaddr": "x", "pfn": None},
                {"step": 3, "kind": "kunmap_atomic", "cpu": 3, "context": "nobody", "idx": 27},
-               {"step": 5, "kind": "load"}]
+               {"step": 5, "kind": "load"},
+               {"step": 6, "kind": "bug", "cpu": 10**9, "context": "t"}]   # no machine has that CPU
     page = render_html({"schema": "highmem-trace", "version": 1}, records,
                        findings=[{"kind": "k", "message": "m", "steps": ["a", 2, 99], "slot": "x"}])
     data = _data(page)
     assert data["meta"]["cpus"] == 4 and _recs(data) == records
     assert [h[2] for h in data["hold"]] == ["KM_USER0"]
+    from highmem.report.ftrace import ftrace_text
+    from highmem.report.perfetto import perfetto_trace
+
+    assert ftrace_text({}, records).startswith("cpus=4\n")
+    pb = pytest.importorskip("perfetto.protos.perfetto.trace.perfetto_trace_pb2")
+    trace = pb.Trace()
+    trace.ParseFromString(perfetto_trace({}, records))
+    assert [p.track_descriptor.name for p in trace.packet
+            if p.HasField("track_descriptor") and p.track_descriptor.name.startswith("CPU ")
+            and not p.track_descriptor.HasField("counter")] == ["CPU 0", "CPU 1", "CPU 2", "CPU 3"]
 
 
 def test_context_colours_are_distinct_and_match_the_chips(stale: tuple[dict[str, Any], list[dict[str, Any]], str]

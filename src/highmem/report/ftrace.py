@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from highmem.report.timeline_model import STATE_KINDS, _int
+from highmem.report.trace_io import MAX_CPUS
 
 __all__ = ["ftrace_text", "write_ftrace", "escape", "unescape", "LINE_RE"]
 
@@ -78,7 +79,9 @@ class _Cpu:
 
 def ftrace_text(header: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """The ftrace text of a highmem trace (``header``, ``records``)."""
-    cpus = max(1, _int(header.get("cpus"), 1), 1 + max((_int(r.get("cpu")) for r in records), default=0))
+    cpus = min(MAX_CPUS, max(1, _int(header.get("cpus"), 1),
+                             1 + max((_int(r.get("cpu")) for r in records if _int(r.get("cpu")) < MAX_CPUS),
+                                     default=0)))
     st = [_Cpu() for _ in range(cpus)]
     pids: dict[str, int] = {}
     irqs: dict[str, int] = {}
@@ -125,6 +128,7 @@ def ftrace_text(header: dict[str, Any], records: list[dict[str, Any]]) -> str:
         g = r.get
         if k == "context":
             what, ck = g("what"), str(g("ctx_kind", "task"))
+            ck = ck if ck in ("task", "hardirq", "softirq") else "task"
             if what in ("start", "switch_in"):
                 switch(c, step, last_out.pop(c, None), ctx)
                 s.stack.append((ctx, ck))
