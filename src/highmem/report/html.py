@@ -61,6 +61,11 @@ def _asset(name: str) -> str:
     return resources.files("highmem.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+def _script() -> str:
+    """The page's script: the timeline and the player, in one function scope (they share its state)."""
+    return '(function () {\n"use strict";\n' + _asset("timeline.js") + _asset("player.js") + "})();\n"
+
+
 def report_filename(name: str) -> str:
     """A file name for scenario ``name``'s report: characters other than letters, digits, ``.-_`` become ``_``."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip(".") or "scenario"
@@ -245,7 +250,7 @@ def render_html(header: dict[str, Any], records: list[dict[str, Any]], title: st
         body,
         '</main><div id="tip" hidden></div>',
         f'<script type="application/json" id="trace-data">{_script_json(data)}</script>',
-        f"<script>{_asset('report.js')}</script></body></html>\n",
+        f"<script>{_script()}</script></body></html>\n",
     ])
 
 
