@@ -134,3 +134,22 @@ def test_cli_layout_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert err.startswith(f"highmem: SVG file {bad} cannot be written: ") and err.count("\n") == 1
     assert main(["layout", "--svg", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"highmem: SVG file {tmp_path} is a directory: name a file to write\n"
+
+
+@pytest.mark.parametrize("profile", ["linux-2.4", "linux-2.6", "linux-2.6.37", "linux-5.11"])
+def test_layout_regions_are_never_empty_or_beyond_4g(profile: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """No region starts at or above 4 GiB or is empty: 2.6+ has no page above FIXADDR_TOP to call unused."""
+    m = highmem.boot(profile, cpus=2, memory="2G")
+    regions = layout_dict(m)["regions"]
+    for r in regions:
+        assert 0 <= r["start"] < r["end"] <= 1 << 32, r
+    names = [r["name"] for r in regions]
+    assert ("unused" in names) == (m.FIXADDR_TOP + 4096 < 1 << 32)
+    assert ("unused" in names) == (profile == "linux-2.4")
+    assert main(["layout", "--profile", profile]) == 0
+    out = capsys.readouterr().out
+    assert "0x100000000" not in out and " 0 kB" not in out
+    # The top of the drawing is the first region's top: 0xffffffff, and nothing above it.
+    root = ET.fromstring(layout_svg(m))
+    addrs = [t for t in _texts(root) if re.fullmatch(r"0x[0-9a-f]{8,}", t)]
+    assert addrs[0] == "0xffffffff" and all(int(a, 16) <= 0xFFFFFFFF for a in addrs)

@@ -146,7 +146,7 @@ def test_schedule_trace_file_header(recorded: tuple[int, dict[str, Any], Path]) 
     _, _, out = recorded
     lines = (out / "irq-uses-user-slot.stale-access.trace.jsonl").read_text(encoding="utf-8").splitlines()
     head = json.loads(lines[0])
-    assert (head["schema"], head["version"]) == ("highmem-trace", 1)
+    assert (head["schema"], head["version"]) == ("highmem-trace", 2)
     assert (head["scenario"], head["profile"], head["finding"]) == ("irq-uses-user-slot", "linux-2.4",
                                                                     "stale-access")
     events = [json.loads(x) for x in lines[1:]]

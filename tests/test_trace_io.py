@@ -35,7 +35,7 @@ def test_check_trace_header_and_events(stale_trace: Path) -> None:
     """The header names schema, version, scenario, CPUs, schedule, findings; every event has step and kind."""
     lines = stale_trace.read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
-    assert first["schema"] == TRACE_SCHEMA == "highmem-trace" and first["version"] == TRACE_VERSION == 1
+    assert first["schema"] == TRACE_SCHEMA == "highmem-trace" and first["version"] == TRACE_VERSION == 2
     header, records = read_trace(stale_trace)
     assert header == first
     assert header["scenario"] == "irq-uses-user-slot" and header["profile"] == "linux-2.4" and header["cpus"] == 2
@@ -104,7 +104,20 @@ def _good(tmp_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], Path]:
 def test_write_then_read_round_trip(tmp_path: Path) -> None:
     header, records, path = _good(tmp_path)
     h, r = read_trace(path)
-    assert r == records and h == {"schema": "highmem-trace", "version": 1, **header}
+    assert r == records and h == {"schema": "highmem-trace", "version": TRACE_VERSION, **header}
+
+
+def test_version_1_traces_are_still_read(tmp_path: Path) -> None:
+    """A version-1 trace (events only, no state records) is read and reported as before."""
+    from highmem.report.html import render_html
+
+    header, records, path = _good(tmp_path)
+    old = tmp_path / "v1.jsonl"
+    old.write_text(path.read_text(encoding="utf-8").replace(f'"version": {TRACE_VERSION}', '"version": 1'),
+                   encoding="utf-8")
+    h, r = read_trace(old)
+    assert h["version"] == 1 and r == records
+    assert "Trace schema highmem-trace version 1." in render_html(h, r)
 
 
 def _bad_cases(tmp_path: Path) -> list[tuple[str, str, str]]:
@@ -118,8 +131,12 @@ def _bad_cases(tmp_path: Path) -> list[tuple[str, str, str]]:
         ("bad-middle.jsonl", lines[0] + '{"step": 1}\n' + "".join(lines[2:]), "is truncated or corrupt at line 2"),
         ("not-object.jsonl", lines[0] + "[1, 2]\n", "is truncated or corrupt at line 2"),
         ("negative.jsonl", lines[0] + '{"step": -1, "kind": "load"}\n', "is truncated or corrupt at line 2"),
-        ("newer.jsonl", text.replace('"version": 1', '"version": 7'),
-         "has schema version 7; this highmem reads version 1"),
+        ("newer.jsonl", text.replace(f'"version": {TRACE_VERSION}', '"version": 7'),
+         "has schema version 7; this highmem reads versions 1 to 2"),
+        ("unknown-version.jsonl", text.replace(f'"version": {TRACE_VERSION}', '"version": "2b"'),
+         'has an unknown schema version "2b"; this highmem reads versions 1 to 2'),
+        ("version-0.jsonl", text.replace(f'"version": {TRACE_VERSION}', '"version": 0'),
+         "has an unknown schema version 0; this highmem reads versions 1 to 2"),
         ("other.jsonl", '{"schema": "something-else", "version": 1}\n',
          "is not a highmem trace: its first line is not a highmem-trace header"),
         ("readme.md", "# highmem\n\nAn executable model.\n",

@@ -37,7 +37,12 @@ def add_parser(sub: Any) -> None:
     chk.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)")
     chk.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
-    chk.add_argument("--html", metavar="DIR", help="write an HTML report per scenario with findings here")
+    chk.add_argument("--html", metavar="DIR", help="write an HTML report per scenario here (its first finding, "
+                     "or schedule 0 when clean)")
+    chk.add_argument("--trace-format", metavar="FORMAT", default=None,
+                     help="format of --trace and --out traces: jsonl (default), perfetto or ftrace")
+    chk.add_argument("--schedule", metavar="K", type=int, default=None,
+                     help="with --trace/--html: draw the K-th schedule explored (0 is the first) instead")
 
 
 def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
@@ -70,9 +75,7 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
 def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     from pathlib import Path
 
-    from highmem.sim.explore import run_once
     from highmem.sim.schedule import save_schedule
-    from highmem.sim.strategy import SparseReplayStrategy
 
     out = Path(args.out)
     try:
@@ -89,11 +92,10 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
             "schedule_index": rep.first_schedule, "steps": rep.steps,
             "finding": {"kind": kind, "message": rep.finding.message},
             "choices": [list(c) for c in rep.choices]})
-        res, rec = run_once(ex.scenario, ex.config, SparseReplayStrategy(rep.choices), trace=True)
-        rec.write_jsonl(out / f"{stem}.trace.jsonl", {
-            "scenario": ex.scenario.name, "profile": ex.config.profile, "finding": kind, "steps": res.steps,
-            "cpus": ex.config.cpus, "events": len(rec.records), "choices": [list(c) for c in res.choices],
-            "findings": [f.to_dict() for f in res.findings]})
+        from highmem.report.exports import write_kind_trace
+
+        write_kind_trace(out, stem, {"finding": kind}, ex.scenario, ex.config, rep.choices,
+                         getattr(args, "trace_format", None) or "jsonl")
         files[kind] = str(path)
     return files
 
@@ -116,6 +118,10 @@ def _replay(args: argparse.Namespace) -> int:
                            "schedule no longer applies")
     cfg = sc.config(doc.get("profile"), list(doc.get("config", [])) + list(args.config))
     res, _ = run_once(sc, cfg, SparseReplayStrategy(doc["choices"], strict=True))
+    if args.trace or args.html or args.out:
+        from highmem.report.exports import write_replay_outputs
+
+        write_replay_outputs(args, doc, sc, cfg)
     kinds = sorted({f.kind for f in res.findings})
     want = doc.get("finding", {}).get("kind")
     reproduced = want in kinds and res.steps == doc.get("steps", res.steps)
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     check_schedules(args.schedules)
     check_depth(args.depth)
     check_strategy(args.strategy)
-    if args.trace or args.html:
+    if args.trace or args.html or args.trace_format is not None or args.schedule is not None:
         from highmem.report.html import check_report_targets
 
         check_report_targets(args)

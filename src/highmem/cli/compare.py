@@ -26,6 +26,8 @@ def add_parser(sub: Any) -> None:
     cmp.add_argument("--json", action="store_true", help="print one JSON object")
     cmp.add_argument("-q", "--quiet", action="store_true", help="print the table only")
     cmp.add_argument("--trace", metavar="FILE", help="write every event of the first failing schedule as JSON Lines")
+    cmp.add_argument("--trace-format", metavar="FORMAT", default=None,
+                     help="format of --trace: jsonl (default), perfetto or ftrace")
 
 
 def _check_options_anywhere(items: list[str]) -> None:
@@ -57,12 +59,17 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.trace_io import check_trace_target
 
         check_trace_target(args.trace)
+    if args.trace_format is not None:
+        from highmem.report.exports import check_trace_format
+
+        check_trace_format(args.trace_format)
     cells = compare(scenarios, profiles, strategy=args.strategy, schedules=args.schedules, seed=args.seed,
                     depth=args.depth, config=args.config)
     if args.trace:
         from highmem.report.trace_io import write_first_trace
 
-        write_first_trace([c.exploration for c in cells if c.exploration is not None], args.trace, args.depth)
+        write_first_trace([c.exploration for c in cells if c.exploration is not None], args.trace, args.depth,
+                          args.trace_format or "jsonl")
     if args.json:
         print(json.dumps({"profiles": profiles, "scenarios": [s.name for s in scenarios],
                           "strategy": args.strategy, "seed": args.seed, "schedules": args.schedules,

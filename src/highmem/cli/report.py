@@ -13,6 +13,8 @@ def add_parser(sub: Any) -> None:
     rpt = sub.add_parser("report", help="write the HTML report of a trace file")
     rpt.add_argument("trace", metavar="TRACE", help="a trace file written by check --trace or --out")
     rpt.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write")
+    rpt.add_argument("--trace-format", metavar="FORMAT", default=None,
+                     help="write the trace in this format instead of HTML: perfetto, ftrace or jsonl")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,10 +20,12 @@ def regions(m: Machine) -> list[dict[str, Any]]:
     """The layout's regions top-down: name, start (inclusive), end (exclusive), note."""
     fix = m.fixmap
     # __fix_to_virt(0) is the page *at* FIXADDR_TOP; what lies above it is unused.
-    out: list[dict[str, Any]] = [
-        {"name": "unused", "start": m.FIXADDR_TOP + PAGE_SIZE, "end": 1 << 32,
-         "note": "above the first fixmap page"},
-    ]
+    out: list[dict[str, Any]] = []
+    if m.FIXADDR_TOP + PAGE_SIZE < 1 << 32:
+        # 2.4 puts FIXADDR_TOP one page below 4 GiB; from 2.6 on it is the last page itself
+        # (0xfffff000), and nothing lies above the first fixmap page.
+        out.append({"name": "unused", "start": m.FIXADDR_TOP + PAGE_SIZE, "end": 1 << 32,
+                    "note": "above the first fixmap page"})
     for name, first, last, _top, bottom in fix.entries():
         out.append({"name": name, "start": bottom, "end": fix.fix_to_virt_unchecked(first) + PAGE_SIZE,
                     "note": f"fixmap {first}" + (f"..{last}" if last != first else "")})

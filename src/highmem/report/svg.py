@@ -117,6 +117,7 @@ def layout_svg(machine: Machine) -> str:
     m = machine
     segs = _segments(m)
     parts: list[str] = []
+    widest = 0.0   # the right edge of the longest right-hand label, estimated
     y = float(TOP)
     x0, x1 = COL_X, COL_X + COL_W
     parts.append(f'<text class="addr" x="{ADDR_X}" y="{y + 4:.1f}" text-anchor="end">0xffffffff</text>')
@@ -156,6 +157,9 @@ def layout_svg(machine: Machine) -> str:
         if "slots" in s:
             parts.append(f'<path class="brace" d="M{x1 + 6} {y + 2:.1f} h6 V{y + h - 2:.1f} h-6"/>')
         lines = [(f'<tspan class="name">{_e(s["name"])}</tspan> <tspan class="size">({_e(sized)})</tspan>')]
+        # Bold 12px runs about 7.4 px a character, the size and note about 6.6.
+        widest = max(widest, LABEL_X + 7.4 * len(s["name"]) + 6.6 * (len(sized) + 3),
+                     LABEL_X + 6.2 * len(s.get("note") or ""))
         if s.get("note") and h >= 2 * PX_PAGE:
             lines.append(f'<tspan class="note">{_e(s["note"])}</tspan>')
         ly = y + h / 2 + 4 - (len(lines) - 1) * 7
@@ -164,6 +168,7 @@ def layout_svg(machine: Machine) -> str:
         y += h
         parts.append(f'<text class="addr" x="{ADDR_X}" y="{y + 4:.1f}" text-anchor="end">{s["start"]:#010x}</text>')
     height = int(y + 40)
+    width = max(WIDTH, int(widest + 24))
     c = m.config
     title = "Top of the kernel's virtual address space"
     machine_line = (f"{c.profile} · {c.cpus} online CPU{'s' if c.cpus != 1 else ''} · NR_CPUS {m.NR_CPUS} · "
@@ -181,10 +186,10 @@ def layout_svg(machine: Machine) -> str:
         ".cell-sub{font-size:10px;fill:#4b3a70}.name{font-weight:700}.size{fill:#5d6b7e}.note{fill:#5d6b7e;"
         "font-size:11px}.break{fill:none;stroke:#7d8794;stroke-width:1.2}.brace{fill:none;stroke:#7d8794}"
     )
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-            f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{_e(title + ": " + machine_line)}">'
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title + ": " + machine_line)}">'
             f"<style>{style}</style>"
-            f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>'
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>'
             f'<text class="title" x="20" y="28">{_e(title)}</text>'
             f'<text class="subtitle" x="20" y="48">{_e(machine_line)}</text>'
             f'<text class="subtitle" x="20" y="66">{_e(sub)}</text>'

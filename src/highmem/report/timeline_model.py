@@ -10,7 +10,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Interval", "Holding", "Model", "analyse", "summarize"]
+from highmem.report.trace_io import MAX_CPUS
+
+__all__ = ["Interval", "Holding", "Model", "analyse", "summarize", "STATE_KINDS"]
+
+#: The state records of version-2 traces (:mod:`highmem.report.trace_record`): samples, not events.
+STATE_KINDS = frozenset({"cpu_state", "slot_state", "pkmap_state"})
 
 # -- geometry -------------------------------------------------------------------------------------
 
@@ -79,7 +84,7 @@ class Model:
 
 def analyse(header: dict[str, Any], records: list[dict[str, Any]]) -> Model:
     """Derive contexts, slot holdings and lanes from ``records``."""
-    cpus = max(1, _int(header.get("cpus"), 1))
+    cpus = min(MAX_CPUS, max(1, _int(header.get("cpus"), 1)))
     last = max(_int(header.get("steps"), 0), max((_int(r.get("step"), 0) for r in records), default=0))
     kinds: dict[str, str] = {}
     ctx_cpu: dict[str, int] = {}
@@ -95,7 +100,8 @@ def analyse(header: dict[str, Any], records: list[dict[str, Any]]) -> Model:
 
     for i, r in enumerate(records):
         cpu = _int(r.get("cpu"))
-        if cpu < 0:
+        if not 0 <= cpu < MAX_CPUS:
+            # A record of a CPU no machine has (a corrupt trace) would make the drawing unbounded.
             continue
         cpus = max(cpus, cpu + 1)
         step = _int(r.get("step"), 0)
@@ -236,6 +242,8 @@ def _finding_events(f: dict[str, Any], by_step: dict[int, list[int]], records: l
         best, score = -1, -1
         for i in by_step.get(_int(s), []):
             r = records[i]
+            if r.get("kind") in STATE_KINDS:
+                continue
             sc = _RELEVANT.get(str(r.get("kind")), 0)
             if r.get("kind") == "context" and r.get("what") in ("switch_out", "end"):
                 sc = 3

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from highmem.errors import HighmemError
-from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
+from highmem.sim.trace import OLDEST_TRACE_VERSION, TRACE_SCHEMA, TRACE_VERSION
 
-__all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target"]
+__all__ = ["read_trace", "record_schedule", "write_trace", "write_first_trace", "check_trace_target",
+           "schedule_strategy", "check_schedule_index"]
 
 
 #: Bounds on what a trace may claim, so a corrupt one cannot make a report unbounded.
@@ -59,10 +60,14 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise HighmemError(f"trace file {p} is corrupt at line 1: its header claims {cpus!r} CPUs "
                            f"(a machine has 1 to {MAX_CPUS})")
     version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if version is None:
         raise HighmemError(f"trace file {p} is truncated or corrupt at line 1")
+    if not isinstance(version, int) or isinstance(version, bool) or version < OLDEST_TRACE_VERSION:
+        raise HighmemError(f"trace file {p} has an unknown schema version {json.dumps(version)[:40]}; this highmem "
+                           f"reads versions {OLDEST_TRACE_VERSION} to {TRACE_VERSION}")
     if version > TRACE_VERSION:
-        raise HighmemError(f"trace file {p} has schema version {version}; this highmem reads version {TRACE_VERSION}")
+        raise HighmemError(f"trace file {p} has schema version {version}; this highmem reads versions "
+                           f"{OLDEST_TRACE_VERSION} to {TRACE_VERSION}")
     records: list[dict[str, Any]] = []
     for n, line in enumerate(lines[1:], start=2):
         try:
@@ -92,57 +97,102 @@ def check_trace_target(path: str | Path, what: str = "trace file") -> Path:
     return p
 
 
-def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2
+def schedule_strategy(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2,
+                      index: int | None = None, bounds: tuple[int, int] = (2, 2)) -> Any:
+    """The strategy that runs one schedule of exploration ``ex`` again.
+
+    ``choices``: a (shrunk) schedule to replay; else ``index``: the exploration's schedule of that
+    number (0 when None).  An exhaustive exploration is enumerated again up to ``index``, since
+    its schedules depend on the ones before; ``bounds`` are its (max_preemptions, max_interrupts).
+    """
+    from highmem.sim.explore import _exhaustive, _strategy, pct_k
+    from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy
+
+    sc, cfg = ex.scenario, ex.config
+    if choices is not None:
+        return SparseReplayStrategy(choices)
+    i = index or 0
+    if ex.strategy != "exhaustive":
+        k = pct_k(sc, cfg) if ex.strategy == "pct" else 0
+        return _strategy(ex.strategy, ex.seed, i, depth, k)
+    if i == 0:
+        return PrefixStrategy({})
+    found: list[list[tuple[int, str]]] = []
+
+    def keep(n: int, res: Any) -> None:
+        if n == i:
+            found.append(list(res.choices))
+
+    from highmem.sim.explore import Exploration
+
+    _exhaustive(sc, cfg, i + 1, bounds[0], bounds[1], keep,
+                Exploration(sc, cfg, ex.strategy, ex.seed), False, {})
+    if not found:  # pragma: no cover - check_schedule_index refuses an index beyond the explored
+        raise HighmemError(f"schedule {i} of {sc.name} could not be enumerated again")
+    return SparseReplayStrategy(found[0])
+
+
+def check_schedule_index(ex: Any, index: int) -> None:
+    """``--schedule K``: K must name a schedule the exploration ran (0 to schedules - 1)."""
+    n = ex.schedules
+    if index < 0 or index >= n:
+        last = f"schedules 0 to {n - 1}" if n > 1 else "only schedule 0"
+        raise HighmemError(f"--schedule {index} is beyond the schedules explored: {ex.scenario.name} explored {last}")
+
+
+def record_schedule(ex: Any, choices: list[tuple[int, str]] | None, *, depth: int = 2, index: int | None = None,
+                    bounds: tuple[int, int] = (2, 2)
                     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Run one schedule of exploration ``ex`` again with a recorder; returns ``(header, records, findings)``.
 
-    ``choices`` is a (shrunk) schedule; ``None`` means the exploration's
-    schedule 0 (what ``--trace`` records when nothing was found); ``depth``
+    ``choices`` is a (shrunk) schedule; ``None`` means the exploration's schedule ``index``
+    (schedule 0 by default: what ``--trace`` records when nothing was found); ``depth``
     is the PCT depth the exploration used.
     """
-    from highmem.sim.explore import _strategy, pct_k, run_once
-    from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy, Strategy
+    from highmem.report.trace_record import record_run
 
     sc, cfg = ex.scenario, ex.config
-    strat: Strategy
-    if choices is not None:
-        strat = SparseReplayStrategy(choices)
-    elif ex.strategy == "exhaustive":
-        strat = PrefixStrategy({})
-    else:
-        k = pct_k(sc, cfg) if ex.strategy == "pct" else 0
-        strat = _strategy(ex.strategy, ex.seed, 0, depth, k)
-    res, rec = run_once(sc, cfg, strat, trace=True)
+    strat = schedule_strategy(ex, choices, depth=depth, index=index, bounds=bounds)
+    res, records, extra = record_run(sc, cfg, strat)
     findings = [f.to_dict() for f in res.findings]
     header: dict[str, Any] = {
         "scenario": sc.name, "source": sc.source, "profile": cfg.profile, "cpus": cfg.cpus,
         "strategy": ex.strategy, "seed": ex.seed, "choices": [list(c) for c in res.choices],
-        "steps": res.steps, "status": res.status, "events": len(rec.records), "findings": findings,
+        "steps": res.steps, "status": res.status, "events": len(records), "findings": findings,
+        "explored": ex.schedules, "explored_kinds": list(ex.by_kind), **extra,
     }
+    if choices is None:
+        header["schedule_index"] = index or 0
     if findings:
         header["finding"] = findings[0]["kind"]
-    return header, rec.records, findings
+    return header, records, findings
 
 
 def write_trace(path: str | Path, header: dict[str, Any], records: list[dict[str, Any]]) -> None:
     """Write ``records`` as a trace file with ``header`` (schema and version are added)."""
-    from highmem.sim.trace import TraceRecorder
+    from highmem.report.output import write_text
+    from highmem.sim.trace import TRACE_SCHEMA, TRACE_VERSION
 
     p = check_trace_target(path)
-    rec = TraceRecorder(lambda: 0)
-    rec.records = records
-    try:
-        rec.write_jsonl(p, header)
-    except OSError as e:
-        raise HighmemError(f"trace file {p} cannot be written: {e.strerror or e}") from None
+    lines = [json.dumps({**header, "schema": TRACE_SCHEMA, "version": TRACE_VERSION}, sort_keys=True)]
+    lines.extend(json.dumps(r, sort_keys=True) for r in records)
+    write_text(p, "\n".join(lines) + "\n", "trace file")
 
 
-def write_first_trace(explorations: list[Any], path: str | Path, depth: int = 2) -> None:
+def write_first_trace(explorations: list[Any], path: str | Path, depth: int = 2, fmt: str = "jsonl",
+                      index: int | None = None, bounds: tuple[int, int] = (2, 2)) -> None:
     """``--trace FILE``: the first (shrunk) failing schedule of the first exploration with findings,
-    or schedule 0 of the first exploration when none found anything."""
+    or schedule 0 of the first exploration when none found anything; with ``index`` (``--schedule
+    K``), schedule K of the first exploration.  ``fmt`` as ``--trace-format``."""
+    from highmem.report.exports import write_trace_as
+
     if not explorations:
         return
-    ex = next((e for e in explorations if e.by_kind), explorations[0])
-    rep = next(iter(ex.by_kind.values()), None)
-    header, records, _ = record_schedule(ex, None if rep is None else rep.choices, depth=depth)
-    write_trace(path, header, records)
+    if index is not None:
+        ex, choices = explorations[0], None
+    else:
+        ex = next((e for e in explorations if e.by_kind), explorations[0])
+        rep = next(iter(ex.by_kind.values()), None)
+        choices = None if rep is None else rep.choices
+    header, records, findings = record_schedule(ex, choices, depth=depth, index=index, bounds=bounds)
+    write_trace_as(path, fmt, header, records, findings)

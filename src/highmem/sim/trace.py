@@ -12,10 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["TraceRecorder", "TRACE_SCHEMA", "TRACE_VERSION"]
+__all__ = ["TraceRecorder", "TRACE_SCHEMA", "TRACE_VERSION", "OLDEST_TRACE_VERSION"]
 
 TRACE_SCHEMA = "highmem-trace"
-TRACE_VERSION = 1
+#: 2 added the state records (cpu_state, slot_state, pkmap_state) that highmem.report.trace_record samples.
+TRACE_VERSION = 2
+#: The oldest version a reader still reads (version 1: events only).
+OLDEST_TRACE_VERSION = 1
 
 
 class TraceRecorder:
