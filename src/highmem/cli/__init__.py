@@ -43,16 +43,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(f"highmem {__version__}\n")
         return 0
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
     try:
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
         return _dispatch(args)
     except HighmemError as e:
-        sys.stderr.write(f"highmem: {e}\n")
+        from highmem.report.terminal import escape_controls
+
+        sys.stderr.write(f"highmem: {escape_controls(str(e))}\n")
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: the pools are already stopped (sim.parallel) and every file is whole or absent
+        # (report.output); one line, and the shell's status for SIGINT.
+        sys.stderr.write("highmem: interrupted\n")
+        return 130
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
         import os

@@ -37,6 +37,11 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
         match = set(ex.counts) == set(ex.scenario.expect)
         mark = "[green]✓[/]" if match else "[yellow]≠[/]"
         sched = f"{ex.schedules}" + (" (all)" if ex.exhausted else "")
+        lost = sum(b - a for a, b in ex.unexplored)
+        if lost:
+            # Lost work is never shown as a match: what it would have found is unknown.
+            sched += f" (+{lost} lost)"
+            mark = "[yellow]incomplete[/]"
         t.add_row(ex.scenario.name, ex.config.profile, ex.strategy, sched, str(ex.steps), kinds,
                   f"{mark} {expected}")
     console.print(t)
@@ -77,4 +82,6 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
                 console.print(f.stack, highlight=False, markup=False)
             path = files.get(ex.scenario.name, {}).get(rep.kind)
             if path:
-                console.print(f"  replay: highmem check --replay {path}", highlight=False, markup=False)
+                # --replay loads only built-ins by itself: a file or module is named again.
+                again = "" if ex.scenario.source.startswith("builtin:") else f" {ex.scenario.source}"
+                console.print(f"  replay: highmem check --replay {path}{again}", highlight=False, markup=False)
