@@ -399,7 +399,7 @@ ops = [{ op = "wait_for_completion", completion = "never" }]
     assert res.status == "deadlocked"
     assert [f.to_dict() for f in res.findings] == [{
         "kind": "deadlock",
-        "message": "nothing can run and 1 context(s) wait: w sleeps on 'completion:never' since step 1",
+        "message": "nothing can run and 1 context waits: w sleeps on 'completion:never' since step 1",
         "cpu": None, "contexts": ["w"], "slot": None, "pages": [], "steps": [1, 1]}]
 
 
