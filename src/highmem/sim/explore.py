@@ -121,6 +121,17 @@ class Exploration:
             "unexplored": [list(r) for r in self.unexplored],
         }
 
+    # Presentation lives in highmem.report.notebook, imported only when a REPL or notebook displays this.
+    def __repr__(self) -> str:
+        from highmem.report.notebook import exploration_text
+
+        return exploration_text(self)
+
+    def _repr_html_(self) -> str:
+        from highmem.report.notebook import exploration_html
+
+        return exploration_html(self)
+
 
 def pct_k(sc: Scenario, cfg: KernelConfig) -> int:
     """PCT's estimate of the schedule length k: the steps of the default schedule.
