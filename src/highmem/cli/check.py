@@ -189,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.html import check_report_targets
 
         check_report_targets(args)
-    con = console()
-    progress = progress_bar(con, args)
+    # rich only when a table or a progress bar is drawn: --json output never needs it.
+    con = None if args.json else console()
+    progress = progress_bar(con, args) if con is not None else None
     try:
         exs = [_check_one(sc, args, progress) for sc in scenarios]
     finally:
