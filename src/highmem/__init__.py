@@ -7,9 +7,10 @@ store as events.
 
 from highmem.errors import HighmemError, KernelBUG, Oops, PageFault, SimulatorError
 from highmem.hw.physmem import Page, Zone
-from highmem.kernel.config import KernelConfig, make_config
-from highmem.kernel.machine import Machine, boot
+from highmem.kernel.config import KernelConfig
+from highmem.kernel.machine import Machine
 from highmem.kernel.vaddr import VirtAddr
+from highmem.profiles import boot, make_config
 
 __all__ = [
     "HighmemError", "KernelBUG", "KernelConfig", "Machine", "Oops", "Page", "PageFault",
