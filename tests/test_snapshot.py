@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from highmem.errors import HighmemError
-from highmem.kernel.config import make_config
+from highmem.profiles import make_config
 from highmem.kernel.machine import Machine
 from highmem.profiles import PROFILE_NAMES
 from highmem.scenarios import builtin_names, load_builtin

@@ -43,7 +43,7 @@ def machine_options(p: argparse.ArgumentParser) -> None:
 
 def boot_machine(args: argparse.Namespace) -> Any:
     """Boot the machine the :func:`machine_options` describe."""
-    from highmem.kernel.machine import boot
+    from highmem.profiles import boot
 
     return boot(args.profile, cpus=args.cpus, nr_cpus=args.nr_cpus, pae=args.pae, km_types=args.km_types,
                 memory=args.memory, config=args.config)
