@@ -20,7 +20,8 @@ __all__ = ["main"]
 #: Subcommand name -> module under ``highmem.cli``; a module is imported only to build the
 #: parser, and only the chosen one runs.
 SUBCOMMANDS = {"layout": "layout", "check": "check", "report": "report", "compare": "compare",
-               "scenarios": "scenarios"}
+               "scenarios": "scenarios",
+               "scan": "scan"}
 
 
 def _build_parser() -> argparse.ArgumentParser:
