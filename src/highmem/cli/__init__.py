@@ -20,7 +20,7 @@ __all__ = ["main", "SUBCOMMANDS", "EXAMPLES"]
 #: Subcommand name -> module under ``highmem.cli``; a module is imported only to build the
 #: parser, and only the chosen one runs.
 SUBCOMMANDS = {"layout": "layout", "check": "check", "report": "report", "compare": "compare",
-               "scenarios": "scenarios", "completion": "completion"}
+               "scenarios": "scenarios", "scan": "scan", "completion": "completion"}
 
 #: Examples shown at the end of each subcommand's ``--help``; a subcommand module may define its
 #: own ``EXAMPLES`` string instead.
@@ -46,6 +46,9 @@ EXAMPLES = {
     "scenarios": """\
   highmem scenarios                               names, profiles, expected findings
   highmem scenarios --json""",
+    "scan": """\
+  highmem scan drivers/block/                     kmap misuse in kernel C, gcc-style warnings
+  highmem scan fs/ --json > scan.json             the findings as JSON""",
     "completion": """\
   eval "$(highmem completion bash)"               bash, this shell only
   highmem completion zsh > ~/.zfunc/_highmem      zsh, with ~/.zfunc in fpath
