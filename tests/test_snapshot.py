@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from highmem.errors import HighmemError
-from highmem.profiles import make_config
 from highmem.kernel.machine import Machine
-from highmem.profiles import PROFILE_NAMES
+from highmem.profiles import PROFILE_NAMES, make_config
 from highmem.scenarios import builtin_names, load_builtin
 from highmem.sim.explore import Booted, run_once
 from highmem.sim.strategy import RandomStrategy

@@ -63,8 +63,8 @@ if TYPE_CHECKING:
     from highmem.hw.physmem import Page, Zone
     from highmem.kernel.config import KernelConfig
     from highmem.kernel.machine import Machine
-    from highmem.profiles import boot, make_config
     from highmem.kernel.vaddr import VirtAddr
+    from highmem.profiles import boot, make_config
     from highmem.report.html import render_html
     from highmem.scenarios import (
         ContextSpec,
