@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -131,7 +132,13 @@ def test_faults_dask_silent_address_times_out(monkeypatch: pytest.MonkeyPatch,
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: held.extend(srv.accept() for _ in range(4)), daemon=True).start()
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listening socket is closed when the test ends
+            for _ in range(4):
+                held.append(srv.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
     addr = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
     try:
         assert main(["check", "copy-highpage", "--executor", "dask", "--scheduler", addr]) == 2

@@ -52,6 +52,12 @@ def add_parser(sub: Any) -> None:
                      "or schedule 0 when clean)")
     chk.add_argument("--trace-format", metavar="FORMAT", default=None,
                      help="format of --trace and --out traces: jsonl (default), perfetto or ftrace")
+    chk.add_argument("--expected-ok", action="store_true",
+                     help="pass (exit 0) when each scenario finds exactly the kinds its expect list names")
+    chk.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per scenario and "
+                     "finding kind expected or found")
+    chk.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log: each finding at the scenario "
+                     "file and line of the operations involved")
     chk.add_argument("--schedule", metavar="K", type=int, default=None,
                      help="with --trace/--html: draw the K-th schedule explored (0 is the first) instead")
 
@@ -187,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
     from highmem.scenarios import builtin_names, resolve
 
     if args.replay:
+        for opt in ("junit", "sarif", "expected_ok"):
+            if getattr(args, opt):
+                raise HighmemError(f"--{opt.replace('_', '-')} applies only to an exploration, not to --replay")
         return _replay(args)
     names = args.scenarios or builtin_names()
     check_schedules(args.schedules)
@@ -204,6 +213,11 @@ def run(args: argparse.Namespace) -> int:
     from highmem.sim.parallel import MAX_JOBS, available_cpus
 
     jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
+    from highmem.report.ci import check_output_target
+
+    for opt in ("junit", "sarif"):
+        if getattr(args, opt):
+            check_output_target(getattr(args, opt), f"--{opt}")
     if args.trace or args.html or args.trace_format is not None or args.schedule is not None:
         from highmem.report.html import check_report_targets
 
@@ -223,8 +237,9 @@ def run(args: argparse.Namespace) -> int:
         from highmem.sim.parallel import process_pool
 
         args.parallel = (process_pool(jobs), jobs)
-    con = console()
-    progress = progress_bar(con, args)
+    # rich only when a table or a progress bar is drawn: --json output never needs it.
+    con = None if args.json else console()
+    progress = progress_bar(con, args) if con is not None else None
     try:
         exs = [_check_one(sc, args, progress) for sc in scenarios]
     finally:
@@ -242,6 +257,21 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.html import write_check_reports
 
         write_check_reports(exs, args)
+    from highmem.report.ci import verdict
+
+    # Decided before printing, so a reader that stops early (`| head`) cannot change it.
+    args.exit_status = (3 if any(ex.unexplored for ex in exs) else
+                        1 if any(verdict(ex, args.expected_ok) for ex in exs) else 0)
+    try:
+        _print_results(exs, args, con, files)
+    except BrokenPipeError:
+        from highmem.cli import _silence_stdout
+
+        _silence_stdout()
+    return _ci_outputs(exs, args)
+
+
+def _print_results(exs: list[Any], args: argparse.Namespace, con: Any, files: dict[str, dict[str, str]]) -> None:
     from highmem.report.check import exploration_json, render_explorations
 
     incomplete = any(ex.unexplored for ex in exs)
@@ -261,7 +291,23 @@ def run(args: argparse.Namespace) -> int:
                               "incomplete": incomplete}, indent=2))
     else:
         render_explorations(exs, con, files, details=not args.quiet)
-    if incomplete:
-        # Never a false "clean": work that was not done outranks what was (and was not) found in it.
-        return 3
-    return 1 if any(ex.counts for ex in exs) else 0
+    sys.stdout.flush()
+
+
+def _ci_outputs(exs: list[Any], args: argparse.Namespace) -> int:
+    """Write ``--junit``/``--sarif``, say why each failing scenario fails, and return the exit status."""
+    from highmem.report.ci import check_sarif, junit_xml, verdict
+    from highmem.report.output import write_text
+
+    reasons = [r for r in (verdict(ex, args.expected_ok) for ex in exs) if r is not None]
+    # Never a false "clean": work that was not done outranks what was (and was not) found in it.
+    status = 3 if any(ex.unexplored for ex in exs) else 1 if reasons else 0
+    if args.junit:
+        write_text(args.junit, junit_xml(exs, args.expected_ok), "--junit")
+    if args.sarif:
+        log = check_sarif(exs, args.expected_ok, exit_code=status, arguments=list(getattr(args, "argv", [])))
+        write_text(args.sarif, log.dumps(), "--sarif")
+    if args.expected_ok:
+        for r in reasons:
+            sys.stderr.write(f"highmem: {r}\n")
+    return status
