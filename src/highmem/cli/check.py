@@ -81,6 +81,7 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
 def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     from pathlib import Path
 
+    from highmem.report.ci import schedule_doc
     from highmem.sim.schedule import save_schedule
 
     out = Path(args.out)
@@ -92,12 +93,7 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     for kind, rep in ex.by_kind.items():
         stem = f"{ex.scenario.name}.{kind}"
         path = out / f"{stem}.schedule.json"
-        save_schedule(path, {
-            "scenario": ex.scenario.source or ex.scenario.name, "digest": ex.scenario.digest,
-            "profile": ex.config.profile, "config": list(args.config), "strategy": ex.strategy, "seed": ex.seed,
-            "schedule_index": rep.first_schedule, "steps": rep.steps,
-            "finding": {"kind": kind, "message": rep.finding.message},
-            "choices": [list(c) for c in rep.choices]})
+        save_schedule(path, schedule_doc(ex, kind, list(args.config)))
         from highmem.report.exports import write_kind_trace
 
         write_kind_trace(out, stem, {"finding": kind}, ex.scenario, ex.config, rep.choices,
