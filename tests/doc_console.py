@@ -4,8 +4,10 @@ A ```` ```console ```` block holds commands (``$ `` lines, continued by a traili
 followed by the output it shows.  A ```` ```toml ```` or ```` ```python ```` block whose preceding
 paragraph names a file in backticks (`` `stale.toml` ``) is written to that file first, so later
 commands can use it.  ``...`` alone on a line matches any lines; ``...`` within a line matches any
-text there.  Commands run with bash, the virtual environment's ``bin`` first on PATH and
-``COLUMNS`` unset (piped output is 100 columns wide).
+text there.  Every named file is written once before the first command (a page may define its
+files at its end), then again where its block stands.  ``<!-- console-setup: CMD -->`` runs
+``CMD`` (bash) before the first command; ``<!-- console-skip: REASON -->`` just before a
+console block leaves that block unrun (REASON says why, e.g. it needs a dask cluster).
 
 ``python tests/doc_console.py --update FILE.md`` rewrites the shown output of every block that has
 no ``...`` with what the command prints now (then read the diff: the docs' prose may need it too).
@@ -35,12 +37,13 @@ class Command:
 
 @dataclass
 class Block:
-    kind: str  # "file" or "console"
+    kind: str  # "file", "console" or "setup"
     start: int  # 0-based index of the first content line
     end: int  # index of the closing fence
     name: str = ""
     text: str = ""
     commands: list[Command] = field(default_factory=list)
+    skip: str = ""
 
 
 def parse(text: str) -> list[Block]:
@@ -49,6 +52,9 @@ def parse(text: str) -> list[Block]:
     out: list[Block] = []
     i = 0
     while i < len(lines):
+        setup = re.match(r"^<!-- console-setup: (.*) -->\s*$", lines[i])
+        if setup:
+            out.append(Block("setup", i, i, text=setup.group(1)))
         m = re.match(r"^```(\w+)\s*$", lines[i])
         if not m:
             i += 1
@@ -60,6 +66,10 @@ def parse(text: str) -> list[Block]:
         body = lines[start:end]
         if lang == "console":
             b = Block("console", start, end)
+            prev = next((x for x in reversed(lines[:i]) if x.strip()), "")
+            sk = re.match(r"^<!-- console-skip: (.*) -->\s*$", prev)
+            if sk:
+                b.skip = sk.group(1)
             j = 0
             while j < len(body):
                 if body[j].startswith("$ "):
@@ -111,13 +121,14 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return go(0, 0)
 
 
-def run(cmd: str, cwd: Path) -> list[str]:
-    """The output (stdout then stderr, as a terminal would interleave little) of ``cmd``."""
+def run(cmd: str, cwd: Path) -> tuple[list[str], int]:
+    """The output (stdout then stderr, as a terminal would interleave little) and status of ``cmd``."""
     env = dict(os.environ)
     env.pop("COLUMNS", None)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["HIGHMEM_ROOT"] = str(ROOT)
     p = subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
-    return (p.stdout + p.stderr).split("\n")
+    return (p.stdout + p.stderr).split("\n"), p.returncode
 
 
 def check_file(path: Path, update: bool = False) -> list[str]:
@@ -128,7 +139,19 @@ def check_file(path: Path, update: bool = False) -> list[str]:
     replacements: dict[int, tuple[int, list[str]]] = {}
     with tempfile.TemporaryDirectory(prefix="doc-console-") as d:
         cwd = Path(d)
+        seen: set[str] = set()
         for b in blocks:
+            if b.kind == "file" and b.name not in seen:
+                seen.add(b.name)
+                (cwd / b.name).parent.mkdir(parents=True, exist_ok=True)
+                (cwd / b.name).write_text(b.text, encoding="utf-8")
+        for b in blocks:
+            if b.kind == "setup":
+                run(b.text, cwd)
+        status = 0
+        for b in blocks:
+            if b.kind == "setup" or b.skip:
+                continue
             if b.kind == "file":
                 (cwd / b.name).parent.mkdir(parents=True, exist_ok=True)
                 (cwd / b.name).write_text(b.text, encoding="utf-8")
@@ -136,7 +159,10 @@ def check_file(path: Path, update: bool = False) -> list[str]:
             for c in b.commands:
                 if SKIP.search(c.cmd):
                     continue
-                actual = run(c.cmd, cwd)
+                if c.cmd.strip() == "echo $?":
+                    actual = [str(status), ""]
+                else:
+                    actual, status = run(c.cmd, cwd)
                 if not matches(c.shown, actual):
                     problems.append(f"{path.name}:{c.line + 1}: $ {c.cmd}\n--- shown\n" + "\n".join(c.shown)
                                     + "\n--- actual\n" + "\n".join(actual))

@@ -133,9 +133,9 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         c = console()
         c.print(f"replayed {args.replay}: {sc.name} on {cfg.profile}, {res.steps} steps, "
-                f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}", highlight=False)
+                f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}", highlight=False, soft_wrap=True)
         for f in res.findings:
-            c.print(f"  {f.kind}: {f.message}", highlight=False, markup=False)
+            c.print(f"  {f.kind}: {f.message}", highlight=False, markup=False, soft_wrap=True)
     if not reproduced:
         sys.stderr.write(f"highmem: replay of {args.replay} diverged: it recorded {want} in {doc.get('steps')} "
                          f"steps but the run gave {', '.join(kinds) or 'no finding'} in {res.steps} steps\n")
