@@ -102,6 +102,7 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
 
     from highmem.report.exports import out_dir
     from highmem.scenarios.names import file_stem, inside
+    from highmem.report.ci import schedule_doc
     from highmem.sim.schedule import save_schedule
 
     out = out_dir(Path(args.out))
@@ -114,12 +115,7 @@ def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
         # The trace first: a schedule file on disk always has its trace beside it.
         write_kind_trace(out, stem, {"finding": kind}, ex.scenario, ex.config, rep.choices,
                          getattr(args, "trace_format", None) or "jsonl")
-        save_schedule(path, {
-            "scenario": ex.scenario.source or ex.scenario.name, "digest": ex.scenario.digest,
-            "profile": ex.config.profile, "config": list(args.config), "strategy": ex.strategy, "seed": ex.seed,
-            "schedule_index": rep.first_schedule, "steps": rep.steps,
-            "finding": {"kind": kind, "message": rep.finding.message},
-            "choices": [list(c) for c in rep.choices]})
+        save_schedule(path, schedule_doc(ex, kind, list(args.config)))
         files[kind] = str(path)
     return files
 
@@ -178,9 +174,10 @@ def _replay(args: argparse.Namespace) -> int:
 
         c = console()
         c.print(plain(f"replayed {args.replay}: {sc.name} on {cfg.profile}, {res.steps} steps, "
-                      f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}"), highlight=False)
+                      f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}"), highlight=False,
+                soft_wrap=True)
         for f in res.findings:
-            c.print(plain(f"  {f.kind}: {f.message}"), highlight=False)
+            c.print(plain(f"  {f.kind}: {f.message}"), highlight=False, soft_wrap=True)
     if not reproduced:
         sys.stderr.write(f"highmem: replay of {args.replay} diverged: it recorded {want} in {doc.get('steps')} "
                          f"steps but the run gave {', '.join(kinds) or 'no finding'} in {res.steps} steps\n")
