@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     parser = _build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.command is None:
         parser.print_help()
         return 2

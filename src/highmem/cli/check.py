@@ -41,6 +41,12 @@ def add_parser(sub: Any) -> None:
                      "or schedule 0 when clean)")
     chk.add_argument("--trace-format", metavar="FORMAT", default=None,
                      help="format of --trace and --out traces: jsonl (default), perfetto or ftrace")
+    chk.add_argument("--expected-ok", action="store_true",
+                     help="pass (exit 0) when each scenario finds exactly the kinds its expect list names")
+    chk.add_argument("--junit", metavar="FILE", help="write a JUnit XML report: one test case per scenario and "
+                     "finding kind expected or found")
+    chk.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log: each finding at the scenario "
+                     "file and line of the operations involved")
     chk.add_argument("--schedule", metavar="K", type=int, default=None,
                      help="with --trace/--html: draw the K-th schedule explored (0 is the first) instead")
 
@@ -146,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     from highmem.scenarios import builtin_names, resolve
 
     if args.replay:
+        for opt in ("junit", "sarif", "expected_ok"):
+            if getattr(args, opt):
+                raise HighmemError(f"--{opt.replace('_', '-')} applies only to an exploration, not to --replay")
         return _replay(args)
     names = args.scenarios or builtin_names()
     scenarios = [resolve(n) for n in names]
@@ -171,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
     check_schedules(args.schedules)
     check_depth(args.depth)
     check_strategy(args.strategy)
+    from highmem.report.ci import check_output_target
+
+    for opt in ("junit", "sarif"):
+        if getattr(args, opt):
+            check_output_target(getattr(args, opt), f"--{opt}")
     if args.trace or args.html or args.trace_format is not None or args.schedule is not None:
         from highmem.report.html import check_report_targets
 
@@ -203,4 +217,22 @@ def run(args: argparse.Namespace) -> int:
                               "steps": sum(r["steps"] for r in runs)}, indent=2))
     else:
         render_explorations(exs, con, files, details=not args.quiet)
-    return 1 if any(ex.counts for ex in exs) else 0
+    return _ci_outputs(exs, args)
+
+
+def _ci_outputs(exs: list[Any], args: argparse.Namespace) -> int:
+    """Write ``--junit``/``--sarif``, say why each failing scenario fails, and return the exit status."""
+    from highmem.report.ci import check_sarif, junit_xml, verdict
+    from highmem.report.output import write_text
+
+    reasons = [r for r in (verdict(ex, args.expected_ok) for ex in exs) if r is not None]
+    status = 1 if reasons else 0
+    if args.junit:
+        write_text(args.junit, junit_xml(exs, args.expected_ok), "--junit")
+    if args.sarif:
+        log = check_sarif(exs, args.expected_ok, exit_code=status, arguments=list(getattr(args, "argv", [])))
+        write_text(args.sarif, log.dumps(), "--sarif")
+    if args.expected_ok:
+        for r in reasons:
+            sys.stderr.write(f"highmem: {r}\n")
+    return status

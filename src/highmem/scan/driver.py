@@ -105,22 +105,30 @@ def scan_source(path: str, source: bytes, table: ApiTable) -> FileResult:
     sf = parse_source(path, source, table.pattern)
     res.failures = sf.failures
     own = set(table.apis)
-    # First pass: one-level summaries of the file's static helpers.
+    # First pass: every function with the built-in table, recording one-level summaries of the
+    # file's static helpers on the way.
     summary = Summary()
-    for fn in sf.functions:
-        if fn.static and fn.name not in own:
-            analyse_function(fn, path, table, summary=summary)
-    full = table.with_summaries(summary.apis, summary.may_unmap) if summary.apis or summary.may_unmap else table
-    if summary.apis:
-        # A caller of a helper is worth analysing even where it names no API call itself.
-        sf2 = parse_source(path, source, full.pattern_with(summary.apis))
-        sf = sf2
+    first: dict[int, tuple[list[Finding], str]] = {}
     for fn in sf.functions:
         if fn.name in own:
             continue  # the definition of an API function is not its use
+        first[fn.line] = analyse_function(fn, path, table, sf.irq_handlers.get(fn.name),
+                                          summary=summary if fn.static else None)
+    helpers = {**summary.apis, **summary.may_unmap}
+    full = table
+    if helpers:
+        # Second pass, only for the functions that call a summarised helper.
+        full = table.with_summaries(summary.apis, summary.may_unmap)
+        calls = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(helpers)) + rb")\s*\(")
+        sf.add_callers(calls)
+    for fn in sf.functions:
+        if fn.name in own:
+            continue
         res.functions += 1
-        irq = sf.irq_handlers.get(fn.name)
-        findings, status = analyse_function(fn, path, full, irq)
+        if fn.line in first and not (helpers and calls.search(fn.body.text)):
+            findings, status = first[fn.line]
+        else:
+            findings, status = analyse_function(fn, path, full, sf.irq_handlers.get(fn.name))
         if status == "budget":
             res.budget.append((fn.name, fn.line))
         for f in findings:

@@ -48,6 +48,7 @@ are strings (stored as UTF-8) or arrays of byte values.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
@@ -58,7 +59,13 @@ from highmem.sim.findings import Finding
 if TYPE_CHECKING:
     from highmem.scenarios.model import ContextSpec, Scenario
 
-__all__ = ["OP_FIELDS", "compile_ops", "to_bytes"]
+__all__ = ["OP_FIELDS", "OP_STARTS", "compile_ops", "to_bytes"]
+
+#: When set while a workload is compiled, every operation is wrapped to call it first with the
+#: machine, the context's spec and the operation's index in the context's ops in reading order
+#: (a ``repeat`` before its own ops).  Only the locators of reports set it, on one replayed run:
+#: explorations compile unwrapped operations and pay nothing.
+OP_STARTS: ContextVar[Callable[[Machine, ContextSpec, int], None] | None] = ContextVar("OP_STARTS", default=None)
 
 #: op -> (required fields, optional fields)
 OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -117,7 +124,11 @@ Step = Callable[[Machine, dict[str, Any]], None]
 
 def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Callable[[Machine], None]:
     """The body of context ``ctx``: runs its operations in a fresh variable scope each time."""
-    steps = [_compile(sc, ctx, op, pages) for op in ctx.ops or []]
+    starts = OP_STARTS.get()
+    if starts is None:
+        steps = [_compile(sc, ctx, op, pages) for op in ctx.ops or []]
+    else:
+        steps = _compile_tracked(sc, ctx, ctx.ops or [], pages, starts, [0])
 
     def body(m: Machine) -> None:
         env: dict[str, Any] = {}
@@ -125,6 +136,33 @@ def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Calla
             s(m, env)
 
     return body
+
+
+def _compile_tracked(sc: Scenario, ctx: ContextSpec, ops: list[dict[str, Any]], pages: dict[str, Page],
+                     starts: Callable[[Machine, ContextSpec, int], None], counter: list[int]) -> list[Step]:
+    out: list[Step] = []
+    for op in ops:
+        index = counter[0]
+        counter[0] += 1
+        if op["op"] == "repeat":
+            inner = _compile_tracked(sc, ctx, op["ops"], pages, starts, counter)
+            count = op["count"]
+
+            def loop(m: Machine, env: dict[str, Any], inner: list[Step] = inner, count: int = count,
+                     index: int = index) -> None:
+                starts(m, ctx, index)
+                for _ in range(count):
+                    for s in inner:
+                        s(m, env)
+            out.append(loop)
+        else:
+            run = _compile(sc, ctx, op, pages)
+
+            def step(m: Machine, env: dict[str, Any], run: Step = run, index: int = index) -> None:
+                starts(m, ctx, index)
+                run(m, env)
+            out.append(step)
+    return out
 
 
 def _addr(env: dict[str, Any], v: Any) -> int:
