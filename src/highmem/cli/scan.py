@@ -22,11 +22,29 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (schema highmem-scan, version 1)")
     p.add_argument("--sarif", metavar="FILE", help="also write the findings as SARIF 2.1.0 to FILE")
     p.add_argument("--baseline", metavar="FILE", help="report only findings not in FILE (an earlier --json output)")
+    p.add_argument("--patch", metavar="FILE", help="review FILE.patch against the tree PATH: what it introduces "
+                                                   "and what it fixes")
     p.add_argument("--scenarios", metavar="DIR", help="write a TOML scenario replaying each warning into DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
     p.add_argument("--no-notes", action="store_true", help="print warnings only, not escape notes")
     p.add_argument("-v", "--verbose", action="store_true", help="also list functions that failed to parse")
     p.add_argument("--colour", choices=("auto", "always", "never"), default="auto", help="colour (default auto)")
+
+
+def _review(args: argparse.Namespace, table: Any) -> int:
+    """``--patch``: the warnings a patch introduces, and one summary line; 1 if it introduces any."""
+    from highmem.scan import format_gcc
+    from highmem.scan.patch import review_patch
+
+    if len(args.paths) != 1:
+        raise HighmemError(f"--patch takes one TREE, not {len(args.paths)} paths")
+    rv = review_patch(args.patch, args.paths[0], table)
+    colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
+    for f in rv.introduced:
+        sys.stdout.write(format_gcc(f, colour) + "\n")
+    sys.stdout.write(f"highmem: the patch {rv.summary()}\n" if rv.introduced or rv.fixed else
+                     f"highmem: {rv.summary()}\n")
+    return 1 if rv.introduced else 0
 
 
 def _check_target(path: str) -> None:
@@ -78,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     from highmem.scan.outputs import load_baseline, sarif_log
 
     table = load_wrappers(args.wrappers) if args.wrappers else builtin_table()
+    if args.patch:
+        return _review(args, table)
     known = load_baseline(args.baseline) if args.baseline else set()
     if args.sarif:
         _check_target(args.sarif)

@@ -32,10 +32,13 @@ _LOCK_IRQ = re.compile(r"^(?:raw_)?(?:spin_lock|read_lock|write_lock)_irq(?:save
 _UNLOCK = re.compile(r"^(?:raw_)?(?:spin_unlock|read_unlock|write_unlock)(?:_bh)?$|^preempt_enable(?:_no_resched)?$"
                      r"|^local_bh_enable$")
 _UNLOCK_IRQ = re.compile(r"^(?:raw_)?(?:spin_unlock|read_unlock|write_unlock)_irq(?:restore)?$")
-_IRQ_OFF = re.compile(r"^(?:local_irq_disable|local_irq_save|raw_local_irq_save|raw_local_irq_disable)$")
-_IRQ_ON = re.compile(r"^(?:local_irq_enable|local_irq_restore|raw_local_irq_restore|raw_local_irq_enable)$")
+_IRQ_OFF = re.compile(r"^(?:local_irq_disable|local_irq_save|raw_local_irq_save|raw_local_irq_disable|__cli|cli|"
+                     r"__save_and_cli|save_and_cli|local_irq_save_nort)$")
+_IRQ_ON = re.compile(r"^(?:local_irq_enable|local_irq_restore|raw_local_irq_restore|raw_local_irq_enable|__sti|sti|"
+                     r"__restore_flags|restore_flags)$")
 _IDENT = re.compile(rb"[A-Za-z_]\w*")
-_LOCKISH = re.compile(rb"\b(?:raw_)?(?:spin_|read_|write_)(?:un)?lock|preempt_(?:dis|en)able|local_irq_|local_bh_")
+_LOCKISH = re.compile(rb"\b(?:raw_)?(?:spin_|read_|write_)(?:un)?lock|preempt_(?:dis|en)able|local_irq_|local_bh_|"
+                      rb"\b_*(?:cli|sti|restore_flags|save_and_cli)\b")
 #: Calls that read or write through an address and keep nothing: passing a mapping to them is not
 #: handing it over (so a leak after them is still this function's).
 _CONSUMER = re.compile(r"^(?:mem\w*|str\w*|__?mem\w*|crc\w*|csum\w*|flush_dcache_\w*|copy_\w+|print\w*|pr_\w+|"
@@ -225,6 +228,7 @@ class _Analysis:
         self.cont: list[list[State]] = []
         self.locals = set(p for p in fn.params if p)
         self.params = {p: i for i, p in enumerate(fn.params) if p}
+        self._line = 0
         self.useful = _repeated_conditions(fn.body)
         self.useful_idents = {x.decode() for k in self.useful for x in _IDENT.findall(k.encode())}
         self._infos: dict[int, tuple[frozenset[str], bool, bool]] = {}
@@ -291,6 +295,14 @@ class _Analysis:
             return self.exec(st.then, t) + (self.exec(st.other, f) if st.other is not None else f)
         if isinstance(st, Alt):
             out: list[State] = []
+            if st.key is not None and len(st.branches) == 2:
+                # A configuration symbol tested again takes the side it took before on this path.
+                for i, b in enumerate(st.branches):
+                    holds = (i == 0) != st.neg
+                    mine = [s for s in states if (st.key, not holds) not in s.facts]
+                    out += self.exec(b, [State(s.maps, s.vars, s.irq_off, s.locks, s.facts | {(st.key, holds)})
+                                         for s in mine])
+                return out
             for b in st.branches:
                 out += self.exec(b, states)
             return out
@@ -408,7 +420,7 @@ class _Analysis:
                 if self.summary is not None and m.kind in ("local", "atomic", "pkmap") and m.mid in direct:
                     page = self.params.get(m.page or "")
                     self.summary.apis[self.fn.name] = Api(self.fn.name, "map", m.kind, page=page,
-                                                          may_fail=True, origin="summary")
+                                                          may_fail=True, origin="summary", lazy=m.lazy)
         if self.summary is not None:
             self.leaves.append({int(k[6:]) for k, _ in w.facts if k.startswith("\0unmap")})
         for r in self.rules:
@@ -555,7 +567,15 @@ class _Analysis:
                     w.forget_facts(name)
         return w.freeze()
 
+    def _repoint(self, w: Work, key: str) -> None:
+        """``key`` now holds another value: a mapping made of the page it held is no longer named by it."""
+        for m in list(w.maps):
+            if m.page == key:
+                w.update(m, page=f"{key} (before line {self._line})")
+
     def _bind(self, w: Work, name: str, v: Any, value: Node | None, node: Node) -> None:
+        self._line = node.start_point[0] + 1
+        self._repoint(w, name)
         w.forget_facts(name)
         if isinstance(v, (Ref, str)):
             w.vars[name] = v
@@ -598,7 +618,19 @@ class _Analysis:
             stack.extend(n.named_children)
         return out
 
+    def _nonnull(self, w: Work, base: Node | None) -> None:
+        """``base`` was just dereferenced: on this path it is not NULL (or the kernel has oopsed)."""
+        base = _strip(base)
+        if base is not None and base.type == "identifier":
+            name = base.text.decode()
+            if name in self.useful:
+                w.facts.discard((name, False))
+                w.facts.add((name, True))
+
     def _deref(self, w: Work, v: Any, node: Node, how: str = "dereferences") -> None:
+        arg = node.child_by_field_name("argument") if how == "dereferences" else None
+        if arg is not None:
+            self._nonnull(w, arg)
         if isinstance(v, Ref) and not v.weak:
             m = w.find(v.mid)
             if m is not None and not m.live:
@@ -660,6 +692,10 @@ class _Analysis:
             left = self.ev(n.child_by_field_name("left"), w)
             right = self.ev(n.child_by_field_name("right"), w)
             op = n.child_by_field_name("operator")
+            if op is not None and op.type in ("|", "^", "&"):
+                for side in (left, right):
+                    if isinstance(side, Ref):
+                        return Ref(side.mid, True, weak=True)  # tagged pointers: (unsigned long)addr | FLAG
             if op is not None and op.type in ("+", "-"):
                 if isinstance(left, Ref):
                     return Ref(left.mid, True, left.weak)
@@ -718,6 +754,8 @@ class _Analysis:
             if fop is not None and fop.type == "->":
                 self._deref(w, bv, target)
             assert key is not None
+            self._line = n.start_point[0] + 1
+            self._repoint(w, key)
             w.forget_facts(key)
             root = _root(target)
             if isinstance(v, Ref):
@@ -769,6 +807,8 @@ class _Analysis:
         if name is None:
             self.ev(fn, w)
         api = self.table.get(name) if name else None
+        if api is not None and api.nargs is not None and api.nargs != len(args):
+            api = None  # a function of that name with another signature (another kernel generation)
         vals = [self.ev(a, w) for a in args]
         if api is None:
             handoff = self.table.may_unmap.get(name or "", set())
@@ -830,19 +870,20 @@ class _Analysis:
         slot = None
         if api.name in ("kmap_atomic", "kmap_atomic_pfn") and len(args) == 2 or \
                 api.name == "__bio_kmap_atomic" and len(args) == 3:
-            kind, slot = "kmtype", node_text(args[-1])
+            # 2.6.37-3.x kept the two-argument form as a macro that ignores the type.
+            kind, slot = ("atomic" if self.table.km_type_ignored else "kmtype"), node_text(args[-1])
         elif api.slot is not None and api.slot < len(args):
             kind, slot = "kmtype", node_text(args[api.slot])
         page = node_text(args[api.page]) if api.page is not None and api.page < len(args) else None
         site = n.start_byte
         gen = 1 + max((m.mid[1] for m in w.maps if m.mid[0] == site), default=-1)
         line, col = n.start_point[0] + 1, n.start_point[1] + 1
-        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail)
+        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail, lazy=api.lazy)
         if api.handle >= 0 and api.handle < len(args):
             key = _key(args[api.handle])
             if key:
                 m = Mapping((site, gen), kind, api.name, line, col, page, slot, key, may_fail=api.may_fail,
-                            escaped=key not in self.locals or "->" in key)
+                            escaped=key not in self.locals or "->" in key, lazy=api.lazy)
                 w.vars[key] = Ref(m.mid)
         w.maps.append(m)
         if api.lock:
@@ -853,7 +894,8 @@ class _Analysis:
 
     def _unmap(self, api: Api, n: Node, args: list[Node], vals: list[Any], w: Work) -> None:
         kind = api.kind
-        if api.name == "kunmap_atomic" and len(args) == 2 or api.name == "__bio_kunmap_atomic" and len(args) == 2:
+        if (api.name == "kunmap_atomic" and len(args) == 2 or api.name == "__bio_kunmap_atomic" and len(args) == 2) \
+                and not self.table.km_type_ignored:
             kind = "kmtype"
         slot = node_text(args[1]) if kind == "kmtype" and len(args) == 2 else None
         if api.handle >= len(args):

@@ -57,6 +57,24 @@ class ScanResult:
         return out
 
 
+def tree_version(paths: list[str]) -> tuple[int, int, int] | None:
+    """The kernel version of the first directory in ``paths`` with a top-level Makefile, if any.
+
+    2.6.37 made kmap_atomic a per-CPU stack and its km_type argument meaningless, so the km_type
+    rules apply only to older trees (and to files scanned outside a tree).
+    """
+    for p in paths:
+        mk = os.path.join(p, "Makefile")
+        if os.path.isdir(p) and os.path.isfile(mk):
+            with open(mk, "rb") as f:
+                head = f.read(2048)
+            pairs = re.findall(rb"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", head, re.M)
+            got = {k.decode(): int(v) for k, v in pairs}
+            if {"VERSION", "PATCHLEVEL"} <= set(got):
+                return got["VERSION"], got["PATCHLEVEL"], got.get("SUBLEVEL", 0)
+    return None
+
+
 def collect_files(paths: list[str]) -> list[str]:
     """The C files under ``paths`` (``.c`` in directories; any file named explicitly), sorted.
 
@@ -99,10 +117,10 @@ def _suppressed(f: Finding, lines: list[bytes]) -> bool:
 def scan_source(path: str, source: bytes, table: ApiTable) -> FileResult:
     """Scan one file's bytes (the worker's unit of work)."""
     res = FileResult(path)
-    if not table.pattern.search(source):
+    if not table.mentions(source):
         return res
     res.mentions = True
-    sf = parse_source(path, source, table.pattern)
+    sf = parse_source(path, source, table.pattern, table.keys)
     res.failures = sf.failures
     own = set(table.apis)
     # First pass: every function with the built-in table, recording one-level summaries of the
@@ -177,6 +195,12 @@ def scan_paths(paths: list[str], table: ApiTable | None = None, jobs: int = 1,
     """Scan every C file under ``paths`` with ``jobs`` processes; ``progress(done, total)`` after each file."""
     table = table or builtin_table()
     files = collect_files(paths)
+    version = tree_version(paths)
+    if version is not None and version >= (2, 6, 37) and not table.km_type_ignored:
+        import copy
+
+        table = copy.copy(table)
+        table.km_type_ignored = True
     res = ScanResult(files=len(files))
     for i, fr in enumerate(_results(files, table, jobs), 1):
         res.files_parsed += fr.mentions

@@ -141,7 +141,7 @@ def _keep(sf: SourceFile, c: Node, names: re.Pattern[bytes]) -> None:
                                  body.end_point[0] + 1, body.end_point[1], ""))
 
 
-def parse_source(path: str, source: bytes, names: re.Pattern[bytes]) -> SourceFile:
+def parse_source(path: str, source: bytes, names: re.Pattern[bytes], quick: tuple[bytes, ...] = (b"",)) -> SourceFile:
     """Parse ``source`` and keep the functions whose text matches ``names`` (the mapping API).
 
     Called by the scan driver once per file; ``names`` is the wrapper table's regular expression.
@@ -158,7 +158,8 @@ def parse_source(path: str, source: bytes, names: re.Pattern[bytes]) -> SourceFi
                 body = c.child_by_field_name("body")
                 if body is None:
                     continue
-                if not names.search(body.text):
+                text = body.text
+                if not any(k in text for k in quick) or not names.search(text):
                     sf.others.append(c)
                     continue
                 _keep(sf, c, names)

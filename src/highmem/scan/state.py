@@ -39,6 +39,7 @@ class Mapping:
     opaque: bool = False
     may_fail: bool = False
     passed: bool = False
+    lazy: bool = False
 
     @property
     def stacked(self) -> bool:
