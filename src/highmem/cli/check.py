@@ -100,9 +100,9 @@ def lost_schedules(ex: Any) -> int:
 def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     from pathlib import Path
 
+    from highmem.report.ci import schedule_doc
     from highmem.report.exports import out_dir
     from highmem.scenarios.names import file_stem, inside
-    from highmem.report.ci import schedule_doc
     from highmem.sim.schedule import save_schedule
 
     out = out_dir(Path(args.out))
