@@ -275,7 +275,8 @@ class Machine:
         """``page`` as a page of this machine, or a one-sentence error."""
         if isinstance(page, Page):
             if page.mem_map is not self.mem_map:
-                raise HighmemError(f"page {page.pfn!r} belongs to another machine")
+                pfn = f"{page.pfn:#x}" if type(page.pfn) is int else repr(page.pfn)
+                raise HighmemError(f"page {pfn} belongs to another machine")
             if type(page.pfn) is not int or not 0 <= page.pfn < self.max_pfn:
                 # A Page made by hand: there is no struct page beyond mem_map, nothing to map.
                 raise HighmemError(f"page frame {page.pfn!r} does not exist: this machine has frames 0 to "
