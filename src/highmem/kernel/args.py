@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from highmem.errors import HighmemError
+from highmem.hw.cpu import check_range
 
-__all__ = ["ADDR_END", "MAX_ACCESS", "check_int", "check_vaddr", "check_size", "check_data", "check_name"]
+__all__ = ["ADDR_END", "MAX_ACCESS", "check_int", "check_vaddr", "check_size", "check_access", "check_data",
+           "check_name"]
 
 #: One past the last 32-bit virtual address.
 ADDR_END = 1 << 32
@@ -48,15 +50,30 @@ def check_size(function: str, value: Any, lo: int = 1) -> int:
     return check_int(function, "size", value, lo, MAX_ACCESS + 1)
 
 
+def check_access(function: str, vaddr: Any, size: Any) -> None:
+    """A load, store or copy of ``size`` bytes at ``vaddr``: a whole ``size`` up to :data:`MAX_ACCESS`,
+    then the address space's own rule (:func:`highmem.hw.cpu.check_range`: integer, non-empty,
+    inside the 32 bits)."""
+    if type(size) is not int:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise HighmemError(f"{function}: size must be an integer, not {_show(size)}")
+        size = int(size)
+    if size > MAX_ACCESS:
+        raise HighmemError(f"{function}: size {size} is too large: one access moves at most {MAX_ACCESS} bytes")
+    check_range(vaddr, size)
+
+
 def check_data(function: str, value: Any) -> bytes:
-    """Bytes to store: bytes, bytearray or memoryview, 1 to :data:`MAX_ACCESS` of them.
+    """Bytes to store: bytes, bytearray or memoryview, at most :data:`MAX_ACCESS` of them (an empty
+    store is refused by :func:`check_access`).
 
     An int is refused: ``bytes(5)`` would silently store five zero bytes.
     """
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        if not 1 <= len(data) <= MAX_ACCESS:
-            raise HighmemError(f"{function}: data of {len(data)} bytes is out of range: store 1 to {MAX_ACCESS}")
+        if len(data) > MAX_ACCESS:
+            raise HighmemError(f"{function}: data of {len(data)} bytes is too large: one access moves at most "
+                               f"{MAX_ACCESS} bytes")
         return data
     raise HighmemError(f"{function}: data must be bytes, not {_show(value)}")
 

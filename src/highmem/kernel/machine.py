@@ -198,26 +198,24 @@ class Machine:
     def load(self, vaddr: int, size: int) -> bytes:
         """Kernel-mode load of ``size`` bytes at ``vaddr`` on this CPU. Any context."""
         if type(vaddr) is not int or type(size) is not int or not 0 < size <= _args.MAX_ACCESS:
-            _args.check_vaddr("load", "vaddr", vaddr)
-            _args.check_size("load", size)
+            _args.check_access("load", vaddr, size)
         if self.sched_point is not None:
             self.sched_point("load")
         return self._cpu_load[self.current.cpu](vaddr, size)
 
     def store(self, vaddr: int, data: bytes) -> None:
         """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""
-        if type(vaddr) is not int:
-            _args.check_vaddr("store", "vaddr", vaddr)
         data = _args.check_data("store", data)
+        if type(vaddr) is not int or not data:
+            _args.check_access("store", vaddr, len(data))
         if self.sched_point is not None:
             self.sched_point("store")
         self.cpus[self.current.cpu].store(vaddr, data)
 
     def memcpy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)`` through this CPU's TLB: one step. Any context."""
-        _args.check_vaddr("memcpy", "dst", dst)
-        _args.check_vaddr("memcpy", "src", src)
-        _args.check_size("memcpy", size)
+        _args.check_access("memcpy", dst, size)
+        _args.check_access("memcpy", src, size)
         if self.sched_point is not None:
             self.sched_point("memcpy")
         self.cpus[self.current.cpu].copy(dst, src, size)
