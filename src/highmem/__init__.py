@@ -33,8 +33,8 @@ _EXPORTS = {
     "HighmemError": "highmem.errors", "KernelBUG": "highmem.errors", "Oops": "highmem.errors",
     "PageFault": "highmem.errors", "SimulatorError": "highmem.errors",
     "Page": "highmem.hw.physmem", "Zone": "highmem.hw.physmem",
-    "KernelConfig": "highmem.kernel.config", "make_config": "highmem.kernel.config",
-    "Machine": "highmem.kernel.machine", "boot": "highmem.kernel.machine",
+    "KernelConfig": "highmem.kernel.config", "make_config": "highmem.profiles",
+    "Machine": "highmem.kernel.machine", "boot": "highmem.profiles",
     "VirtAddr": "highmem.kernel.vaddr",
     "Scenario": "highmem.scenarios", "ContextSpec": "highmem.scenarios", "PageSpec": "highmem.scenarios",
     "ExpectSpec": "highmem.scenarios", "resolve": "highmem.scenarios", "load_builtin": "highmem.scenarios",
@@ -61,9 +61,10 @@ if TYPE_CHECKING:
     from highmem.api import record_trace, replay
     from highmem.errors import HighmemError, KernelBUG, Oops, PageFault, SimulatorError
     from highmem.hw.physmem import Page, Zone
-    from highmem.kernel.config import KernelConfig, make_config
-    from highmem.kernel.machine import Machine, boot
+    from highmem.kernel.config import KernelConfig
+    from highmem.kernel.machine import Machine
     from highmem.kernel.vaddr import VirtAddr
+    from highmem.profiles import boot, make_config
     from highmem.report.html import render_html
     from highmem.scenarios import (
         ContextSpec,

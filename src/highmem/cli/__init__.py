@@ -20,7 +20,7 @@ __all__ = ["main", "SUBCOMMANDS", "EXAMPLES"]
 #: Subcommand name -> module under ``highmem.cli``; a module is imported only to build the
 #: parser, and only the chosen one runs.
 SUBCOMMANDS = {"layout": "layout", "check": "check", "report": "report", "compare": "compare",
-               "scenarios": "scenarios", "completion": "completion"}
+               "scenarios": "scenarios", "scan": "scan", "completion": "completion"}
 
 #: Examples shown at the end of each subcommand's ``--help``; a subcommand module may define its
 #: own ``EXAMPLES`` string instead.
@@ -46,6 +46,9 @@ EXAMPLES = {
     "scenarios": """\
   highmem scenarios                               names, profiles, expected findings
   highmem scenarios --json""",
+    "scan": """\
+  highmem scan drivers/block/                     kmap misuse in kernel C, gcc-style warnings
+  highmem scan fs/ --json > scan.json             the findings as JSON""",
     "completion": """\
   eval "$(highmem completion bash)"               bash, this shell only
   highmem completion zsh > ~/.zfunc/_highmem      zsh, with ~/.zfunc in fpath
@@ -98,8 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reconfigure(errors="replace")
             except (ValueError, OSError):
                 pass
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("highmem: interrupted\n")
+        return 130
     args.argv = argv
     if args.command is None:
         parser.print_help()
@@ -109,8 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except HighmemError as e:
-        sys.stderr.write(f"highmem: {e}\n")
+        from highmem.report.terminal import escape_controls
+
+        sys.stderr.write(f"highmem: {escape_controls(str(e))}\n")
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: the pools are already stopped (sim.parallel) and every file is whole or absent
+        # (report.output); one line, and the shell's status for SIGINT.
+        sys.stderr.write("highmem: interrupted\n")
+        return 130
     except BrokenPipeError:
         # The results decided the status before the output stopped (``exit_status``, set by a
         # subcommand before it prints); the reader leaving does not change it.

@@ -65,9 +65,14 @@ def _cells(ex: Exploration, sym: dict[str, str]) -> dict[str, Any]:
             kinds.append(f"[yellow]{sym['ne']}[/] {k} not found")
     if not kinds:
         kinds = [f"[green]{sym['ok']}[/] none"]
+    sched = f"{ex.schedules}" + (" (all)" if ex.exhausted else "")
+    lost = sum(b - a for a, b in ex.unexplored)
+    if lost:
+        # Lost work is never shown as a match: what it would have found is unknown.
+        sched += f" (+{lost} lost)"
+        kinds = [k.replace(f"[green]{sym['ok']}[/]", "[yellow]?[/]") for k in kinds] + ["[yellow]incomplete[/]"]
     return {"name": escape(ex.scenario.name), "profile": ex.config.profile, "strategy": ex.strategy,
-            "schedules": f"{ex.schedules}" + (" (all)" if ex.exhausted else ""), "steps": str(ex.steps),
-            "kinds": kinds}
+            "schedules": sched, "steps": str(ex.steps), "kinds": kinds}
 
 
 def _stacked(exs: list[Exploration], console: Any, sym: dict[str, str]) -> None:
@@ -132,5 +137,7 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
                 console.print(f.stack, highlight=False, markup=False, soft_wrap=True)
             path = files.get(ex.scenario.name, {}).get(rep.kind)
             if path:
-                console.print(f"  replay: highmem check --replay {path}", highlight=False, markup=False,
+                # --replay loads only built-ins by itself: a file or module is named again.
+                again = "" if ex.scenario.source.startswith("builtin:") else f" {ex.scenario.source}"
+                console.print(f"  replay: highmem check --replay {path}{again}", highlight=False, markup=False,
                               soft_wrap=True)

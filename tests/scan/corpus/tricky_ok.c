@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/* Correct code that a careless checker would flag: every function here is right. */
+#include <linux/highmem.h>
+
+#define copy_bytes(d, s, n) do { memcpy((d), (s), (n)); } while (0)
+
+/* Nested maps released in reverse order. */
+static void copy_nested(struct page *dp, struct page *sp)
+{
+	void *s = kmap_local_page(sp);
+	void *d = kmap_local_page(dp);
+
+	copy_bytes(d, s, PAGE_SIZE);
+	kunmap_local(d);
+	kunmap_local(s);
+}
+
+/* A map and its unmap in each iteration of a loop, and of an iteration macro. */
+static void sum_pages(struct page **pages, int n, struct list_head *head, u32 *sum)
+{
+	struct chunk *c;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		u32 *p = kmap_local_page(pages[i]);
+
+		*sum += p[0];
+		kunmap_local(p);
+	}
+	list_for_each_entry(c, head, list) {
+		u32 *p = kmap_local_page(c->page);
+
+		if (!p[0]) {
+			kunmap_local(p);
+			continue;
+		}
+		*sum += p[0];
+		kunmap_local(p);
+	}
+}
+
+/* Error paths that do unmap, through goto and through an early return. */
+static int parse_block(struct page *page, struct blk *out)
+{
+	struct blk *b = kmap_local_page(page);
+	int err = -EINVAL;
+
+	if (b->magic != BLK_MAGIC) {
+		kunmap_local(b);
+		return -EIO;
+	}
+	if (b->len > BLK_MAX)
+		goto out;
+	*out = *b;
+	err = 0;
+out:
+	kunmap_local(b);
+	return err;
+}
+
+/* A map only when the page is in high memory, tested twice. */
+static void touch(struct page *page)
+{
+	char *p;
+
+	if (PageHighMem(page))
+		p = kmap_local_page(page);
+	else
+		p = page_address(page);
+	p[0] = 1;
+	if (PageHighMem(page))
+		kunmap_local(p);
+}
+
+/* An address (and a pointer derived from it) handed to a callee, unmapped after. */
+static void hash_page(struct page *page, unsigned int off, struct hash *h)
+{
+	u8 *base = kmap_local_page(page);
+	u8 *p = base + off;
+
+	hash_update(h, p, PAGE_SIZE - off);
+	kunmap_local(p);
+}
+
+/* Configuration branches are both paths; a statement expression computes a value. */
+static int checked_copy(struct page *page, void *buf)
+{
+	void *addr = kmap_local_page(page);
+	int ret = ({ int __n = PAGE_SIZE; memcpy(buf, addr, __n); __n; });
+
+#ifdef CONFIG_DEBUG_PAGES
+	check_bytes(addr, PAGE_SIZE);
+	kunmap_local(addr);
+#else
+	kunmap_local(addr);
+#endif
+	return ret;
+}
+
+/* A page-table walk: the map may fail, and the lock is dropped with the unmap. */
+static int count_present(struct mm_struct *mm, pmd_t *pmd, unsigned long addr, unsigned long end)
+{
+	spinlock_t *ptl;
+	pte_t *pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	int n = 0;
+
+	if (!pte)
+		return -EAGAIN;
+	do {
+		if (pte_present(ptep_get(pte)))
+			n++;
+	} while (pte++, addr += PAGE_SIZE, addr != end);
+	pte_unmap_unlock(pte - 1, ptl);
+	return n;
+}
+
+/* One helper returns a mapping, another releases it. */
+static void *map_slot(struct page *page)
+{
+	return kmap_local_page(page);
+}
+
+static void unmap_slot(void *addr)
+{
+	kunmap_local(addr);
+}
+
+static int first_byte(struct page *page)
+{
+	u8 *p = map_slot(page);
+	int b = p[0];
+
+	unmap_slot(p);
+	return b;
+}
+
+/* A switch whose cases all release the mapping. */
+static int classify(struct page *page, int how)
+{
+	u8 *p = kmap_local_page(page);
+	int r;
+
+	switch (how) {
+	case 0:
+		r = p[0];
+		break;
+	case 1:
+		r = p[1];
+		kunmap_local(p);
+		return r;
+	default:
+		r = -1;
+	}
+	kunmap_local(p);
+	return r;
+}
+
+/* A persistent map kept past the function: the page is returned and the caller unmaps it. */
+static struct page *get_dir_page(struct inode *dir, unsigned long n)
+{
+	struct page *page = read_mapping_page(dir->i_mapping, n, NULL);
+
+	if (!IS_ERR(page))
+		kmap(page);
+	return page;
+}

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+/* The same code with interrupts off around the bounce slot and an interrupt slot in the handler. */
+#include <linux/highmem.h>
+
+static void bounce_copy(struct page *page, char *buf, int len)
+{
+	unsigned long flags;
+	char *vto;
+
+	local_irq_save(flags);
+	vto = kmap_atomic(page, KM_BOUNCE_READ);
+	memcpy(vto, buf, len);
+	kunmap_atomic(vto, KM_BOUNCE_READ);
+	local_irq_restore(flags);
+}
+
+static void dev_interrupt(int irq, void *dev_id, struct pt_regs *regs)
+{
+	struct dev *d = dev_id;
+	char *p = kmap_atomic(d->page, KM_IRQ0);
+
+	memcpy(d->buf, p, d->len);
+	kunmap_atomic(p, KM_IRQ0);
+}
+
+int dev_open(struct dev *d)
+{
+	return request_irq(d->irq, dev_interrupt, SA_SHIRQ, "dev", d);
+}
