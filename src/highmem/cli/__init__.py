@@ -49,12 +49,6 @@ EXAMPLES = {
     "scan": """\
   highmem scan drivers/block/                     kmap misuse in kernel C, gcc-style warnings
   highmem scan fs/ --json > scan.json             the findings as JSON""",
-    "scan": """\
-  highmem scan drivers/net/                       every .c file below a directory
-  highmem scan -j 2 fs/ mm/ --sarif scan.sarif    two workers, findings also as SARIF
-  highmem scan fs/ --json > base.json && highmem scan fs/ --baseline base.json
-                                                  only what is new since base.json
-  highmem scan linux/ --patch fix.patch           what a patch introduces or fixes""",
     "completion": """\
   eval "$(highmem completion bash)"               bash, this shell only
   highmem completion zsh > ~/.zfunc/_highmem      zsh, with ~/.zfunc in fpath
