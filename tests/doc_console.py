@@ -26,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Commands that need a service the test-suite does not start.
 SKIP = re.compile(r"--executor dask|--scheduler tcp://")
+#: Output that means the page does not provide a command's input (never written into a page).
+MISSING = ("does not exist", "No such file or directory", "command not found")
+SKIP_NOTE = "<!-- console-skip: its input is not on this page, or its output needs a hand edit -->"
 
 
 @dataclass
@@ -76,7 +79,7 @@ def parse(text: str) -> list[Block]:
                     cmd, first = body[j][2:], start + j
                     while cmd.endswith("\\") and j + 1 < len(body):
                         j += 1
-                        cmd = cmd[:-1] + "\n" + body[j]
+                        cmd = cmd + "\n" + body[j]
                     shown: list[str] = []
                     j += 1
                     while j < len(body) and not body[j].startswith("$ "):
@@ -137,6 +140,7 @@ def check_file(path: Path, update: bool = False) -> list[str]:
     blocks = parse(text)
     problems: list[str] = []
     replacements: dict[int, tuple[int, list[str]]] = {}
+    skips: set[int] = set()
     with tempfile.TemporaryDirectory(prefix="doc-console-") as d:
         cwd = Path(d)
         seen: set[str] = set()
@@ -166,21 +170,40 @@ def check_file(path: Path, update: bool = False) -> list[str]:
                 if not matches(c.shown, actual):
                     problems.append(f"{path.name}:{c.line + 1}: $ {c.cmd}\n--- shown\n" + "\n".join(c.shown)
                                     + "\n--- actual\n" + "\n".join(actual))
-                    if update and not any("..." in s for s in c.shown):
-                        while actual and actual[-1] == "":
-                            actual.pop()
-                        replacements[c.line] = (len(c.cmd.split("\n")) + len(c.shown), actual)
-    if update and replacements:
+                    if not update:
+                        continue
+                    while actual and actual[-1] == "":
+                        actual.pop()
+                    actual = [a.rstrip() for a in actual]
+                    if any(m in "\n".join(actual) for m in MISSING):
+                        skips.add(b.start)
+                    elif not any("..." in x for x in c.shown):
+                        replacements[c.line] = (0, actual)
+                    elif c.shown and c.shown[0].strip() == "..." and len(c.shown) > 1 and c.shown[1] in actual:
+                        # A leading elision: keep it, and show everything from the first line shown.
+                        k = actual.index(c.shown[1])
+                        tail = actual[k:]
+                        if c.shown[-1].strip() == "..." and "" in tail:
+                            # A trailing elision too: keep the section shown (up to its blank line).
+                            tail = tail[:tail.index("")] + ["..."]
+                        replacements[c.line] = (0, ["..."] + tail)
+                    else:
+                        skips.add(b.start)
+    if update and (replacements or skips):
         lines = text.split("\n")
-        for first in sorted(replacements, reverse=True):
-            n, actual = replacements[first]
+        edits = [(first, "replace") for first in replacements] + [(start - 1, "skip") for start in skips]
+        for pos, what in sorted(edits, reverse=True):
+            if what == "skip":
+                lines.insert(pos, SKIP_NOTE)
+                continue
+            actual = replacements[pos][1]
             cmd_lines = 1
-            while lines[first + cmd_lines - 1].endswith("\\"):
+            while lines[pos + cmd_lines - 1].endswith("\\"):
                 cmd_lines += 1
-            end = first + cmd_lines
+            end = pos + cmd_lines
             while end < len(lines) and not lines[end].startswith("$ ") and lines[end].rstrip() != "```":
                 end += 1
-            lines[first + cmd_lines:end] = actual
+            lines[pos + cmd_lines:end] = actual
         path.write_text("\n".join(lines), encoding="utf-8")
     return problems
 
