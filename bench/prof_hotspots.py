@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable
 
 import bench_step
-from highmem.kernel.config import make_config
 from highmem.kernel.machine import Machine
+from highmem.profiles import make_config
 from highmem.scenarios import load_builtin
 from highmem.sim.explore import explore, pct_k, run_once
 from highmem.sim.strategy import DefaultStrategy, PCTStrategy, RandomStrategy

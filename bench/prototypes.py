@@ -42,8 +42,8 @@ import highmem
 from highmem import events as ev
 from highmem.hw import cpu as hw_cpu
 from highmem.hw.physmem import PAGE_MASK
-from highmem.kernel.config import make_config
 from highmem.kernel.machine import Machine
+from highmem.profiles import make_config
 from highmem.scenarios import load_builtin
 from highmem.sim import checker as sim_checker
 from highmem.sim import engine as sim_engine

@@ -405,7 +405,7 @@ ops = [
     assert res.status == "deadlocked"
     assert [f.to_dict() for f in res.findings] == [{
         "kind": "deadlock",
-        "message": "nothing can run and 2 context(s) wait: submitter sleeps on 'emergency_pool_wait' since step 101; "
+        "message": "nothing can run and 2 contexts wait: submitter sleeps on 'emergency_pool_wait' since step 101; "
                    "blocker on CPU 1 spins in spin_lock(L) held by submitter since step 103 with interrupts disabled",
         "cpu": None, "contexts": ["submitter", "blocker"], "slot": None, "pages": [], "steps": [101, 103, 103]}]
     assert res.stats["bounce_pages_used"] == 16

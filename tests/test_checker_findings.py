@@ -380,7 +380,7 @@ name = "w"
 ops = [{ op = "work", steps = 2 }, { op = "sleep", queue = "q" }]
 """)
     assert res.status == "deadlocked"
-    assert dicts(res) == [finding("deadlock", "nothing can run and 1 context(s) wait: w sleeps on 'q' since step 3",
+    assert dicts(res) == [finding("deadlock", "nothing can run and 1 context waits: w sleeps on 'q' since step 3",
                                   None, ["w"], None, [], [3, 3])]
 
 

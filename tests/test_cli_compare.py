@@ -175,7 +175,7 @@ def test_cli_compare_ipi_deadlock_message() -> None:
     assert f.contexts == ["wrapper", "irqs-off"]
     assert f.cpu is None
     m = re.fullmatch(
-        r"nothing can run and 2 context\(s\) wait: "
+        r"nothing can run and 2 contexts wait: "
         r"wrapper on CPU 0 spins in smp_call_function waiting for CALL_FUNCTION_VECTOR since step (\d+); "
         r"irqs-off on CPU 1 spins in spin_lock\(kmap_lock\) held by wrapper since step (\d+) with interrupts "
         r"disabled; undeliverable: CALL_FUNCTION_VECTOR pending on CPU 1", f.message)

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 import highmem
 from highmem.errors import HighmemError
-from highmem.kernel.config import KCONFIG_OPTIONS, parse_size
+from highmem.kernel.config import parse_size
+from highmem.profiles.linux_2_4 import OPTIONS as KCONFIG_OPTIONS
 
 KNOWN = ", ".join(KCONFIG_OPTIONS)
 

@@ -43,8 +43,8 @@ def _traced_exhaustive(sc: Scenario, monkeypatch: pytest.MonkeyPatch, **kw: Any)
     traces: list[list[dict[str, Any]]] = []
     real = explore_mod.run_once
 
-    def spy(sc_: Scenario, cfg: Any, strat: Any, *, trace: bool = False) -> Any:
-        res, rec = real(sc_, cfg, strat, trace=True)
+    def spy(sc_: Scenario, cfg: Any, strat: Any, *, trace: bool = False, **kw: Any) -> Any:
+        res, rec = real(sc_, cfg, strat, trace=True, **kw)
         traces.append(rec.records)
         return res, rec
 
@@ -399,7 +399,7 @@ ops = [{ op = "wait_for_completion", completion = "never" }]
     assert res.status == "deadlocked"
     assert [f.to_dict() for f in res.findings] == [{
         "kind": "deadlock",
-        "message": "nothing can run and 1 context(s) wait: w sleeps on 'completion:never' since step 1",
+        "message": "nothing can run and 1 context waits: w sleeps on 'completion:never' since step 1",
         "cpu": None, "contexts": ["w"], "slot": None, "pages": [], "steps": [1, 1]}]
 
 

@@ -46,8 +46,8 @@ def _traced_exhaustive(sc: Scenario, monkeypatch: pytest.MonkeyPatch, **kw: Any)
     traces: list[list[dict[str, Any]]] = []
     real = explore_mod.run_once
 
-    def spy(sc_: Scenario, cfg: Any, strat: Any, *, trace: bool = False) -> Any:
-        res, rec = real(sc_, cfg, strat, trace=True)
+    def spy(sc_: Scenario, cfg: Any, strat: Any, *, trace: bool = False, **kw: Any) -> Any:
+        res, rec = real(sc_, cfg, strat, trace=True, **kw)
         traces.append(rec.records)
         return res, rec
 

@@ -15,24 +15,73 @@ from collections.abc import Sequence
 from highmem.cli.common import Parser
 from highmem.errors import HighmemError
 
-__all__ = ["main"]
+__all__ = ["main", "SUBCOMMANDS", "EXAMPLES"]
 
 #: Subcommand name -> module under ``highmem.cli``; a module is imported only to build the
 #: parser, and only the chosen one runs.
 SUBCOMMANDS = {"layout": "layout", "check": "check", "report": "report", "compare": "compare",
-               "scenarios": "scenarios",
-               "scan": "scan"}
+               "scenarios": "scenarios", "scan": "scan", "completion": "completion"}
+
+#: Examples shown at the end of each subcommand's ``--help``; a subcommand module may define its
+#: own ``EXAMPLES`` string instead.
+EXAMPLES = {
+    "layout": """\
+  highmem layout                                  the 2.4 layout: fixmap, kmap slots, pkmap
+  highmem layout --profile linux-2.6 --pae       another generation, PAE page tables
+  highmem layout --json | jq '.slots[0]'          the slot table as JSON
+  highmem layout --svg layout.svg                 also draw the top of the address space""",
+    "check": """\
+  highmem check                                   every built-in scenario, 100 PCT schedules each
+  highmem check sleep-holding-kmap -q             one built-in, the summary only
+  highmem check my.toml --strategy exhaustive     every schedule within the preemption bounds
+  highmem check --expected-ok --junit junit.xml --sarif check.sarif
+                                                  the built-in library as a CI gate
+  highmem check my.toml --out found/              save each finding's schedule and trace
+  highmem check --replay found/my.stale-access.schedule.json""",
+    "report": """\
+  highmem check my.toml --trace t.jsonl && highmem report t.jsonl -o t.html""",
+    "compare": """\
+  highmem compare irq-uses-user-slot              one scenario on all four generations
+  highmem compare my.toml --profiles linux-2.4,linux-2.6 --schedules 500""",
+    "scenarios": """\
+  highmem scenarios                               names, profiles, expected findings
+  highmem scenarios --json""",
+    "scan": """\
+  highmem scan drivers/block/                     kmap misuse in kernel C, gcc-style warnings
+  highmem scan fs/ --json > scan.json             the findings as JSON""",
+    "completion": """\
+  eval "$(highmem completion bash)"               bash, this shell only
+  highmem completion zsh > ~/.zfunc/_highmem      zsh, with ~/.zfunc in fpath
+  highmem completion fish > ~/.config/fish/completions/highmem.fish""",
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
     from highmem import __version__
 
-    p = Parser(prog="highmem", description="An executable model of Linux's atomic high-memory mappings.")
+    p = Parser(prog="highmem", description="An executable model of Linux's atomic high-memory mappings.",
+               epilog="Run `highmem COMMAND --help` for a command's options and examples.")
     p.add_argument("--version", action="version", version=f"highmem {__version__}")
-    sub = p.add_subparsers(dest="command", parser_class=Parser)
-    for mod in SUBCOMMANDS.values():
-        importlib.import_module(f"highmem.cli.{mod}").add_parser(sub)
+    sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+    for name, mod in SUBCOMMANDS.items():
+        module = importlib.import_module(f"highmem.cli.{mod}")
+        module.add_parser(sub)
+        examples = getattr(module, "EXAMPLES", None) or EXAMPLES.get(name)
+        sp = sub.choices.get(name)
+        if sp is not None and examples:
+            sp.epilog = "examples:\n" + examples
+            sp.formatter_class = argparse.RawDescriptionHelpFormatter
     return p
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): send the rest to /dev/null, as Unix tools stop."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(f"highmem {__version__}\n")
         return 0
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or file that cannot encode a character gets "?" for it, never a traceback.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
     parser = _build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
@@ -51,16 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
+        sys.stdout.flush()
+        return status
     except HighmemError as e:
         sys.stderr.write(f"highmem: {e}\n")
         return 2
     except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        # The results decided the status before the output stopped (``exit_status``, set by a
+        # subcommand before it prints); the reader leaving does not change it.
+        _silence_stdout()
+        return int(getattr(args, "exit_status", 0))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

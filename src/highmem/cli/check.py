@@ -189,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.html import check_report_targets
 
         check_report_targets(args)
-    con = console()
-    progress = progress_bar(con, args)
+    # rich only when a table or a progress bar is drawn: --json output never needs it.
+    con = None if args.json else console()
+    progress = progress_bar(con, args) if con is not None else None
     try:
         exs = [_check_one(sc, args, progress) for sc in scenarios]
     finally:
@@ -206,6 +207,20 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.html import write_check_reports
 
         write_check_reports(exs, args)
+    from highmem.report.ci import verdict
+
+    # Decided before printing, so a reader that stops early (`| head`) cannot change it.
+    args.exit_status = 1 if any(verdict(ex, args.expected_ok) for ex in exs) else 0
+    try:
+        _print_results(exs, args, con, files)
+    except BrokenPipeError:
+        from highmem.cli import _silence_stdout
+
+        _silence_stdout()
+    return _ci_outputs(exs, args)
+
+
+def _print_results(exs: list[Any], args: argparse.Namespace, con: Any, files: dict[str, dict[str, str]]) -> None:
     from highmem.report.check import exploration_json, render_explorations
 
     if args.json:
@@ -217,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
                               "steps": sum(r["steps"] for r in runs)}, indent=2))
     else:
         render_explorations(exs, con, files, details=not args.quiet)
-    return _ci_outputs(exs, args)
+    sys.stdout.flush()
 
 
 def _ci_outputs(exs: list[Any], args: argparse.Namespace) -> int:

@@ -43,24 +43,39 @@ def machine_options(p: argparse.ArgumentParser) -> None:
 
 def boot_machine(args: argparse.Namespace) -> Any:
     """Boot the machine the :func:`machine_options` describe."""
-    from highmem.kernel.machine import boot
+    from highmem.profiles import boot
 
     return boot(args.profile, cpus=args.cpus, nr_cpus=args.nr_cpus, pae=args.pae, km_types=args.km_types,
                 memory=args.memory, config=args.config)
 
 
+#: The width of output that goes to a pipe or a file when ``COLUMNS`` does not say.
+PIPE_WIDTH = 100
+
+
+def output_width(is_terminal: bool, terminal_width: int) -> int:
+    """Columns to lay output out in: ``COLUMNS`` when set to a positive number, else the
+    terminal's width on a terminal, else :data:`PIPE_WIDTH`."""
+    import os
+
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    return terminal_width if is_terminal else PIPE_WIDTH
+
+
 def console() -> Any:
-    """A rich console: colour only on a terminal and without NO_COLOR; 120 columns when piped."""
+    """A rich console: colour only on a terminal and without NO_COLOR; as wide as
+    :func:`output_width` says (the terminal, ``COLUMNS``, or 100 columns when piped)."""
     from rich.console import Console
 
     c = Console()
-    if not c.is_terminal:
-        c = Console(width=120)
-    return c
+    return Console(width=output_width(c.is_terminal, c.width))
 
 
 def progress_bar(con: Any, args: argparse.Namespace) -> Any:
-    """A live progress bar (schedules done, schedules/s, findings so far) on a terminal, else None."""
+    """A live progress bar (schedules done, schedules/s, findings so far, time spent and an
+    estimate of the time left) on a terminal, else None."""
     if not con.is_terminal or getattr(args, "json", False) or getattr(args, "quiet", False):
         return None
     from rich.progress import (
@@ -71,6 +86,7 @@ def progress_bar(con: Any, args: argparse.Namespace) -> Any:
         Task,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
     from rich.text import Text
 
@@ -79,9 +95,14 @@ def progress_bar(con: Any, args: argparse.Namespace) -> Any:
             speed = task.finished_speed or task.speed
             return Text("-- schedules/s" if speed is None else f"{speed:,.0f} schedules/s", style="cyan")
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
-                        TextColumn("[red]{task.fields[findings]} findings"), TimeElapsedColumn(),
-                        console=con, transient=True)
+    class Found(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            from highmem.words import plural
+
+            return Text(plural(int(task.fields.get("findings", 0)), "finding"), style="red")
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), Found(),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=con, transient=True)
     progress.start()
     return progress
 

@@ -1,6 +1,10 @@
-"""The kernel model: one module per kernel role, named as in Linux."""
+"""The kernel model: one module per kernel role, named as in Linux.
 
-from highmem.kernel.config import KernelConfig, make_config
-from highmem.kernel.machine import Machine, boot
+It boots the :class:`~highmem.kernel.profile.Profile` it is handed; looking profiles up by
+name (``highmem.boot("linux-2.6")``) is :mod:`highmem.profiles`' job, one layer up.
+"""
 
-__all__ = ["KernelConfig", "Machine", "boot", "make_config"]
+from highmem.kernel.config import KernelConfig
+from highmem.kernel.machine import Machine
+
+__all__ = ["KernelConfig", "Machine"]

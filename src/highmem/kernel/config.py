@@ -1,28 +1,14 @@
-"""Kernel configuration of a simulated machine: Kconfig options and machine size.
+"""Kernel configuration of a simulated machine: Kconfig options, CPU features and machine size.
 
-Profile ``linux-2.4`` (Linux 2.4.22, i386) defaults, as an SMP kernel for a
-686-class machine with 2 GiB would be configured:
+:func:`make_config` checks every setting against the :class:`~highmem.kernel.profile.Profile`
+it is handed (options, defaults and Kconfig rules are the profile's) and returns a frozen
+:class:`KernelConfig` that carries the profile as ``generation``.  Looking a profile up by
+name is the registry's job (:func:`highmem.profiles.make_config`); this layer never does it.
+Each profile's options and defaults are tabled in its module and in docs/profiles.md.
 
-=====================  =======  ==============================================
-option                 default  effect in the model
-=====================  =======  ==============================================
-SMP                    y        NR_CPUS = 32 (include/linux/threads.h); forces
-                                X86_LOCAL_APIC and X86_IO_APIC on
-X86_LOCAL_APIC         y (SMP)  FIX_APIC_BASE in the fixmap
-X86_IO_APIC            y (SMP)  MAX_IO_APICS IO-APIC fixmap entries
-X86_CLUSTERED_APIC     n        MAX_IO_APICS 32 instead of 8
-X86_VISWS_APIC         n        four SGI Visual Workstation entries
-X86_F00F_WORKS_OK      y        when n, the FIX_F00F entry exists
-X86_SUMMIT             n        FIX_CYCLONE_TIMER
-HIGHMEM                y        the kmap slots, pkmap, highmem zone
-ACPI_BOOT              n        FIX_ACPI_PAGES (4) entries
-DEBUG_HIGHMEM          n        kmap_atomic BUGs on a busy slot; kunmap_atomic
-                                checks and clears
-X86_PAE                n        CONFIG_HIGHMEM64G: 3-level tables, LAST_PKMAP
-                                512, up to 64 GiB
-=====================  =======  ==============================================
-
-Machine parameters: 2 online CPUs (1 when SMP=n), 2 GiB of RAM, the 2.4.22 km_type list.
+CPU features are not Kconfig: ``cpu_has_pse`` (PSE large pages for lowmem), ``cpu_has_pge``
+(global TLB entries) and ``cpu_has_nx`` (the NX bit under PAE; its default is the profile's,
+from the generation's typical hardware).
 """
 
 from __future__ import annotations
@@ -35,53 +21,20 @@ from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
+from highmem.kernel.profile import Profile
 
 __all__ = [
     "KernelConfig",
-    "KCONFIG_OPTIONS",
-    "PROFILES",
     "parse_size",
     "parse_config_assignments",
     "make_config",
 ]
-
-#: Profiles this release models (see :mod:`highmem.profiles`).
-PROFILES = ("linux-2.4", "linux-2.6", "linux-2.6.37", "linux-5.11")
-
-KCONFIG_OPTIONS = (
-    "SMP",
-    "X86_LOCAL_APIC",
-    "X86_IO_APIC",
-    "X86_CLUSTERED_APIC",
-    "X86_VISWS_APIC",
-    "X86_F00F_WORKS_OK",
-    "X86_SUMMIT",
-    "HIGHMEM",
-    "ACPI_BOOT",
-    "DEBUG_HIGHMEM",
-    "X86_PAE",
-)
-
-_DEFAULTS = {
-    "SMP": True,
-    "X86_CLUSTERED_APIC": False,
-    "X86_VISWS_APIC": False,
-    "X86_F00F_WORKS_OK": True,
-    "X86_SUMMIT": False,
-    "HIGHMEM": True,
-    "ACPI_BOOT": False,
-    "DEBUG_HIGHMEM": False,
-    "X86_PAE": False,
-}
 
 MiB = 1 << 20
 GiB = 1 << 30
 MIN_MEMORY = 16 * MiB
 MAX_MEMORY_NONPAE = 4 * GiB
 MAX_MEMORY_PAE = 64 * GiB
-#: 2.4's cpu masks (cpu_online_map) are one unsigned long: at most 32 CPUs on i386.
-MAX_NR_CPUS = 32
-
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
 
 
@@ -108,11 +61,9 @@ def _yn(name: str, value: str) -> bool:
     raise HighmemError(f"config value {name}={value} is not y or n: Kconfig booleans here are y or n")
 
 
-def parse_config_assignments(items: Iterable[str], profile: str = "linux-2.4") -> dict[str, bool]:
+def parse_config_assignments(items: Iterable[str], prof: Profile) -> dict[str, bool]:
     """``["DEBUG_HIGHMEM=y", ...]`` as ``{"DEBUG_HIGHMEM": True, ...}``; rejects options the profile lacks."""
-    from highmem.profiles import get_profile
-
-    prof = get_profile(profile)
+    profile = prof.name
     out: dict[str, bool] = {}
     for item in items:
         if "=" not in item:
@@ -135,7 +86,11 @@ def parse_config_assignments(items: Iterable[str], profile: str = "linux-2.4") -
 
 @dataclass(frozen=True)
 class KernelConfig:
-    """A validated configuration: profile, Kconfig options, CPUs, memory, km types."""
+    """A validated configuration: profile, Kconfig options, CPUs, memory, km types, CPU features.
+
+    ``generation`` is the :class:`~highmem.kernel.profile.Profile` the configuration was checked
+    against (``profile`` is its name); :class:`~highmem.kernel.machine.Machine` boots with it.
+    """
 
     profile: str = "linux-2.4"
     options: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
@@ -148,6 +103,9 @@ class KernelConfig:
     cpu_has_pge: bool = True
     #: A smaller LAST_PKMAP (a departure, see Machine); None keeps the kernel's.
     last_pkmap: int | None = None
+    #: The CPU has NX (execute disable, bit 63 of a PAE entry); only PAE entries have the bit.
+    cpu_has_nx: bool = False
+    generation: Profile | None = field(default=None, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> bool:
         return self.options[name]
@@ -155,7 +113,8 @@ class KernelConfig:
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # MappingProxyType does not pickle; configurations travel to worker processes.
         return (_rebuild_config, (self.profile, dict(self.options), self.NR_CPUS, self.cpus, self.memory,
-                                  self.km_types, self.cpu_has_pse, self.cpu_has_pge, self.last_pkmap))
+                                  self.km_types, self.cpu_has_pse, self.cpu_has_pge, self.last_pkmap,
+                                  self.cpu_has_nx, self.generation))
 
     @property
     def MAX_IO_APICS(self) -> int:
@@ -178,7 +137,7 @@ def _rebuild_config(profile: str, options: dict[str, bool], *rest: Any) -> Kerne
 
 
 def make_config(
-    profile: str = "linux-2.4",
+    prof: Profile,
     *,
     cpus: int | None = None,
     nr_cpus: int | None = None,
@@ -188,12 +147,15 @@ def make_config(
     config: Mapping[str, bool] | Iterable[str] | None = None,
     cpu_has_pse: bool = True,
     cpu_has_pge: bool = True,
+    cpu_has_nx: bool | None = None,
     last_pkmap: int | None = None,
 ) -> KernelConfig:
-    """Check every setting and return the :class:`KernelConfig`; one sentence on the first bad one."""
-    from highmem.profiles import get_profile
-
-    prof = get_profile(profile)
+    """Check every setting against profile ``prof`` and return the :class:`KernelConfig`; one
+    sentence on the first bad one.  ``cpu_has_nx`` None takes the profile's default."""
+    if not isinstance(prof, Profile):
+        raise HighmemError(f"{prof!r} is not a kernel profile: look one up with highmem.profiles.get_profile "
+                           "or call highmem.make_config, which takes a profile name")
+    profile = prof.name
     if km_types not in KM_TYPE_VARIANTS:
         raise HighmemError(
             f"km type list {km_types!r} does not exist: choose {' or '.join(KM_TYPE_VARIANTS)}"
@@ -205,27 +167,20 @@ def make_config(
         given: dict[str, bool] = {}
     elif isinstance(config, Mapping):
         given = parse_config_assignments((f"{k}={'y' if v else 'n'}" if isinstance(v, bool) else f"{k}={v}"
-                                          for k, v in config.items()), profile)
+                                          for k, v in config.items()), prof)
     else:
-        given = parse_config_assignments(config, profile)
+        given = parse_config_assignments(config, prof)
     if pae:
         if given.get("X86_PAE") is False:
             raise HighmemError("--pae contradicts X86_PAE=n: drop one of them")
         given["X86_PAE"] = True
     opts = dict(prof.defaults)
     opts.update({k: v for k, v in given.items() if k in prof.defaults})
-    smp = opts["SMP"]
-    for apic in ("X86_LOCAL_APIC", "X86_IO_APIC"):
-        if apic not in prof.options:
-            continue
-        if smp and given.get(apic) is False:
-            raise HighmemError(f"config {apic}=n conflicts with SMP=y: an SMP kernel always has it; set SMP=n too")
-        opts[apic] = given.get(apic, smp)
+    prof.kconfig(opts, given)
     if opts["X86_PAE"] and not opts["HIGHMEM"]:
         raise HighmemError("config X86_PAE=y needs HIGHMEM=y: PAE is CONFIG_HIGHMEM64G, a highmem option")
-    if opts.get("X86_CLUSTERED_APIC") and not opts["X86_IO_APIC"]:
-        raise HighmemError("config X86_CLUSTERED_APIC=y needs X86_IO_APIC=y: it only widens the IO-APIC range")
     ordered = {k: opts[k] for k in prof.options}
+    smp = ordered["SMP"]
 
     if nr_cpus is None:
         nr_cpus = prof.nr_cpus_default if smp else 1
@@ -258,8 +213,12 @@ def make_config(
                 or last_pkmap & (last_pkmap - 1) or last_pkmap > full):
             raise HighmemError(f"LAST_PKMAP={last_pkmap} is invalid: it must be a power of two from 2 to {full} "
                                "(LAST_PKMAP_MASK needs a power of two)")
+    for feature, value in (("cpu_has_pse", cpu_has_pse), ("cpu_has_pge", cpu_has_pge), ("cpu_has_nx", cpu_has_nx)):
+        if value is not None and not isinstance(value, bool):
+            raise HighmemError(f"CPU feature {feature}={value!r} is not a boolean: write true or false")
+    nx = prof.cpu_has_nx_default if cpu_has_nx is None else cpu_has_nx
     return KernelConfig(profile, MappingProxyType(ordered), nr_cpus, cpus, size & ~0xFFF, km_types,
-                        cpu_has_pse, cpu_has_pge, last_pkmap)
+                        cpu_has_pse, cpu_has_pge, last_pkmap, nx, prof)
 
 
 def _fmt(size: int) -> str:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SHIFT
-from highmem.kernel.config import KernelConfig
-from highmem.profiles import FixmapLayout
+from highmem.kernel.profile import FixmapLayout
 
 __all__ = ["Fixmap", "FIX_ACPI_PAGES", "NR_FIX_BTMAPS"]
 
@@ -37,17 +36,11 @@ class Fixmap:
     Attributes named as in the kernel: ``FIXADDR_TOP``, ``FIXADDR_START``,
     ``FIX_KMAP_BEGIN``/``FIX_KMAP_END`` (None without HIGHMEM),
     ``__end_of_permanent_fixed_addresses`` (as ``end_of_permanent``) and
-    ``__end_of_fixed_addresses`` (as ``end_of_fixed``).  Without a ``layout``
-    the enumeration is 2.4.22's; profiles pass their own
-    (:mod:`highmem.profiles`).
+    ``__end_of_fixed_addresses`` (as ``end_of_fixed``).  The enumeration is the
+    profile's (``Profile.fixmap``), computed by the machine at boot.
     """
 
-    def __init__(self, config: KernelConfig, km_type_nr: int, FIXADDR_TOP: int = 0xFFFFE000,
-                 layout: FixmapLayout | None = None) -> None:
-        if layout is None:
-            from highmem.profiles.linux_2_4 import fixmap as fixmap_2_4
-
-            layout = fixmap_2_4(config, km_type_nr)
+    def __init__(self, layout: FixmapLayout, FIXADDR_TOP: int) -> None:
         self.FIXADDR_TOP = FIXADDR_TOP
         #: (name, first index, last index) in enum order; single entries have first == last.
         self.ranges: list[tuple[str, int, int]] = list(layout.ranges)

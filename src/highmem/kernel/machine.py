@@ -32,15 +32,14 @@ from highmem.kernel import pkmap as _pkmap
 from highmem.kernel import sched as _sched
 from highmem.kernel import smp as _smp
 from highmem.kernel import spinlock as _spinlock
-from highmem.kernel.config import KernelConfig, make_config
+from highmem.kernel.config import KernelConfig
 from highmem.kernel.context import Context, ContextKind, CpuState
 from highmem.kernel.fixmap import Fixmap
 from highmem.kernel.kmap_types import km_type_for
 from highmem.kernel.page_alloc import PageAllocator
 from highmem.kernel.vaddr import VirtAddr
-from highmem.profiles import get_profile
 
-__all__ = ["Machine", "boot"]
+__all__ = ["Machine"]
 
 
 
@@ -78,14 +77,16 @@ class Machine:
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size
         self.pte_struct = self.geometry.struct
-        self.profile = get_profile(config.profile)
+        if config.generation is None:
+            raise HighmemError("this KernelConfig names no kernel profile: build it with highmem.make_config")
+        self.profile = config.generation
         prof = self.profile
         self.km_type = km_type_for(prof.km_type_names(config))
         #: Slots per CPU: KM_TYPE_NR (KM_MAX_IDX for kmap_local generations).
         self.KM_TYPE_NR = prof.slots_per_cpu(config)
         self.NR_CPUS = config.NR_CPUS
         layout = prof.fixmap(config, self.KM_TYPE_NR)
-        self.fixmap = Fixmap(config, self.KM_TYPE_NR, prof.FIXADDR_TOP, layout)
+        self.fixmap = Fixmap(layout, prof.FIXADDR_TOP)
         self.FIXADDR_TOP = self.fixmap.FIXADDR_TOP
         self.FIXADDR_START = self.fixmap.FIXADDR_START
         self.FIX_KMAP_BEGIN = self.fixmap.FIX_KMAP_BEGIN
@@ -359,7 +360,3 @@ for _name, _fn in (("__cli", _sched.cli), ("__sti", _sched.sti), ("__save_flags"
                    ("__restore_flags", _sched.restore_flags)):
     setattr(Machine, _name, _fn)
 
-
-def boot(profile: str = "linux-2.4", **kwargs: Any) -> Machine:
-    """Boot a machine; keyword arguments as :func:`highmem.kernel.config.make_config`."""
-    return Machine(make_config(profile, **kwargs))

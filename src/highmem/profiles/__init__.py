@@ -17,75 +17,16 @@ profile            as of       atomic kmap design
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
+from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
 
 if TYPE_CHECKING:
     from highmem.kernel.config import KernelConfig
     from highmem.kernel.machine import Machine
 
-__all__ = ["Profile", "FixmapLayout", "get_profile", "PROFILE_NAMES"]
-
-
-@dataclass
-class FixmapLayout:
-    """``enum fixed_addresses`` of one configuration: ranges up to the permanent end, the
-    boot-time slots, and entries after them."""
-
-    ranges: list[tuple[str, int, int]]
-    end_of_permanent: int
-    btmap_end: int
-    btmap_begin: int
-    trailing: list[tuple[str, int, int]]
-    end_of_fixed: int
-
-
-def build_fixmap(entries: list[tuple[str, int]], btmap: Callable[[int], tuple[int, int]],
-                 trailing: list[tuple[str, int]]) -> FixmapLayout:
-    """Number ``entries`` (name or "FIRST..LAST", count) from 0, place the boot slots with
-    ``btmap(end_of_permanent) -> (FIX_BTMAP_END, FIX_BTMAP_BEGIN)``, then ``trailing``."""
-    ranges: list[tuple[str, int, int]] = []
-    n = 0
-    for name, count in entries:
-        ranges.append((name, n, n + count - 1))
-        n += count
-    end, begin = btmap(n)
-    t: list[tuple[str, int, int]] = []
-    k = begin + 1
-    for name, count in trailing:
-        t.append((name, k, k + count - 1))
-        k += count
-    return FixmapLayout(ranges, n, end, begin, t, k)
-
-
-@dataclass
-class Profile:
-    """One kernel generation.  ``install`` binds its primitives onto a booted machine."""
-
-    name: str
-    version: str
-    source: str
-    options: tuple[str, ...]
-    defaults: dict[str, bool]
-    nr_cpus_default: int
-    max_nr_cpus: int
-    FIXADDR_TOP: int
-    km_type_names: Callable[[KernelConfig], tuple[str, ...]]
-    fixmap: Callable[[KernelConfig, int], FixmapLayout]
-    #: (PKMAP_BASE, VMALLOC_END, MAXMEM) from the fixmap and configuration
-    areas: Callable[[KernelConfig, FixmapLayout, int], tuple[int, int, int]]
-    install: Callable[[Machine], None]
-    #: slots per CPU in the fixmap (KM_TYPE_NR, or KM_MAX_IDX for kmap_local)
-    slots_per_cpu: Callable[[KernelConfig], int]
-    stack_slots: bool = False
-    has_kmap_local: bool = False
-    preemptible_option: bool = False
-    #: Options that apply only to this profile, with what the others use instead.
-    notes: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Profile", "FixmapLayout", "build_fixmap", "get_profile", "PROFILE_NAMES", "make_config", "boot"]
 
 
 PROFILE_NAMES = ("linux-2.4", "linux-2.6", "linux-2.6.37", "linux-5.11")
@@ -104,3 +45,19 @@ def get_profile(name: str) -> Profile:
 
 _MODULES = {"linux-2.4": "linux_2_4", "linux-2.6": "linux_2_6", "linux-2.6.37": "linux_2_6_37",
             "linux-5.11": "linux_5_11"}
+
+
+def make_config(profile: str | Profile = "linux-2.4", **kwargs: Any) -> KernelConfig:
+    """:func:`highmem.kernel.config.make_config` for the profile called ``profile`` (or given as
+    a :class:`Profile`); the name is checked here, one sentence for an unknown one."""
+    from highmem.kernel.config import make_config as _make_config
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    return _make_config(prof, **kwargs)
+
+
+def boot(profile: str | Profile = "linux-2.4", **kwargs: Any) -> Machine:
+    """Boot a machine of the profile called ``profile``; keyword arguments as :func:`make_config`."""
+    from highmem.kernel.machine import Machine
+
+    return Machine(make_config(profile, **kwargs))

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from highmem.errors import HighmemError
 from highmem.events import KmapAtomic, SetPte, Warn
 from highmem.kernel.config import KernelConfig
+from highmem.kernel.profile import FixmapLayout
 from highmem.kernel.sched import _bug
-from highmem.profiles import FixmapLayout
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine
 
 __all__ = ["PAGE_OFFSET", "VMALLOC_RESERVE", "FIXADDR_TOP", "with_fences", "preempt_count", "preempt_disable",
            "preempt_enable", "pagefault_disable", "pagefault_enable", "warn", "warn_once", "irqs_disabled",
-           "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32", "map_slot"]
+           "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32", "map_slot", "smp_apics",
+           "kconfig_2_6"]
 
 VMALLOC_OFFSET = 8 << 20
 VMALLOC_RESERVE = 128 << 20
@@ -26,6 +28,21 @@ KM_2_6_32 = ("KM_BOUNCE_READ", "KM_SKB_SUNRPC_DATA", "KM_SKB_DATA_SOFTIRQ", "KM_
              "KM_BIO_SRC_IRQ", "KM_BIO_DST_IRQ", "KM_PTE0", "KM_PTE1", "KM_IRQ0", "KM_IRQ1", "KM_SOFTIRQ0",
              "KM_SOFTIRQ1", "KM_SYNC_ICACHE", "KM_SYNC_DCACHE", "KM_UML_USERCOPY", "KM_IRQ_PTE", "KM_NMI",
              "KM_NMI_PTE")
+
+
+def smp_apics(opts: dict[str, bool], given: dict[str, bool], io_apic: bool = True) -> None:
+    """An SMP kernel has X86_LOCAL_APIC (and X86_IO_APIC when ``io_apic``): set them, refuse ``=n``.
+    Without SMP each is as given (default n): the uniprocessor APIC options."""
+    smp = opts["SMP"]
+    for apic, forced in (("X86_LOCAL_APIC", True), ("X86_IO_APIC", io_apic)):
+        if smp and forced and given.get(apic) is False:
+            raise HighmemError(f"config {apic}=n conflicts with SMP=y: an SMP kernel always has it; set SMP=n too")
+        opts[apic] = given.get(apic, smp and forced)
+
+
+def kconfig_2_6(opts: dict[str, bool], given: dict[str, bool]) -> None:
+    """The Kconfig rules of the x86-32 2.6+ profiles (arch/x86/Kconfig): SMP selects both APICs."""
+    smp_apics(opts, given)
 
 
 def with_fences(names: tuple[str, ...]) -> tuple[str, ...]:

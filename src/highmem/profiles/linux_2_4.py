@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from highmem.errors import HighmemError
 from highmem.kernel import highmem as _hm
-from highmem.kernel.config import _DEFAULTS, KCONFIG_OPTIONS
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
-from highmem.profiles import FixmapLayout, Profile, build_fixmap
+from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
+from highmem.profiles.common import smp_apics
 
 if TYPE_CHECKING:
     from highmem.kernel.config import KernelConfig
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["PROFILE"]
 
-OPTIONS = KCONFIG_OPTIONS
-DEFAULTS = dict(_DEFAULTS)
+OPTIONS = ("SMP", "X86_LOCAL_APIC", "X86_IO_APIC", "X86_CLUSTERED_APIC", "X86_VISWS_APIC", "X86_F00F_WORKS_OK",
+           "X86_SUMMIT", "HIGHMEM", "ACPI_BOOT", "DEBUG_HIGHMEM", "X86_PAE")
+DEFAULTS = {"SMP": True, "X86_CLUSTERED_APIC": False, "X86_VISWS_APIC": False, "X86_F00F_WORKS_OK": True,
+            "X86_SUMMIT": False, "HIGHMEM": True, "ACPI_BOOT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False}
 NR_FIX_BTMAPS = 16
 VMALLOC_OFFSET = 8 << 20
 FIX_ACPI_PAGES = 4
@@ -62,6 +65,14 @@ def areas(config: KernelConfig, fix: FixmapLayout, last_pkmap: int) -> tuple[int
     return PKMAP_BASE, vmalloc_end, MAXMEM
 
 
+def kconfig(opts: dict[str, bool], given: dict[str, bool]) -> None:
+    """2.4.22 arch/i386/config.in: SMP defines X86_LOCAL_APIC and X86_IO_APIC; X86_CLUSTERED_APIC
+    widens the IO-APIC range and needs it."""
+    smp_apics(opts, given)
+    if opts["X86_CLUSTERED_APIC"] and not opts["X86_IO_APIC"]:
+        raise HighmemError("config X86_CLUSTERED_APIC=y needs X86_IO_APIC=y: it only widens the IO-APIC range")
+
+
 def install(m: Machine) -> None:
     m.bind("kmap_atomic", _hm.kmap_atomic)
     m.bind("kunmap_atomic", _hm.kunmap_atomic)
@@ -70,7 +81,7 @@ def install(m: Machine) -> None:
 PROFILE = Profile(
     name="linux-2.4", version="2.4.22", source="hooao/linux-2.4.22", options=OPTIONS, defaults=DEFAULTS,
     nr_cpus_default=32, max_nr_cpus=32, FIXADDR_TOP=0xFFFFE000, km_type_names=km_type_names, fixmap=fixmap,
-    areas=areas, install=install, slots_per_cpu=lambda c: len(km_type_names(c)),
+    areas=areas, install=install, slots_per_cpu=lambda c: len(km_type_names(c)), kconfig=kconfig, module=__name__,
     notes={"X86_F00F_BUG": "2.4 names it the other way round: use X86_F00F_WORKS_OK=n",
            "PREEMPT": "2.4 has no preemptible kernel: use linux-2.6 or later",
            "DEBUG_KMAP_LOCAL": "kmap_local exists from 5.11: use --profile linux-5.11"},

@@ -27,13 +27,14 @@ from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.kmap_types import coerce_km_type
-from highmem.profiles import FixmapLayout, Profile, build_fixmap
+from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
 from highmem.profiles.common import (
     FIXADDR_TOP,
     KM_2_6_32,
     VMALLOC_OFFSET,
     areas_2_6,
     irqs_disabled,
+    kconfig_2_6,
     map_slot,
     pagefault_disable,
     pagefault_enable,
@@ -215,5 +216,6 @@ PROFILE = Profile(
     name="linux-2.6", version="2.6.32", source="sndrzt/linux-2.6.32", options=OPTIONS, defaults=DEFAULTS,
     nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names, fixmap=fixmap,
     areas=areas_2_6, install=install, slots_per_cpu=lambda c: len(km_type_names(c)), preemptible_option=True,
-    notes=NOTES, extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET},
+    kconfig=kconfig_2_6, module=__name__, notes=NOTES,
+    extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET},
 )

@@ -29,13 +29,14 @@ from highmem.events import KmapAtomic, KunmapAtomic, PteClear
 from highmem.hw.physmem import PAGE_MASK, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig
-from highmem.profiles import FixmapLayout, Profile
+from highmem.kernel.profile import FixmapLayout, Profile
 from highmem.profiles.common import (
     FIXADDR_TOP,
     KM_2_6_32,
     VMALLOC_OFFSET,
     areas_2_6,
     irqs_disabled,
+    kconfig_2_6,
     map_slot,
     pagefault_disable,
     pagefault_enable,
@@ -181,6 +182,6 @@ PROFILE = Profile(
     defaults=DEFAULTS, nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names,
     fixmap=fixmap, areas=areas_2_6, install=install, slots_per_cpu=lambda c: len(km_type_names(c)),
     stack_slots=True, preemptible_option=True,
-    notes=dict(NOTES_2_6),
+    kconfig=kconfig_2_6, module=__name__, notes=dict(NOTES_2_6),
     extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET, "handlers_irqs_off": True},
 )

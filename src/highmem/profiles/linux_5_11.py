@@ -28,7 +28,7 @@ from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.context import Context, ContextKind
-from highmem.profiles import FixmapLayout, Profile, build_fixmap
+from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
 from highmem.profiles.common import (
     FIXADDR_TOP,
     KM_2_6_32,
@@ -36,6 +36,7 @@ from highmem.profiles.common import (
     VMALLOC_OFFSET,
     VMALLOC_RESERVE,
     irqs_disabled,
+    kconfig_2_6,
     map_slot,
     pagefault_disable,
     pagefault_enable,
@@ -294,6 +295,7 @@ PROFILE = Profile(
     nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names, fixmap=fixmap,
     areas=areas, install=install, slots_per_cpu=km_max_idx, stack_slots=True, has_kmap_local=True,
     preemptible_option=True,
+    kconfig=kconfig_2_6, module=__name__,
     notes={"X86_F00F_WORKS_OK": "5.15's x86-32 fixmap has no F00F entry", "X86_F00F_BUG": "5.15's x86-32 fixmap "
            "has no F00F entry", "KUNMAP_POP_BEFORE_CLEAR": "the 2010 race exists only in --profile linux-2.6.37",
            "PARAVIRT": "5.15 names it PARAVIRT_XXL"},

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from highmem.sim.explore import Exploration
+from rich.markup import escape
 
-__all__ = ["render_explorations", "exploration_json"]
+from highmem.sim.explore import Exploration
+from highmem.words import plural
+
+__all__ = ["render_explorations", "exploration_json", "symbols"]
 
 
 def exploration_json(ex: Exploration, files: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
@@ -20,41 +23,93 @@ def exploration_json(ex: Exploration, files: dict[str, dict[str, str]] | None = 
     return d
 
 
-def render_explorations(exs: list[Exploration], console: Any, files: dict[str, dict[str, str]],
-                        details: bool = True) -> None:
-    """The summary table, then each scenario's first (shrunk) finding of every kind."""
+def symbols(console: Any) -> dict[str, str]:
+    """The marks the tables use: box-drawing and math symbols, or ASCII when the console's
+    encoding cannot carry them (a latin-1 or C-locale terminal, a pipe into such a file)."""
+    try:
+        "┏━┃✓≠×·".encode(console.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return {"ok": "ok", "ne": "!=", "times": "x", "dot": ";", "ascii": "1"}
+    return {"ok": "✓", "ne": "≠", "times": "×", "dot": "·", "ascii": ""}
+
+
+def _summary_table(exs: list[Exploration], console: Any, sym: dict[str, str]) -> Any:
+    from rich import box
     from rich.table import Table
 
-    t = Table(title="highmem check", title_justify="left")
-    for col in ("scenario", "profile", "strategy", "schedules", "steps", "findings (schedules with it)", "expected"):
-        t.add_column(col, justify="right" if col in ("schedules", "steps") else "left")
+    strategies = sorted({ex.strategy for ex in exs})
+    title = "highmem check" + (f" ({strategies[0]})" if len(strategies) == 1 else "")
+    t = Table(title=title, title_justify="left", box=box.ASCII if sym["ascii"] else box.HEAVY_HEAD, safe_box=True)
+    cols = ["scenario", "profile"] + (["strategy"] if len(strategies) > 1 else []) + [
+        "schedules", "steps", f"findings ({sym['times']}schedules)"]
+    for col in cols:
+        t.add_column(col, justify="right" if col in ("schedules", "steps") else "left", overflow="fold")
     for ex in exs:
-        if ex.counts:
-            kinds = "\n".join(f"[bold red]{k}[/] ×{n}" for k, n in sorted(ex.counts.items()))
+        c = _cells(ex, sym)
+        t.add_row(*([c["name"], c["profile"]] + ([c["strategy"]] if len(strategies) > 1 else [])
+                    + [c["schedules"], c["steps"], "\n".join(c["kinds"])]))
+    return t
+
+
+def _cells(ex: Exploration, sym: dict[str, str]) -> dict[str, Any]:
+    """The summary of ``ex``; ``kinds``: one line per kind found or expected, marked with whether
+    it matches the scenario's expect list."""
+    want = set(ex.scenario.expect)
+    kinds = []
+    for k in sorted(set(ex.counts) | want):
+        if k in ex.counts and k in want:
+            kinds.append(f"[green]{sym['ok']}[/] [bold red]{k}[/] {sym['times']}{ex.counts[k]}")
+        elif k in ex.counts:
+            kinds.append(f"[yellow]{sym['ne']}[/] [bold red]{k}[/] {sym['times']}{ex.counts[k]} unexpected")
         else:
-            kinds = "[green]none[/]"
-        expected = ", ".join(sorted(ex.scenario.expect)) or "clean"
-        match = set(ex.counts) == set(ex.scenario.expect)
-        mark = "[green]✓[/]" if match else "[yellow]≠[/]"
-        sched = f"{ex.schedules}" + (" (all)" if ex.exhausted else "")
-        t.add_row(ex.scenario.name, ex.config.profile, ex.strategy, sched, str(ex.steps), kinds,
-                  f"{mark} {expected}")
-    console.print(t)
+            kinds.append(f"[yellow]{sym['ne']}[/] {k} not found")
+    if not kinds:
+        kinds = [f"[green]{sym['ok']}[/] none"]
+    return {"name": escape(ex.scenario.name), "profile": ex.config.profile, "strategy": ex.strategy,
+            "schedules": f"{ex.schedules}" + (" (all)" if ex.exhausted else ""), "steps": str(ex.steps),
+            "kinds": kinds}
+
+
+def _stacked(exs: list[Exploration], console: Any, sym: dict[str, str]) -> None:
+    """The summary as one block per scenario, for terminals too narrow for the table."""
+    console.print("highmem check", highlight=False)
+    for ex in exs:
+        c = _cells(ex, sym)
+        console.print(f"[bold]{c['name']}[/]", highlight=False)
+        console.print(f"  {c['profile']} {sym['dot']} {c['strategy']} {sym['dot']} "
+                      f"{plural(ex.schedules, 'schedule')}" + (" (all)" if ex.exhausted else "")
+                      + f" {sym['dot']} {plural(ex.steps, 'step')}", highlight=False)
+        for line in c["kinds"]:
+            console.print(f"  {line}", highlight=False)
+
+
+def render_explorations(exs: list[Exploration], console: Any, files: dict[str, dict[str, str]],
+                        details: bool = True) -> None:
+    """The summary table (or, when it does not fit the console, a block per scenario), then each
+    scenario's first (shrunk) finding of every kind.  Names and kinds are never truncated."""
+    from rich.measure import Measurement
+
+    sym = symbols(console)
+    t = _summary_table(exs, console, sym)
+    if Measurement.get(console, console.options.update_width(10_000), t).maximum <= console.width:
+        console.print(t)
+    else:
+        _stacked(exs, console, sym)
     for ex in exs:
         s = ex.stats
         if s.get("pkmap_high_water") or s.get("bounce_pages_used") or s.get("global_tlb_flushes"):
             console.print(
-                f"{ex.scenario.name}: pkmap high-water {s['pkmap_high_water']} entries "
+                f"{ex.scenario.name}: pkmap high-water {plural(s['pkmap_high_water'], 'entry')} "
                 f"(waits {s['pkmap_waits']}, wraps {s['pkmap_wraps']}); global TLB flushes "
                 f"{s['global_tlb_flushes']}; bounce pages used {s['bounce_pages_used']} "
                 f"({s['bounce_pool_allocs']} from the emergency pool, low-water {s['emergency_pool_low_water']}) "
-                f"over {ex.schedules} schedules", highlight=False)
+                f"over {plural(ex.schedules, 'schedule')}", highlight=False, markup=False)
     if not details:
         return
     for ex in exs:
         for rep in ex.by_kind.values():
             f = rep.finding
-            console.print(f"\n[bold]{ex.scenario.name}[/]: [bold red]{f.kind}[/] "
+            console.print(f"\n[bold]{escape(ex.scenario.name)}[/]: [bold red]{f.kind}[/] "
                           f"(first in schedule {rep.first_schedule}, in {rep.schedules} of {ex.schedules})",
                           highlight=False)
             console.print(f"  {f.message}", highlight=False, markup=False)
@@ -71,10 +126,10 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
             if where:
                 console.print("  " + "; ".join(where), highlight=False, markup=False)
             sched = ", ".join(f"{p}: {lab}" for p, lab in rep.choices) or "the default schedule"
-            shrunk = f" (shrunk from {rep.original_choices} choices)" if rep.shrunk else ""
+            shrunk = f" (shrunk from {plural(rep.original_choices, 'choice')})" if rep.shrunk else ""
             console.print(f"  schedule{shrunk}: {sched}", highlight=False, markup=False)
             if f.stack:
-                console.print(f.stack, highlight=False, markup=False)
+                console.print(f.stack, highlight=False, markup=False, soft_wrap=True)
             path = files.get(ex.scenario.name, {}).get(rep.kind)
             if path:
-                console.print(f"  replay: highmem check --replay {path}", highlight=False, markup=False)
+                console.print(f"  replay: highmem check --replay {path}", highlight=False, markup=False, soft_wrap=True)

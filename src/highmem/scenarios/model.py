@@ -16,8 +16,9 @@ from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Page, Zone
-from highmem.kernel.config import KernelConfig, make_config
+from highmem.kernel.config import KernelConfig
 from highmem.kernel.machine import Machine
+from highmem.profiles import make_config
 from highmem.sim.checker import Checker
 from highmem.sim.findings import Finding
 from highmem.sim.workload import IrqSpec, SoftirqSpec, TaskSpec, Workload

@@ -50,6 +50,7 @@ from highmem.sim.checker import Checker
 from highmem.sim.findings import Finding
 from highmem.sim.hooks import IPI_NAME, KernelHooks, _TaskExit
 from highmem.sim.workload import Body, IrqSpec, SoftirqSpec, Workload
+from highmem.words import plural
 
 if TYPE_CHECKING:
     from highmem.sim.strategy import Strategy
@@ -530,7 +531,7 @@ class Simulator(KernelHooks):
                 parts.append("undeliverable: " + ", ".join(pend))
             waiting = sleepers + spinners
             self.checker.report(Finding(
-                "deadlock", f"nothing can run and {len(waiting)} context(s) wait: " + "; ".join(parts),
+                "deadlock", f"nothing can run and {plural(len(waiting), 'context waits')}: " + "; ".join(parts),
                 None, [t.name for t in waiting],
                 steps=sorted(int(t.data.get("slept_at", t.data.get("spin_since", 0)) or 0) for t in waiting)
                 + [self.step]))

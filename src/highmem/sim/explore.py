@@ -1,7 +1,9 @@
 """The explorer: runs many schedules of a scenario and collects what the checker finds.
 
-``explore`` boots a fresh machine for every schedule (so runs never share
-state), drives it with the chosen strategy, counts findings by kind, keeps
+``explore`` boots one machine and builds the workload once per exploration,
+takes a :class:`~highmem.snapshot.Snapshot` of both and restores it in place
+before every later schedule (so runs never share state, and a schedule
+costs what its steps cost, not a boot), drives it with the chosen strategy, counts findings by kind, keeps
 the first schedule that produced each kind and shrinks it: the shrunk
 schedule is the one a user sees and replays first.
 
@@ -13,6 +15,7 @@ seed and i; ``exhaustive`` enumerates schedules depth-first with at most
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +36,10 @@ from highmem.sim.strategy import (
     Strategy,
 )
 from highmem.sim.trace import TraceRecorder
+from highmem.sim.workload import Workload
 
 __all__ = ["explore", "run_once", "run_range", "pct_k", "shrink", "Exploration", "KindReport", "STRATEGIES",
-           "schedule_seed"]
+           "schedule_seed", "Booted"]
 
 STRATEGIES = ("random", "pct", "exhaustive")
 
@@ -45,10 +49,87 @@ def schedule_seed(seed: int, index: int) -> int:
     return (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF
 
 
-def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool = False) -> tuple[RunResult, Any]:
-    """Boot, run one schedule, return its result (and the trace recorder when asked)."""
-    m = Machine(cfg)
-    sim = Simulator(m, sc.workload(m), strategy, max_steps=sc.max_steps, python_code=sc.python)
+class Booted:
+    """One exploration's machine and workload: booted and built once, restored before each schedule.
+
+    States: *empty* (nothing booted yet) and *used* (a machine was handed
+    out); :meth:`acquire` hands out a machine as freshly booted: the first
+    two boot (the second is snapshotted), every later one restores.  When the snapshot cannot
+    restore something the workload holds (:class:`~highmem.snapshot.SnapshotUnsupported`),
+    every :meth:`acquire` boots afresh, as explorations did before snapshots.
+    ``snapshot=False`` asks for that from the start (digests of results are
+    pinned against it).
+    """
+
+    def __init__(self, sc: Scenario, cfg: KernelConfig, *, snapshot: bool = True) -> None:
+        self.sc = sc
+        self.cfg = cfg
+        self.use_snapshot = snapshot
+        self.snap: Any = None
+        self.m: Machine | None = None
+        self.workload: Workload | None = None
+        self.state = "empty"
+        #: the simulator of the last schedule: its unfinished contexts end before the next restore
+        self.last: Simulator | None = None
+        self.boots = 0
+
+    def acquire(self) -> tuple[Machine, Workload]:
+        """A machine as freshly booted, with the scenario's workload built on it (now *used*)."""
+        if self.state == "used" and self.snap is not None:
+            self.snap.restore()
+            if self._end_leftovers():
+                # Their unwinding ran on the machine: put it back once more.
+                self.snap.restore()
+            assert self.m is not None and self.workload is not None
+            return self.m, self.workload
+        m = Machine(self.cfg)
+        w = self.sc.workload(m)
+        self.boots += 1
+        # The second boot is snapshotted, not the first: taking a snapshot costs about a boot,
+        # so an exploration of one or two runs (a calibration and one schedule) pays nothing.
+        if self.use_snapshot and self.boots == 2:
+            from highmem.snapshot import Snapshot, SnapshotUnsupported
+
+            try:
+                self.snap = Snapshot([m, w, self.sc.runtime_devices])
+            except SnapshotUnsupported:
+                self.use_snapshot = False
+        self.m, self.workload = m, w
+        self.state = "used"
+        return m, w
+
+    def release(self, sim: Simulator) -> None:
+        """``sim`` runs on the machine :meth:`acquire` handed out."""
+        self.last = sim if self.snap is not None else None
+
+    def _end_leftovers(self) -> bool:
+        """End the greenlets of contexts the last schedule left unfinished (deadlocked, stopped).
+
+        Left to the garbage collector, their unwinding (``finally`` blocks of
+        scenario code) could run during a later schedule on the same machine.
+        """
+        sim, self.last = self.last, None
+        if sim is None:
+            return False
+        left = [g for g in sim.glets.values() if g and not g.dead]
+        sim.glets.clear()
+        for g in left:
+            with contextlib.suppress(BaseException):
+                g.throw()
+        return bool(left)
+
+
+def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool = False,
+             booted: Booted | None = None) -> tuple[RunResult, Any]:
+    """Boot (or restore ``booted``), run one schedule, return its result (and the trace recorder when asked)."""
+    if booted is None:
+        m = Machine(cfg)
+        w = sc.workload(m)
+    else:
+        m, w = booted.acquire()
+    sim = Simulator(m, w, strategy, max_steps=sc.max_steps, python_code=sc.python)
+    if booted is not None:
+        booted.release(sim)
     rec = None
     if trace:
         rec = TraceRecorder(lambda: sim.step)
@@ -121,21 +202,34 @@ class Exploration:
             "unexplored": [list(r) for r in self.unexplored],
         }
 
+    # Presentation lives in highmem.report.notebook, imported only when a REPL or notebook displays this.
+    def __repr__(self) -> str:
+        from highmem.report.notebook import exploration_text
 
-def pct_k(sc: Scenario, cfg: KernelConfig) -> int:
+        return exploration_text(self)
+
+    def _repr_html_(self) -> str:
+        from highmem.report.notebook import exploration_html
+
+        return exploration_html(self)
+
+
+def pct_k(sc: Scenario, cfg: KernelConfig, booted: Booted | None = None) -> int:
     """PCT's estimate of the schedule length k: the steps of the default schedule.
 
     Fixed for the whole exploration, so that schedule i is the same whether the
     schedules run in one process or are split across many.
     """
-    calib, _ = run_once(sc, cfg, DefaultStrategy())
+    calib, _ = run_once(sc, cfg, DefaultStrategy(), booted=booted)
     return max(1, calib.steps)
 
 
 def run_range(sc: Scenario, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int, start: int,
               stop: int) -> list[tuple[int, RunResult]]:
     """Run schedules ``start..stop-1`` (random or pct) and return their results."""
-    return [(i, run_once(sc, cfg, _strategy(strategy, seed, i, depth, k))[0]) for i in range(start, stop)]
+    booted = Booted(sc, cfg)
+    return [(i, run_once(sc, cfg, _strategy(strategy, seed, i, depth, k), booted=booted)[0])
+            for i in range(start, stop)]
 
 
 def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
@@ -163,18 +257,20 @@ def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
 def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedules: int = 100, seed: int = 0,
             depth: int = 2, max_preemptions: int = 2, max_interrupts: int = 2, do_shrink: bool = True,
             stop_on_first: bool = False, progress: Callable[[int, int], None] | None = None,
-            first_index: int = 0, runner: Any = None) -> Exploration:
+            first_index: int = 0, runner: Any = None, snapshot: bool = True) -> Exploration:
     """Explore ``schedules`` schedules of ``sc`` on ``cfg``; see the module docstring.
 
     ``runner(strategy, seed, depth, k, start, stop)``, when given, runs schedules
     ``start..stop-1`` elsewhere (a process pool or a dask cluster, see
     :mod:`highmem.sim.parallel`) and yields ``(index, RunResult)`` in index order.
+    ``snapshot=False`` boots a fresh machine for every schedule (the results are the same).
     """
     if strategy not in STRATEGIES:
         raise HighmemError(f"strategy {strategy!r} does not exist: choose {', '.join(STRATEGIES)}")
     if schedules < 1:
         raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")
     ex = Exploration(sc, cfg, strategy, seed)
+    booted = Booted(sc, cfg, snapshot=snapshot)
     first_results: dict[str, tuple[int, RunResult]] = {}
 
     def record(i: int, res: RunResult) -> None:
@@ -193,18 +289,19 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
             progress(ex.schedules, sum(ex.counts.values()))
 
     if strategy == "exhaustive":
-        _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results)
+        _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results,
+                    booted)
     elif runner is not None:
         # Parallel: the runner returns every schedule's result; recording them in index order
         # makes the exploration identical to a serial one.
-        k = pct_k(sc, cfg) if strategy == "pct" else 0
+        k = pct_k(sc, cfg, booted) if strategy == "pct" else 0
         for i, res in runner(strategy, seed, depth, k, first_index, first_index + schedules):
             record(i, res)
         ex.unexplored = list(getattr(runner, "unexplored", []))
     else:
-        k = pct_k(sc, cfg) if strategy == "pct" else 0
+        k = pct_k(sc, cfg, booted) if strategy == "pct" else 0
         for i in range(first_index, first_index + schedules):
-            res, _ = run_once(sc, cfg, _strategy(strategy, seed, i, depth, k))
+            res, _ = run_once(sc, cfg, _strategy(strategy, seed, i, depth, k), booted=booted)
             record(i, res)
             if stop_on_first and first_results:
                 break
@@ -212,7 +309,7 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
         f = next(f for f in res.findings if f.kind == kind)
         rep = KindReport(kind, ex.counts[kind], i, f, list(res.choices), res.steps, original_choices=len(res.choices))
         if do_shrink:
-            choices, sres = shrink(sc, cfg, list(res.choices), kind)
+            choices, sres = shrink(sc, cfg, list(res.choices), kind, booted=booted)
             rep.choices = choices
             rep.finding = next(f for f in sres.findings if f.kind == kind)
             rep.steps = sres.steps
@@ -223,7 +320,7 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
 
 def _exhaustive(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_irq: int,
                 record: Callable[[int, RunResult], None], ex: Exploration, stop_on_first: bool,
-                first_results: dict[str, Any]) -> None:
+                first_results: dict[str, Any], booted: Booted | None = None) -> None:
     """Enumerate schedules by increasing cost (iterative context bounding, as CHESS does).
 
     A schedule is a set of deviations ``{choice point: option index}`` from
@@ -241,7 +338,7 @@ def _exhaustive(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_i
     while queue and i < limit:
         _cost_total, _s, devs, npre, nirq = heapq.heappop(queue)
         strat = PrefixStrategy(dict(devs))
-        res, _ = run_once(sc, cfg, strat)
+        res, _ = run_once(sc, cfg, strat, booted=booted)
         record(i, res)
         i += 1
         if stop_on_first and first_results:
@@ -264,7 +361,7 @@ def _cost(res: RunResult) -> tuple[int, int, int, int]:
 
 
 def shrink(sc: Scenario, cfg: KernelConfig, choices: list[tuple[int, str]], kind: str,
-           budget: int = 250) -> tuple[list[tuple[int, str]], RunResult]:
+           budget: int = 250, booted: Booted | None = None) -> tuple[list[tuple[int, str]], RunResult]:
     """Reduce ``choices`` while a run still shows ``kind``; returns the smaller choices and their run.
 
     Tries, in order: the shortest prefix of the choices that still fails,
@@ -279,7 +376,7 @@ def shrink(sc: Scenario, cfg: KernelConfig, choices: list[tuple[int, str]], kind
     def attempt(cand: list[tuple[int, str]]) -> RunResult | None:
         nonlocal runs
         runs += 1
-        res, _ = run_once(sc, cfg, SparseReplayStrategy(cand, strict=False))
+        res, _ = run_once(sc, cfg, SparseReplayStrategy(cand, strict=False), booted=booted)
         return res if any(f.kind == kind for f in res.findings) else None
 
     best = attempt(choices)

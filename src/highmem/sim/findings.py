@@ -66,6 +66,12 @@ class Finding:
             del d["stack"]
         return d
 
+    def _repr_html_(self) -> str:
+        # Presentation lives in highmem.report.notebook, imported only when a notebook displays this.
+        from highmem.report.notebook import finding_html
+
+        return finding_html(self)
+
     @property
     def key(self) -> tuple[Any, ...]:
         """Identity for de-duplication within one run."""
