@@ -83,6 +83,11 @@ def _key(node: Node) -> str | None:
     return None
 
 
+def _trip(s: State) -> State:
+    """``s`` entering a loop body the second time: events after this are loop-carried."""
+    return State(s.maps, s.vars, s.irq_off, s.locks, s.facts, min(s.trips + 1, 3))
+
+
 def _cond_strip(node: Node | None) -> Node | None:
     while True:
         node = _strip(node)
@@ -300,8 +305,8 @@ class _Analysis:
                 for i, b in enumerate(st.branches):
                     holds = (i == 0) != st.neg
                     mine = [s for s in states if (st.key, not holds) not in s.facts]
-                    out += self.exec(b, [State(s.maps, s.vars, s.irq_off, s.locks, s.facts | {(st.key, holds)})
-                                         for s in mine])
+                    out += self.exec(b, [State(s.maps, s.vars, s.irq_off, s.locks, s.facts | {(st.key, holds)},
+                                               s.trips) for s in mine])
                 return out
             for b in st.branches:
                 out += self.exec(b, states)
@@ -369,8 +374,10 @@ class _Analysis:
         out: list[State] = []
         cur = states
         if st.min_iter == 1:
-            for _ in range(st.max_iter):
+            for i in range(st.max_iter):
                 self.cont[-1] = []
+                if i == 1:
+                    cur = [_trip(s) for s in cur]
                 cur = self._dedupe(self.exec(st.body, cur) + self.cont[-1])
                 t, f = self.branch(st.cond, cur) if st.cond is not None else (cur, [])
                 if not st.forever:
@@ -392,6 +399,8 @@ class _Analysis:
                 if i == st.max_iter:
                     break
                 self.cont[-1] = []
+                if i == 1:
+                    t = [_trip(s) for s in t]
                 cur = self._dedupe(self.exec(st.body, t) + self.cont[-1])
                 if st.update is not None:
                     cur = [self.eval_stmt(s, st.update) for s in cur]
@@ -875,6 +884,8 @@ class _Analysis:
         elif api.slot is not None and api.slot < len(args):
             kind, slot = "kmtype", node_text(args[api.slot])
         page = node_text(args[api.page]) if api.page is not None and api.page < len(args) else None
+        if api.page is not None and api.page < len(args):
+            self._nonnull(w, args[api.page])  # mapping NULL would have oopsed: the page is there
         site = n.start_byte
         gen = 1 + max((m.mid[1] for m in w.maps if m.mid[0] == site), default=-1)
         line, col = n.start_point[0] + 1, n.start_point[1] + 1
@@ -943,7 +954,7 @@ class _Analysis:
         if target is not None and target.live:
             self.ctx.unmapped_sites.add(target.mid[0])
             line, col = n.start_point[0] + 1, n.start_point[1] + 1
-            w.update(target, live=False, unmap_line=line, unmap_column=col)
+            w.update(target, live=False, unmap_line=line, unmap_column=col, unmap_trips=w.trips)
         if api.lock:
             w.locks = max(w.locks - 1, 0)
 

@@ -64,14 +64,20 @@ def tree_version(paths: list[str]) -> tuple[int, int, int] | None:
     rules apply only to older trees (and to files scanned outside a tree).
     """
     for p in paths:
-        mk = os.path.join(p, "Makefile")
-        if os.path.isdir(p) and os.path.isfile(mk):
-            with open(mk, "rb") as f:
-                head = f.read(2048)
-            pairs = re.findall(rb"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", head, re.M)
-            got = {k.decode(): int(v) for k, v in pairs}
-            if {"VERSION", "PATCHLEVEL"} <= set(got):
-                return got["VERSION"], got["PATCHLEVEL"], got.get("SUBLEVEL", 0)
+        d = os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".")
+        for _ in range(12):  # the tree's top is at most a few directories up from a file in it
+            mk = os.path.join(d, "Makefile")
+            if os.path.isfile(mk):
+                with open(mk, "rb") as f:
+                    head = f.read(2048)
+                pairs = re.findall(rb"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", head, re.M)
+                got = {k.decode(): int(v) for k, v in pairs}
+                if {"VERSION", "PATCHLEVEL"} <= set(got):
+                    return got["VERSION"], got["PATCHLEVEL"], got.get("SUBLEVEL", 0)
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
     return None
 
 

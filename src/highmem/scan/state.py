@@ -40,6 +40,7 @@ class Mapping:
     may_fail: bool = False
     passed: bool = False
     lazy: bool = False
+    unmap_trips: int = 0
 
     @property
     def stacked(self) -> bool:
@@ -73,6 +74,7 @@ class State:
     irq_off: int = 0
     locks: int = 0
     facts: frozenset[tuple[str, bool]] = frozenset()
+    trips: int = 0
 
 
 class Work:
@@ -84,11 +86,13 @@ class Work:
         self.irq_off = s.irq_off
         self.locks = s.locks
         self.facts = set(s.facts)
+        self.trips = s.trips
 
     def freeze(self) -> State:
         used = {v.mid for v in self.vars.values() if isinstance(v, Ref)}
         maps = tuple(m for m in self.maps if m.live or m.mid in used)
-        return State(maps, tuple(sorted(self.vars.items())), self.irq_off, self.locks, frozenset(self.facts))
+        return State(maps, tuple(sorted(self.vars.items())), self.irq_off, self.locks, frozenset(self.facts),
+                     self.trips)
 
     def find(self, mid: tuple[int, int]) -> Mapping | None:
         for m in self.maps:

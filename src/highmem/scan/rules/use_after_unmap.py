@@ -18,8 +18,8 @@ class UseAfterUnmap(Rule):
     id = "use-after-unmap"
 
     def on_use(self, ctx: Context, w: Work, m: Mapping, node: Any, how: str) -> None:
-        if m.live or m.opaque:
-            return
+        if m.live or m.opaque or m.unmap_trips != w.trips:
+            return  # loop-carried (unmapped in an earlier iteration): depends on the exit test
         text = " ".join(node.text.decode("utf-8", "replace").split())
         if len(text) > 40:
             text = text[:37] + "..."
