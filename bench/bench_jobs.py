@@ -69,7 +69,7 @@ def _burn_run(jobs: int, total: int) -> float:
         for n in chunks:
             _burn(n)
     else:
-        with process_pool(jobs)() as ex:
+        with process_pool(jobs)(jobs) as ex:
             list(ex.map(_burn, chunks))
     return time.perf_counter() - t0
 

@@ -98,7 +98,7 @@ def test_parallel_unreachable_scheduler_exit_2(capsys: pytest.CaptureFixture[str
 
 
 def test_parallel_dead_worker_reports_unexplored_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A worker that dies on some schedules: they are retried once, then named exactly as unexplored."""
+    """A worker that dies on some schedules: they are retried, then named exactly as unexplored; exit 3."""
     scen = tmp_path / "dies.py"
     scen.write_text(textwrap.dedent('''
         import multiprocessing, os
@@ -118,7 +118,7 @@ def test_parallel_dead_worker_reports_unexplored_seeds(tmp_path: Path, capsys: p
                             contexts=[ContextSpec("task", "t", 0, fn=body)])
     '''))
     code = main(["check", f"{scen}:scenario", "--strategy", "random", "--schedules", "200", "--jobs", "2",
-                 "--json"])
+                 "--force-jobs", "--json"])
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     lost = out["unexplored"]
@@ -126,4 +126,5 @@ def test_parallel_dead_worker_reports_unexplored_seeds(tmp_path: Path, capsys: p
     for a, b in lost:
         assert f"schedules {a} to {b - 1} (seed 0) were not explored" in captured.err
     assert out["schedules"] == 200 - sum(b - a for a, b in lost)
-    assert code == 0
+    assert out["lost_schedules"] == sum(b - a for a, b in lost) and out["incomplete"] is True
+    assert code == 3

@@ -75,3 +75,53 @@ def test_scan_cli_jobs_2_same_output(capsys: pytest.CaptureFixture[str]) -> None
     one = capsys.readouterr().out
     main(["scan", "--jobs", "2", str(CORPUS)])
     assert capsys.readouterr().out == one
+
+
+def test_scan_cli_sarif_validates_against_schema(tmp_path: Path) -> None:
+    """--sarif writes a SARIF 2.1.0 log the official schema accepts, one result per finding."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from sarif_schema import sarif_errors
+
+    out = tmp_path / "scan.sarif"
+    assert main(["scan", "--sarif", str(out), str(CORPUS / "unmap_order_bad.c"), str(CORPUS / "escape_bad.c")]) == 1
+    doc = json.loads(out.read_text())
+    assert sarif_errors(doc) == []
+    results = doc["runs"][0]["results"]
+    assert [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == [
+        ("highmem-escape", 7), ("highmem-unmap-order", 11)]
+    assert len(results[1]["relatedLocations"]) == 2
+
+
+def test_scan_cli_baseline_hides_known_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --baseline an earlier --json output, only new findings are reported (exit 0 when none)."""
+    base = tmp_path / "base.json"
+    main(["scan", "--json", str(CORPUS / "double_unmap_bad.c")])
+    base.write_text(capsys.readouterr().out)
+    assert main(["scan", "--baseline", str(base), str(CORPUS / "double_unmap_bad.c")]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["scan", "--baseline", str(base), str(CORPUS / "double_unmap_bad.c"),
+                 str(CORPUS / "kmap_leak_bad.c")]) == 1
+    assert "[highmem-kmap-leak]" in capsys.readouterr().out
+
+
+def test_scan_cli_bad_baseline_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline that is not scan JSON is one sentence and exit 2."""
+    bad = tmp_path / "b.json"
+    bad.write_text("[]")
+    assert main(["scan", "--baseline", str(bad), str(CORPUS)]) == 2
+    assert capsys.readouterr().err == f"highmem: baseline {str(bad)!r} is not the output of `highmem scan --json`\n"
+
+
+def test_scan_cli_scenarios_written_and_loadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--scenarios DIR writes one loadable scenario per replayable warning, on the kind's profile."""
+    from highmem.scenarios import load_scenario_file
+
+    out = tmp_path / "sc"
+    assert main(["scan", "--scenarios", str(out), str(CORPUS / "unmap_order_bad.c")]) == 1
+    assert capsys.readouterr().err == f"highmem: 1 scenarios written to {out}\n"
+    [p] = sorted(out.iterdir())
+    assert p.name == "scan-0000-unmap-order.toml"
+    sc = load_scenario_file(str(p))
+    assert (sc.machine["profile"], sc.expect) == ("linux-5.11", ["unmap-order"])

@@ -101,8 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reconfigure(errors="replace")
             except (ValueError, OSError):
                 pass
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("highmem: interrupted\n")
+        return 130
     args.argv = argv
     if args.command is None:
         parser.print_help()
@@ -112,8 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except HighmemError as e:
-        sys.stderr.write(f"highmem: {e}\n")
+        from highmem.report.terminal import escape_controls
+
+        sys.stderr.write(f"highmem: {escape_controls(str(e))}\n")
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: the pools are already stopped (sim.parallel) and every file is whole or absent
+        # (report.output); one line, and the shell's status for SIGINT.
+        sys.stderr.write("highmem: interrupted\n")
+        return 130
     except BrokenPipeError:
         # The results decided the status before the output stopped (``exit_status``, set by a
         # subcommand before it prints); the reader leaving does not change it.

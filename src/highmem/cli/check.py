@@ -7,7 +7,16 @@ import json
 import sys
 from typing import Any
 
-from highmem.cli.common import check_depth, check_schedules, check_strategy, console, progress_bar
+from highmem.cli.common import (
+    check_bound,
+    check_depth,
+    check_jobs,
+    check_schedules,
+    check_seed,
+    check_strategy,
+    console,
+    progress_bar,
+)
 from highmem.errors import HighmemError
 
 __all__ = ["add_parser", "run"]
@@ -32,7 +41,9 @@ def add_parser(sub: Any) -> None:
     chk.add_argument("--json", action="store_true", help="print one JSON object")
     chk.add_argument("--out", metavar="DIR", help="write each failing schedule and its trace here")
     chk.add_argument("-q", "--quiet", action="store_true", help="print the summary table only")
-    chk.add_argument("--jobs", type=int, default=1, help="worker processes for random/pct schedules (default 1)")
+    chk.add_argument("--jobs", type=int, default=1, help="worker processes for random/pct schedules (default 1; "
+                     "at most the CPUs available)")
+    chk.add_argument("--force-jobs", action="store_true", help="allow more --jobs than CPUs available")
     chk.add_argument("--executor", default="process", help="process (a local pool) or dask (a cluster)")
     chk.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="dask scheduler address, e.g. tcp://127.0.0.1:8786 (with --executor dask)")
@@ -68,42 +79,67 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
         from highmem.sim.parallel import ChunkRunner
 
         make, workers = args.parallel
-        runner = ChunkRunner(sc, cfg, make, workers, progress=lambda n: tick(n, 0))
+        runner = ChunkRunner(sc, cfg, make, workers, progress=lambda n: tick(n, 0), alive=args.alive)
     ex = explore(sc, cfg, strategy=args.strategy, schedules=args.schedules, seed=args.seed, depth=args.depth,
                  max_preemptions=args.max_preemptions, max_interrupts=args.max_interrupts,
                  do_shrink=not args.no_shrink, progress=tick, runner=runner)
+    causes = dict(runner.causes) if runner is not None else {}
     for a, b in ex.unexplored:
+        why = causes.get((a, b), "its worker was lost")
         sys.stderr.write(f"highmem: {sc.name}: schedules {a} to {b - 1} (seed {args.seed}) were not explored: "
-                         "their worker died twice\n")
+                         f"their worker was lost on every attempt ({why})\n")
+    args.lost.append(causes)
     return ex
+
+
+def lost_schedules(ex: Any) -> int:
+    """How many schedules of ``ex`` a lost worker left unexplored."""
+    return sum(b - a for a, b in ex.unexplored)
 
 
 def _write_out(ex: Any, args: argparse.Namespace) -> dict[str, str]:
     from pathlib import Path
 
+    from highmem.report.ci import schedule_doc
+    from highmem.report.exports import out_dir
+    from highmem.scenarios.names import file_stem, inside
     from highmem.sim.schedule import save_schedule
 
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise HighmemError(f"--out {out} cannot be used as a directory: {e.strerror or e}") from None
+    out = out_dir(Path(args.out))
     files: dict[str, str] = {}
     for kind, rep in ex.by_kind.items():
-        stem = f"{ex.scenario.name}.{kind}"
-        path = out / f"{stem}.schedule.json"
-        save_schedule(path, {
-            "scenario": ex.scenario.source or ex.scenario.name, "digest": ex.scenario.digest,
-            "profile": ex.config.profile, "config": list(args.config), "strategy": ex.strategy, "seed": ex.seed,
-            "schedule_index": rep.first_schedule, "steps": rep.steps,
-            "finding": {"kind": kind, "message": rep.finding.message},
-            "choices": [list(c) for c in rep.choices]})
+        stem = file_stem(ex.scenario.name, kind)
+        path = inside(out, f"{stem}.schedule.json")
         from highmem.report.exports import write_kind_trace
 
+        # The trace first: a schedule file on disk always has its trace beside it.
         write_kind_trace(out, stem, {"finding": kind}, ex.scenario, ex.config, rep.choices,
                          getattr(args, "trace_format", None) or "jsonl")
+        save_schedule(path, schedule_doc(ex, kind, list(args.config)))
         files[kind] = str(path)
     return files
+
+
+def _replay_target(args: argparse.Namespace, doc: dict[str, Any]) -> str:
+    """The scenario to replay on: the one the user names, else the recorded built-in.
+
+    A schedule file is data: it may name a built-in, but a file or a Python module it names is
+    never loaded (that would let a schedule file run code); the user names those again.
+    """
+    from highmem.scenarios import builtin_names
+
+    if len(args.scenarios) > 1:
+        raise HighmemError(f"--replay replays one scenario, but {len(args.scenarios)} are named: name at most the "
+                           "one the schedule was recorded for")
+    if args.scenarios:
+        return str(args.scenarios[0])
+    recorded = doc["scenario"]
+    name = recorded.removeprefix("builtin:")
+    if name in builtin_names():
+        return name
+    raise HighmemError(f"schedule {args.replay} was recorded for scenario {recorded!r}, which is not built in; "
+                       "--replay never loads a scenario a schedule file names, so name it again: highmem check "
+                       f"--replay {args.replay} SCENARIO")
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -116,8 +152,7 @@ def _replay(args: argparse.Namespace) -> int:
     if args.profile is not None and args.profile != doc.get("profile"):
         raise HighmemError(f"--profile {args.profile} does not apply to --replay: {args.replay} was recorded on "
                            f"{doc.get('profile')}, and a schedule only replays on its own profile")
-    name = args.scenarios[0] if args.scenarios else doc["scenario"].removeprefix("builtin:")
-    sc = resolve(name)
+    sc = resolve(_replay_target(args, doc))
     if sc.digest != doc["digest"]:
         raise HighmemError(f"schedule {args.replay} was recorded for scenario {doc['scenario']} with digest "
                            f"{doc['digest']}, but it now has digest {sc.digest}: the scenario changed, so the "
@@ -135,11 +170,14 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps({"scenario": sc.name, "replay": args.replay, "reproduced": reproduced, "steps": res.steps,
                           "schedules": 1, "findings": [f.to_dict() for f in res.findings]}, indent=2))
     else:
+        from highmem.report.terminal import plain
+
         c = console()
-        c.print(f"replayed {args.replay}: {sc.name} on {cfg.profile}, {res.steps} steps, "
-                f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}", highlight=False)
+        c.print(plain(f"replayed {args.replay}: {sc.name} on {cfg.profile}, {res.steps} steps, "
+                      f"{'reproduced' if reproduced else 'DID NOT reproduce'} {want}"), highlight=False,
+                soft_wrap=True)
         for f in res.findings:
-            c.print(f"  {f.kind}: {f.message}", highlight=False, markup=False)
+            c.print(plain(f"  {f.kind}: {f.message}"), highlight=False, soft_wrap=True)
     if not reproduced:
         sys.stderr.write(f"highmem: replay of {args.replay} diverged: it recorded {want} in {doc.get('steps')} "
                          f"steps but the run gave {', '.join(kinds) or 'no finding'} in {res.steps} steps\n")
@@ -157,29 +195,21 @@ def run(args: argparse.Namespace) -> int:
                 raise HighmemError(f"--{opt.replace('_', '-')} applies only to an exploration, not to --replay")
         return _replay(args)
     names = args.scenarios or builtin_names()
-    scenarios = [resolve(n) for n in names]
-    args.parallel = None
-    client = None
-    if args.jobs < 1:
-        raise HighmemError(f"--jobs {args.jobs} is invalid: use at least one worker process")
-    if args.executor not in ("process", "dask"):
-        raise HighmemError(f"executor {args.executor!r} does not exist: choose process or dask")
-    if args.executor == "dask":
-        if not args.scheduler:
-            raise HighmemError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-        from highmem.sim.parallel import dask_executor
-
-        make, workers, client = dask_executor(args.scheduler)
-        args.parallel = (make, workers)
-    elif args.scheduler:
-        raise HighmemError("--scheduler applies only to --executor dask")
-    elif args.jobs > 1:
-        from highmem.sim.parallel import process_pool
-
-        args.parallel = (process_pool(args.jobs), args.jobs)
     check_schedules(args.schedules)
+    check_seed(args.seed)
     check_depth(args.depth)
     check_strategy(args.strategy)
+    check_bound("--max-preemptions", args.max_preemptions)
+    check_bound("--max-interrupts", args.max_interrupts)
+    if args.executor not in ("process", "dask"):
+        raise HighmemError(f"executor {args.executor!r} does not exist: choose process or dask")
+    if args.scheduler and args.executor != "dask":
+        raise HighmemError("--scheduler applies only to --executor dask")
+    if args.executor == "dask" and not args.scheduler:
+        raise HighmemError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+    from highmem.sim.parallel import MAX_JOBS, available_cpus
+
+    jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
     from highmem.report.ci import check_output_target
 
     for opt in ("junit", "sarif"):
@@ -189,6 +219,21 @@ def run(args: argparse.Namespace) -> int:
         from highmem.report.html import check_report_targets
 
         check_report_targets(args)
+    scenarios = [resolve(n) for n in names]
+    args.parallel = None
+    args.alive = None
+    args.lost = []
+    client = None
+    if args.executor == "dask":
+        from highmem.sim.parallel import dask_alive, dask_executor
+
+        make, workers, client = dask_executor(args.scheduler)
+        args.parallel = (make, workers)
+        args.alive = dask_alive(client, args.scheduler)
+    elif jobs > 1:
+        from highmem.sim.parallel import process_pool
+
+        args.parallel = (process_pool(jobs), jobs)
     # rich only when a table or a progress bar is drawn: --json output never needs it.
     con = None if args.json else console()
     progress = progress_bar(con, args) if con is not None else None
@@ -198,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.stop()
         if client is not None:
-            client.close()
+            from highmem.sim.parallel import _close_client
+
+            _close_client(client)
     files: dict[str, dict[str, str]] = {}
     if args.out:
         for ex in exs:
@@ -210,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
     from highmem.report.ci import verdict
 
     # Decided before printing, so a reader that stops early (`| head`) cannot change it.
-    args.exit_status = 1 if any(verdict(ex, args.expected_ok) for ex in exs) else 0
+    args.exit_status = (3 if any(ex.unexplored for ex in exs) else
+                        1 if any(verdict(ex, args.expected_ok) for ex in exs) else 0)
     try:
         _print_results(exs, args, con, files)
     except BrokenPipeError:
@@ -223,13 +271,21 @@ def run(args: argparse.Namespace) -> int:
 def _print_results(exs: list[Any], args: argparse.Namespace, con: Any, files: dict[str, dict[str, str]]) -> None:
     from highmem.report.check import exploration_json, render_explorations
 
+    incomplete = any(ex.unexplored for ex in exs)
     if args.json:
         runs = [exploration_json(ex, files) for ex in exs]
+        for r, ex, causes in zip(runs, exs, args.lost, strict=True):
+            r["lost_schedules"] = lost_schedules(ex)
+            r["incomplete"] = bool(ex.unexplored)
+            r["lost"] = [{"schedules": [a, b], "cause": causes.get((a, b), "its worker was lost")}
+                         for a, b in ex.unexplored]
         if len(runs) == 1:
             print(json.dumps(runs[0], indent=2))
         else:
             print(json.dumps({"runs": runs, "schedules": sum(r["schedules"] for r in runs),
-                              "steps": sum(r["steps"] for r in runs)}, indent=2))
+                              "steps": sum(r["steps"] for r in runs),
+                              "lost_schedules": sum(r["lost_schedules"] for r in runs),
+                              "incomplete": incomplete}, indent=2))
     else:
         render_explorations(exs, con, files, details=not args.quiet)
     sys.stdout.flush()
@@ -241,7 +297,8 @@ def _ci_outputs(exs: list[Any], args: argparse.Namespace) -> int:
     from highmem.report.output import write_text
 
     reasons = [r for r in (verdict(ex, args.expected_ok) for ex in exs) if r is not None]
-    status = 1 if reasons else 0
+    # Never a false "clean": work that was not done outranks what was (and was not) found in it.
+    status = 3 if any(ex.unexplored for ex in exs) else 1 if reasons else 0
     if args.junit:
         write_text(args.junit, junit_xml(exs, args.expected_ok), "--junit")
     if args.sarif:

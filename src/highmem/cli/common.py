@@ -12,11 +12,18 @@ from typing import Any, NoReturn
 
 from highmem.errors import HighmemError
 
-__all__ = ["Parser", "MAX_PCT_DEPTH", "machine_options", "boot_machine", "console", "progress_bar",
-           "check_depth", "check_strategy", "check_schedules"]
+__all__ = ["Parser", "MAX_PCT_DEPTH", "MAX_SCHEDULES", "MAX_SEED", "MAX_BOUND", "machine_options", "boot_machine",
+           "console", "progress_bar", "check_depth", "check_strategy", "check_schedules", "check_seed",
+           "check_bound", "check_jobs"]
 
 #: PCT draws depth - 1 change points per schedule; beyond this a run is all change points.
 MAX_PCT_DEPTH = 1000
+#: Schedules per scenario: enough for any campaign, small enough that the count is never a typo.
+MAX_SCHEDULES = 100_000_000
+#: Seeds are 0 to 2**63 - 1 (the strategies mix them into 48 bits per schedule).
+MAX_SEED = 2**63 - 1
+#: Exhaustive preemption and interrupt bounds: far beyond what any search can finish.
+MAX_BOUND = 1000
 
 STRATEGIES = ("random", "pct", "exhaustive")
 
@@ -123,6 +130,36 @@ def check_strategy(strategy: str) -> None:
 
 
 def check_schedules(schedules: int) -> None:
-    """``--schedules``: at least one."""
+    """``--schedules``: 1 to :data:`MAX_SCHEDULES`."""
     if schedules < 1:
         raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")
+    if schedules > MAX_SCHEDULES:
+        raise HighmemError(f"--schedules {schedules} is too large: explore at most {MAX_SCHEDULES} per scenario")
+
+
+def check_seed(seed: int) -> None:
+    """``--seed``: 0 to :data:`MAX_SEED`."""
+    if not 0 <= seed <= MAX_SEED:
+        raise HighmemError(f"--seed {seed} is out of range: a seed is 0 to {MAX_SEED}")
+
+
+def check_bound(option: str, value: int) -> None:
+    """``--max-preemptions`` / ``--max-interrupts``: 0 to :data:`MAX_BOUND`."""
+    if value < 0:
+        raise HighmemError(f"{option} {value} is invalid: a bound is 0 (none) or more")
+    if value > MAX_BOUND:
+        raise HighmemError(f"{option} {value} is too large: use at most {MAX_BOUND}")
+
+
+def check_jobs(jobs: int, force: bool, available: int, max_jobs: int) -> int:
+    """``--jobs``: at least 1, at most ``max_jobs``; more than the ``available`` CPUs only when
+    ``force`` (otherwise capped, with one line on stderr).  Returns the worker count to use."""
+    if jobs < 1:
+        raise HighmemError(f"--jobs {jobs} is invalid: use at least one worker process")
+    if jobs > max_jobs:
+        raise HighmemError(f"--jobs {jobs} is too large: use at most {max_jobs} worker processes")
+    if jobs > available and not force:
+        sys.stderr.write(f"highmem: --jobs {jobs} capped at the {available} CPUs available (add --force-jobs to "
+                         f"run {jobs} workers)\n")
+        return available
+    return jobs

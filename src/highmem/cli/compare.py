@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from highmem.cli.common import check_depth, check_schedules, check_strategy, console
+from highmem.cli.common import check_depth, check_schedules, check_seed, check_strategy, console
 from highmem.errors import HighmemError
 
 __all__ = ["add_parser", "run"]
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     check_depth(args.depth)
     _check_options_anywhere(args.config)
     check_schedules(args.schedules)
+    check_seed(args.seed)
     check_strategy(args.strategy)
     scenarios = [resolve(n) for n in args.scenarios]
     if args.trace:

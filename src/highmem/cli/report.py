@@ -19,6 +19,19 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the trace and write its HTML report."""
+    import os
+
+    from highmem.errors import HighmemError
     from highmem.report.html import cmd_report
 
+    src, dst = os.path.realpath(args.trace), os.path.realpath(args.output)
+    same = src == dst
+    if not same and os.path.exists(dst):
+        try:
+            same = os.path.samefile(src, dst)
+        except OSError:
+            same = False
+    if same:
+        raise HighmemError(f"report {args.trace} -o {args.output} would overwrite the trace it reads: name another "
+                           "output file")
     return int(cmd_report(args))

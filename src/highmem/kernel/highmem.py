@@ -75,7 +75,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     cur = m.current
     if type.__class__ is not m.km_type:
         type = coerce_km_type(m.km_type, type)
-    if not isinstance(page, Page) or page.mem_map is not m.mem_map:
+    if not isinstance(page, Page) or page.mem_map is not m.mem_map or not 0 <= page.pfn < m.max_pfn:
         page = m.check_page(page)
     if page.pfn < m.highstart_pfn:
         vaddr = VirtAddr(m.mem_map.get_virtual(page.pfn))

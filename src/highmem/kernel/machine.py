@@ -24,7 +24,8 @@ from highmem.events import EventBus
 from highmem.hw.cpu import CPU
 from highmem.hw.pagetable import __PAGE_KERNEL as _PAGE_KERNEL_NOGLOBAL
 from highmem.hw.pagetable import _PAGE_GLOBAL, NON_PAE, PAE
-from highmem.hw.physmem import PAGE_SHIFT, MemMap, Page, PhysicalMemory, Zone
+from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, MemMap, Page, PhysicalMemory, Zone
+from highmem.kernel import args as _args
 from highmem.kernel import boot as _boot
 from highmem.kernel import bounce as _bounce
 from highmem.kernel import highmem as _highmem
@@ -147,6 +148,7 @@ class Machine:
         self.current: Context = self._init_task
         self.cpus[0].context = self._init_task.name
         prof.install(self)
+        _guard_named_primitives(self)
 
     def __repr__(self) -> str:
         return (f"<Machine {self.config.profile} {self.config.cpus}/{self.NR_CPUS} CPUs "
@@ -155,8 +157,14 @@ class Machine:
     # -- kernel primitives (mm/highmem.c, include/asm-i386/highmem.h) ----------
     kmap_atomic = _highmem.kmap_atomic
     kunmap_atomic = _highmem.kunmap_atomic
-    page_address = _highmem.page_address
-    PageHighMem = _highmem.PageHighMem
+
+    def page_address(self, page: Page) -> VirtAddr:
+        """``page_address(page)``: ``page->virtual`` (0 for an unmapped high page). Any context."""
+        return _highmem.page_address(self, self.check_page(page))
+
+    def PageHighMem(self, page: Page) -> bool:
+        """``PageHighMem(page)``: whether ``page`` lies above the direct map. Any context."""
+        return _highmem.PageHighMem(self, self.check_page(page))
 
     # -- interrupts, bottom halves, scheduling (kernel/sched.c, asm-i386/system.h) --
     cli = _sched.cli
@@ -189,24 +197,34 @@ class Machine:
 
     def load(self, vaddr: int, size: int) -> bytes:
         """Kernel-mode load of ``size`` bytes at ``vaddr`` on this CPU. Any context."""
+        if type(vaddr) is not int or type(size) is not int or not 0 < size <= _args.MAX_ACCESS:
+            _args.check_vaddr("load", "vaddr", vaddr)
+            _args.check_size("load", size)
         if self.sched_point is not None:
             self.sched_point("load")
         return self._cpu_load[self.current.cpu](vaddr, size)
 
     def store(self, vaddr: int, data: bytes) -> None:
         """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""
+        if type(vaddr) is not int:
+            _args.check_vaddr("store", "vaddr", vaddr)
+        data = _args.check_data("store", data)
         if self.sched_point is not None:
             self.sched_point("store")
-        self.cpus[self.current.cpu].store(vaddr, bytes(data))
+        self.cpus[self.current.cpu].store(vaddr, data)
 
     def memcpy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)`` through this CPU's TLB: one step. Any context."""
+        _args.check_vaddr("memcpy", "dst", dst)
+        _args.check_vaddr("memcpy", "src", src)
+        _args.check_size("memcpy", size)
         if self.sched_point is not None:
             self.sched_point("memcpy")
         self.cpus[self.current.cpu].copy(dst, src, size)
 
     def flush_tlb_one(self, vaddr: int) -> None:
         """``__flush_tlb_one(vaddr)``: drop this CPU's TLB entry for ``vaddr``. Any context."""
+        _args.check_vaddr("flush_tlb_one", "vaddr", vaddr)
         if self.sched_point is not None:
             self.sched_point("__flush_tlb_one")
         self.cpus[self.current.cpu].flush_tlb_one(vaddr)
@@ -251,18 +269,23 @@ class Machine:
         """The ``struct page`` of frame ``pfn`` (``mem_map + pfn``)."""
         if isinstance(pfn, bool) or not isinstance(pfn, int):
             raise HighmemError(f"page frame number {pfn!r} is not an integer")
-        return self.mem_map[pfn]
+        return self.mem_map[int(pfn)]
 
     def check_page(self, page: Any) -> Page:
         """``page`` as a page of this machine, or a one-sentence error."""
         if isinstance(page, Page):
             if page.mem_map is not self.mem_map:
-                raise HighmemError(f"page {page.pfn:#x} belongs to another machine")
+                raise HighmemError(f"page {page.pfn!r} belongs to another machine")
+            if type(page.pfn) is not int or not 0 <= page.pfn < self.max_pfn:
+                # A Page made by hand: there is no struct page beyond mem_map, nothing to map.
+                raise HighmemError(f"page frame {page.pfn!r} does not exist: this machine has frames 0 to "
+                                   f"{self.max_pfn - 1:#x}")
             return page
         raise HighmemError(f"{page!r} is not a struct page: pass a Page from machine.page() or alloc_page()")
 
     def alloc_page(self, gfp_mask: str = "GFP_KERNEL") -> Page | None:
         """``alloc_page(gfp_mask)``; None when no zone of the mask's list has a free frame."""
+        _args.check_name("alloc_page", "gfp_mask", gfp_mask)
         return self.allocator.alloc_page(gfp_mask)
 
     def alloc_highpage(self) -> Page:
@@ -274,6 +297,9 @@ class Machine:
 
     def page_bytes(self, page: Page, offset: int = 0, size: int = 4096) -> bytes:
         """The bytes of ``page`` in physical memory (no CPU, no TLB: the RAM's own view)."""
+        page = self.check_page(page)
+        offset = _args.check_int("page_bytes", "offset", offset, 0, PAGE_SIZE)
+        size = _args.check_int("page_bytes", "size", size, 0, PAGE_SIZE - offset + 1)
         return self.phys.read((page.pfn << PAGE_SHIFT) + offset, size)
 
     # -- contexts -----------------------------------------------------------------
@@ -285,7 +311,8 @@ class Machine:
         for the duration; the previous current context is restored after.
         """
         if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < len(self.cpus):
-            raise HighmemError(f"CPU {cpu} is not online: this machine has CPUs 0 to {len(self.cpus) - 1}")
+            raise HighmemError(f"CPU {cpu!r} is not online: this machine has CPUs 0 to {len(self.cpus) - 1}")
+        _args.check_name("process", "name", name)
         task = Context(name, ContextKind.TASK, cpu)
         prev = self.current
         self.enter(task)
@@ -359,4 +386,32 @@ class Machine:
 for _name, _fn in (("__cli", _sched.cli), ("__sti", _sched.sti), ("__save_flags", _sched.save_flags),
                    ("__restore_flags", _sched.restore_flags)):
     setattr(Machine, _name, _fn)
+
+
+#: Primitives whose first argument names a lock, wait queue, completion or interrupt source.
+_NAMED_PRIMITIVES = {"spin_lock": "lock", "spin_unlock": "lock", "spin_lock_irq": "lock", "spin_unlock_irq": "lock",
+                     "spin_lock_irqsave": "lock", "spin_unlock_irqrestore": "lock", "sleep_on": "queue",
+                     "wake_up": "queue", "wait_for_completion": "completion", "complete": "completion",
+                     "raise_irq": "irq", "raise_softirq": "softirq"}
+
+
+def _guard_named_primitives(m: Machine) -> None:
+    """Wrap each of :data:`_NAMED_PRIMITIVES` (as the profile installed it) so that a name that is
+    not a string, or a target CPU that is not online, is refused before the primitive runs."""
+    for name, what in _NAMED_PRIMITIVES.items():
+        fn = getattr(m, name)
+
+        def guarded(*args: Any, _fn: Callable[..., Any] = fn, _name: str = name, _what: str = what,
+                    **kwargs: Any) -> Any:
+            if args:
+                _args.check_name(_name, _what, args[0])
+            if _name in ("raise_irq", "raise_softirq"):
+                cpu = args[1] if len(args) > 1 else kwargs.get("cpu")
+                if cpu is not None:
+                    _args.check_int(_name, "cpu", cpu, 0, len(m.cpus))
+            return _fn(*args, **kwargs)
+
+        guarded.__doc__ = fn.__doc__
+        guarded.__name__ = name
+        setattr(m, name, guarded)
 

@@ -65,9 +65,14 @@ def _cells(ex: Exploration, sym: dict[str, str]) -> dict[str, Any]:
             kinds.append(f"[yellow]{sym['ne']}[/] {k} not found")
     if not kinds:
         kinds = [f"[green]{sym['ok']}[/] none"]
+    sched = f"{ex.schedules}" + (" (all)" if ex.exhausted else "")
+    lost = sum(b - a for a, b in ex.unexplored)
+    if lost:
+        # Lost work is never shown as a match: what it would have found is unknown.
+        sched += f" (+{lost} lost)"
+        kinds = [k.replace(f"[green]{sym['ok']}[/]", "[yellow]?[/]") for k in kinds] + ["[yellow]incomplete[/]"]
     return {"name": escape(ex.scenario.name), "profile": ex.config.profile, "strategy": ex.strategy,
-            "schedules": f"{ex.schedules}" + (" (all)" if ex.exhausted else ""), "steps": str(ex.steps),
-            "kinds": kinds}
+            "schedules": sched, "steps": str(ex.steps), "kinds": kinds}
 
 
 def _stacked(exs: list[Exploration], console: Any, sym: dict[str, str]) -> None:
@@ -103,7 +108,7 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
                 f"(waits {s['pkmap_waits']}, wraps {s['pkmap_wraps']}); global TLB flushes "
                 f"{s['global_tlb_flushes']}; bounce pages used {s['bounce_pages_used']} "
                 f"({s['bounce_pool_allocs']} from the emergency pool, low-water {s['emergency_pool_low_water']}) "
-                f"over {plural(ex.schedules, 'schedule')}", highlight=False, markup=False)
+                f"over {plural(ex.schedules, 'schedule')}", highlight=False, markup=False, soft_wrap=True)
     if not details:
         return
     for ex in exs:
@@ -111,8 +116,8 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
             f = rep.finding
             console.print(f"\n[bold]{escape(ex.scenario.name)}[/]: [bold red]{f.kind}[/] "
                           f"(first in schedule {rep.first_schedule}, in {rep.schedules} of {ex.schedules})",
-                          highlight=False)
-            console.print(f"  {f.message}", highlight=False, markup=False)
+                          highlight=False, soft_wrap=True)
+            console.print(f"  {f.message}", highlight=False, markup=False, soft_wrap=True)
             where = []
             if f.slot:
                 where.append(f"slot {f.slot['type']} idx {f.slot['idx']} fixmap {f.slot['fixmap']} "
@@ -124,12 +129,15 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
             if f.contexts:
                 where.append("contexts " + ", ".join(f.contexts))
             if where:
-                console.print("  " + "; ".join(where), highlight=False, markup=False)
+                console.print("  " + "; ".join(where), highlight=False, markup=False, soft_wrap=True)
             sched = ", ".join(f"{p}: {lab}" for p, lab in rep.choices) or "the default schedule"
             shrunk = f" (shrunk from {plural(rep.original_choices, 'choice')})" if rep.shrunk else ""
-            console.print(f"  schedule{shrunk}: {sched}", highlight=False, markup=False)
+            console.print(f"  schedule{shrunk}: {sched}", highlight=False, markup=False, soft_wrap=True)
             if f.stack:
                 console.print(f.stack, highlight=False, markup=False, soft_wrap=True)
             path = files.get(ex.scenario.name, {}).get(rep.kind)
             if path:
-                console.print(f"  replay: highmem check --replay {path}", highlight=False, markup=False, soft_wrap=True)
+                # --replay loads only built-ins by itself: a file or module is named again.
+                again = "" if ex.scenario.source.startswith("builtin:") else f" {ex.scenario.source}"
+                console.print(f"  replay: highmem check --replay {path}{again}", highlight=False, markup=False,
+                              soft_wrap=True)

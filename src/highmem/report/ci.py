@@ -24,7 +24,7 @@ from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
 from highmem.sim.findings import FINDING_KINDS
 
-__all__ = ["check_output_target", "verdict", "junit_xml", "check_sarif", "kind_descriptions"]
+__all__ = ["check_output_target", "verdict", "junit_xml", "check_sarif", "kind_descriptions", "schedule_doc"]
 
 INFORMATION_URI = "https://github.com/highmem/highmem"
 
@@ -51,6 +51,18 @@ def check_output_target(path: str, option: str) -> None:
             os.unlink(p)
         except OSError:
             pass
+
+
+def schedule_doc(ex: Exploration, kind: str, config: list[str]) -> dict[str, Any]:
+    """The schedule file of ``ex``'s ``kind`` finding (what ``check --out`` writes and ``--replay`` reads);
+    ``config`` are the ``--config`` overrides the exploration ran with."""
+    rep = ex.by_kind[kind]
+    return {
+        "scenario": ex.scenario.source or ex.scenario.name, "digest": ex.scenario.digest,
+        "profile": ex.config.profile, "config": list(config), "strategy": ex.strategy, "seed": ex.seed,
+        "schedule_index": rep.first_schedule, "steps": rep.steps,
+        "finding": {"kind": kind, "message": rep.finding.message},
+        "choices": [list(c) for c in rep.choices]}
 
 
 def _plural(n: int, word: str) -> str:

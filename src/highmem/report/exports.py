@@ -68,9 +68,11 @@ def write_kind_trace(out: Path, stem: str, header_extra: dict[str, Any], sc: Any
     header = {"scenario": sc.name, "profile": cfg.profile, "steps": res.steps, "cpus": cfg.cpus,
               "events": len(records), "choices": [list(c) for c in res.choices], "findings": findings,
               **header_extra, **extra}
-    write_trace_as(out / f"{stem}.trace.jsonl", "jsonl", header, records)
+    from highmem.scenarios.names import inside
+
+    write_trace_as(inside(out, f"{stem}.trace.jsonl"), "jsonl", header, records)
     if fmt != "jsonl":
-        write_trace_as(out / f"{stem}{trace_suffix(fmt)}", fmt, header, records, findings)
+        write_trace_as(inside(out, f"{stem}{trace_suffix(fmt)}"), fmt, header, records, findings)
 
 
 def html_report_path(d: Path, name: str, taken: set[str]) -> Path:
@@ -113,22 +115,31 @@ def write_replay_outputs(args: argparse.Namespace, doc: dict[str, Any], sc: Any,
         path = html_report_path(Path(args.html), sc.name, set())
         write_text(path, render_html(header, records, findings=findings), "report")
     if args.out:
+        from highmem.scenarios.names import file_stem, inside
         from highmem.sim.schedule import save_schedule
 
-        out = Path(args.out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise HighmemError(f"--out {out} cannot be used as a directory: {e.strerror or e}") from None
+        out = out_dir(Path(args.out))
         for kind in dict.fromkeys(f["kind"] for f in findings):
-            stem = f"{sc.name}.{kind}"
+            stem = file_stem(sc.name, kind)
             f0 = next(f for f in findings if f["kind"] == kind)
-            save_schedule(out / f"{stem}.schedule.json", {
+            # Traces first: a schedule file on disk always has its trace beside it.
+            write_trace_as(inside(out, f"{stem}.trace.jsonl"), "jsonl", dict(header, finding=kind), records)
+            if fmt != "jsonl":
+                write_trace_as(inside(out, f"{stem}{trace_suffix(fmt)}"), fmt, dict(header, finding=kind), records,
+                               findings)
+            save_schedule(inside(out, f"{stem}.schedule.json"), {
                 **{k: v for k, v in doc.items() if k not in ("format", "version", "finding", "choices")},
                 "finding": {"kind": kind, "message": f0["message"]}, "steps": res.steps,
                 "choices": [list(c) for c in doc["choices"]]})
-            write_trace_as(out / f"{stem}.trace.jsonl", "jsonl", dict(header, finding=kind), records)
-            if fmt != "jsonl":
-                write_trace_as(out / f"{stem}{trace_suffix(fmt)}", fmt, dict(header, finding=kind), records,
-                               findings)
+
+
+def out_dir(out: Path) -> Path:
+    """The ``--out`` directory, created if needed (one sentence when it cannot be)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HighmemError(f"--out {out} cannot be used as a directory: {e.strerror or e}") from None
+    if not out.is_dir():
+        raise HighmemError(f"--out {out} cannot be used as a directory: it is not one")
+    return out
 

@@ -15,7 +15,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE
 from highmem.kernel.machine import Machine
 from highmem.report.layout import layout_dict, regions
@@ -199,10 +198,6 @@ def layout_svg(machine: Machine) -> str:
 
 def write_layout_svg(machine: Machine, path: str | Path) -> None:
     """Write :func:`layout_svg` to ``path`` (one sentence on a bad path)."""
-    p = Path(path)
-    if p.is_dir():
-        raise HighmemError(f"SVG file {p} is a directory: name a file to write")
-    try:
-        p.write_text(layout_svg(machine), encoding="utf-8")
-    except OSError as e:
-        raise HighmemError(f"SVG file {p} cannot be written: {e.strerror or e}") from None
+    from highmem.report.output import write_text
+
+    write_text(path, layout_svg(machine), "SVG file")

@@ -24,7 +24,7 @@ __all__ = ["analyse_function", "Summary", "MAX_STATES", "MAX_STEPS"]
 
 Node = Any
 MAX_STATES = 64
-MAX_STEPS = 60000
+MAX_STEPS = 30000
 
 _LOCK = re.compile(r"^(?:raw_)?(?:spin_lock|read_lock|write_lock)(?:_nested|_bh)?$"
                    r"|^preempt_disable$|^local_bh_disable$")
@@ -32,8 +32,20 @@ _LOCK_IRQ = re.compile(r"^(?:raw_)?(?:spin_lock|read_lock|write_lock)_irq(?:save
 _UNLOCK = re.compile(r"^(?:raw_)?(?:spin_unlock|read_unlock|write_unlock)(?:_bh)?$|^preempt_enable(?:_no_resched)?$"
                      r"|^local_bh_enable$")
 _UNLOCK_IRQ = re.compile(r"^(?:raw_)?(?:spin_unlock|read_unlock|write_unlock)_irq(?:restore)?$")
-_IRQ_OFF = re.compile(r"^(?:local_irq_disable|local_irq_save|raw_local_irq_save|raw_local_irq_disable)$")
-_IRQ_ON = re.compile(r"^(?:local_irq_enable|local_irq_restore|raw_local_irq_restore|raw_local_irq_enable)$")
+_IRQ_OFF = re.compile(r"^(?:local_irq_disable|local_irq_save|raw_local_irq_save|raw_local_irq_disable|__cli|cli|"
+                     r"__save_and_cli|save_and_cli|local_irq_save_nort)$")
+_IRQ_ON = re.compile(r"^(?:local_irq_enable|local_irq_restore|raw_local_irq_restore|raw_local_irq_enable|__sti|sti|"
+                     r"__restore_flags|restore_flags)$")
+_IDENT = re.compile(rb"[A-Za-z_]\w*")
+_LOCKISH = re.compile(rb"\b(?:raw_)?(?:spin_|read_|write_)(?:un)?lock|preempt_(?:dis|en)able|local_irq_|local_bh_|"
+                      rb"\b_*(?:cli|sti|restore_flags|save_and_cli)\b")
+#: Calls that read or write through an address and keep nothing: passing a mapping to them is not
+#: handing it over (so a leak after them is still this function's).
+_CONSUMER = re.compile(r"^(?:mem\w*|str\w*|__?mem\w*|crc\w*|csum\w*|flush_dcache_\w*|copy_\w+|print\w*|pr_\w+|"
+                       r"dev_(?:err|warn|info|dbg)\w*|WARN\w*|BUG_ON|le\d+_to_cpu\w*|be\d+_to_cpu\w*|"
+                       r"cpu_to_[lb]e\d+\w*|get_unaligned\w*|put_unaligned\w*|min|max|min_t|max_t|clamp\w*|"
+                       r"test_bit|set_bit|clear_bit|__test_and_\w+|find_\w+_bit|bitmap_\w+|hex_dump\w*|"
+                       r"print_hex_dump\w*|kmemdup|kstrndup|sha\d+\w*|md5\w*|xxh\w*|ptep_get\w*|pte_\w+)$")
 _NULLS = {"NULL", "0", "false", "nullptr"}
 
 
@@ -161,12 +173,27 @@ def _repeated_conditions(body: Node) -> set[str]:
         key = _fact_key(c)[0]
         seen[key] = seen.get(key, 0) + 1
 
+    copies: list[tuple[str, str]] = []
+    consts: list[tuple[str, str]] = []
     while stack:
         n = stack.pop()
         if n.type in ("if_statement", "while_statement", "do_statement", "for_statement", "conditional_expression"):
             add(n.child_by_field_name("condition"))
+        elif n.type in ("assignment_expression", "init_declarator"):
+            lhs = n.child_by_field_name("left") or n.child_by_field_name("declarator")
+            rhs = n.child_by_field_name("right") or n.child_by_field_name("value")
+            if lhs is not None and rhs is not None and _strip(rhs) is not None and _strip(rhs).type == "identifier":
+                copies.append((declarator_name(lhs) or node_text(lhs), node_text(_strip(rhs))))
+            if lhs is not None and rhs is not None and _strip(rhs) is not None and \
+                    node_text(_strip(rhs)) in ("0", "1", "true", "false", "NULL"):
+                consts.append((declarator_name(lhs) or node_text(lhs), ""))
         stack.extend(n.named_children)
-    return {k for k, c in seen.items() if c >= 2}
+    useful = {k for k, c in seen.items() if c >= 2}
+    # A flag set to a constant and tested (`mapped = true; ... if (mapped) kunmap_local(p)`).
+    useful |= {dst for dst, src in consts if dst in seen}
+    # `x = y` where x is tested twice: y's test once is what x's tests correlate with.
+    useful |= {src for dst, src in copies if dst in useful and src in seen}
+    return useful
 
 
 def _impure(node: Node) -> bool:
@@ -201,7 +228,11 @@ class _Analysis:
         self.cont: list[list[State]] = []
         self.locals = set(p for p in fn.params if p)
         self.params = {p: i for i, p in enumerate(fn.params) if p}
+        self._line = 0
         self.useful = _repeated_conditions(fn.body)
+        self.useful_idents = {x.decode() for k in self.useful for x in _IDENT.findall(k.encode())}
+        self._infos: dict[int, tuple[frozenset[str], bool, bool]] = {}
+        self._tracked_cache: dict[Any, set[str]] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
         stack = [fn.body]
@@ -249,7 +280,14 @@ class _Analysis:
                 states = self._dedupe(self.exec(item, states))
             return states
         if isinstance(st, Expr):
-            return [self.eval_stmt(s, st.node) for s in states]
+            info = self._info(st.node)
+            done: list[State] = []
+            for s in states:
+                if info[1] or (info[2] and any(m.live for m in s.maps)) or not info[0].isdisjoint(self._tracked(s)):
+                    done.append(self.eval_stmt(s, st.node))
+                else:
+                    done.append(s)  # nothing this statement touches is tracked on this path
+            return done
         if isinstance(st, Decl):
             return [self.decl(s, st.node) for s in states]
         if isinstance(st, If):
@@ -257,6 +295,14 @@ class _Analysis:
             return self.exec(st.then, t) + (self.exec(st.other, f) if st.other is not None else f)
         if isinstance(st, Alt):
             out: list[State] = []
+            if st.key is not None and len(st.branches) == 2:
+                # A configuration symbol tested again takes the side it took before on this path.
+                for i, b in enumerate(st.branches):
+                    holds = (i == 0) != st.neg
+                    mine = [s for s in states if (st.key, not holds) not in s.facts]
+                    out += self.exec(b, [State(s.maps, s.vars, s.irq_off, s.locks, s.facts | {(st.key, holds)})
+                                         for s in mine])
+                return out
             for b in st.branches:
                 out += self.exec(b, states)
             return out
@@ -268,12 +314,15 @@ class _Analysis:
             for s in states:
                 w = Work(s)
                 returned: set[tuple[int, int]] = set()
+                direct: set[tuple[int, int]] = set()
                 if st.value is not None:
                     v = self.ev(st.value, w)
                     if isinstance(v, Ref):
                         returned.add(v.mid)
+                        if not v.weak:
+                            direct.add(v.mid)
                     returned |= self._refs_in(st.value, w)
-                self.leave(w, st.node, returned)
+                self.leave(w, st.node, returned, direct)
             return []
         if isinstance(st, Goto):
             if st.label in self.seen_labels:
@@ -289,6 +338,28 @@ class _Analysis:
                 self.cont[-1].extend(states)
             return []
         return states
+
+    def _info(self, node: Node) -> tuple[frozenset[str], bool, bool]:
+        """Identifiers a statement mentions; whether it names a map/unmap/lock call; whether it calls."""
+        got = self._infos.get(node.id)
+        if got is None:
+            text = node.text
+            idents = frozenset(x.decode() for x in _IDENT.findall(text))
+            special = bool(self.table.pattern.search(text)) or bool(_LOCKISH.search(text)) or \
+                not idents.isdisjoint(self.table.apis)
+            got = (idents, special, b"(" in text)
+            self._infos[node.id] = got
+        return got
+
+    def _tracked(self, s: State) -> set[str]:
+        got = self._tracked_cache.get(s.vars)
+        if got is None:
+            got = set(self.useful_idents)
+            for k, _ in s.vars:
+                root = _IDENT.match(k.encode())
+                got.add(root.group().decode() if root is not None else k)
+            self._tracked_cache[s.vars] = got
+        return got
 
     def loop(self, st: Loop, states: list[State]) -> list[State]:
         if st.init is not None:
@@ -341,14 +412,15 @@ class _Analysis:
             out += entry
         return self._dedupe(out)
 
-    def leave(self, w: Work, node: Node | tuple[int, int], returned: set[tuple[int, int]]) -> None:
+    def leave(self, w: Work, node: Node | tuple[int, int], returned: set[tuple[int, int]],
+              direct: set[tuple[int, int]] = frozenset()) -> None:  # type: ignore[assignment]
         for m in list(w.maps):
             if m.mid in returned and m.live:
                 w.update(m, escaped=True)
-                if self.summary is not None and m.kind in ("local", "atomic", "pkmap"):
+                if self.summary is not None and m.kind in ("local", "atomic", "pkmap") and m.mid in direct:
                     page = self.params.get(m.page or "")
                     self.summary.apis[self.fn.name] = Api(self.fn.name, "map", m.kind, page=page,
-                                                          may_fail=True, origin="summary")
+                                                          may_fail=True, origin="summary", lazy=m.lazy)
         if self.summary is not None:
             self.leaves.append({int(k[6:]) for k, _ in w.facts if k.startswith("\0unmap")})
         for r in self.rules:
@@ -409,7 +481,7 @@ class _Analysis:
                 v = _value_of(args[0], w)
                 if v in (NULL, UNINIT):
                     return _call_name(node) == "IS_ERR_OR_NULL"
-                if isinstance(v, Ref):
+                if isinstance(v, Ref) and not v.weak:
                     m = w.find(v.mid)
                     if m is not None and not m.may_fail:
                         return False
@@ -426,7 +498,7 @@ class _Analysis:
 
     def _truth_of_value(self, node: Node, w: Work) -> bool | None:
         v = _value_of(node, w)
-        if isinstance(v, Ref):
+        if isinstance(v, Ref) and not v.weak:
             m = w.find(v.mid)
             return None if (m is not None and m.may_fail) else True
         if v in (NULL, UNINIT):
@@ -463,7 +535,7 @@ class _Analysis:
 
     def _assume_value(self, node: Node, w: Work, nonnull: bool) -> None:
         v = _value_of(node, w)
-        if isinstance(v, Ref):
+        if isinstance(v, Ref) and not v.weak:
             m = w.find(v.mid)
             if m is not None and m.may_fail:
                 if nonnull:
@@ -495,7 +567,15 @@ class _Analysis:
                     w.forget_facts(name)
         return w.freeze()
 
+    def _repoint(self, w: Work, key: str) -> None:
+        """``key`` now holds another value: a mapping made of the page it held is no longer named by it."""
+        for m in list(w.maps):
+            if m.page == key:
+                w.update(m, page=f"{key} (before line {self._line})")
+
     def _bind(self, w: Work, name: str, v: Any, value: Node | None, node: Node) -> None:
+        self._line = node.start_point[0] + 1
+        self._repoint(w, name)
         w.forget_facts(name)
         if isinstance(v, (Ref, str)):
             w.vars[name] = v
@@ -538,8 +618,20 @@ class _Analysis:
             stack.extend(n.named_children)
         return out
 
+    def _nonnull(self, w: Work, base: Node | None) -> None:
+        """``base`` was just dereferenced: on this path it is not NULL (or the kernel has oopsed)."""
+        base = _strip(base)
+        if base is not None and base.type == "identifier":
+            name = base.text.decode()
+            if name in self.useful:
+                w.facts.discard((name, False))
+                w.facts.add((name, True))
+
     def _deref(self, w: Work, v: Any, node: Node, how: str = "dereferences") -> None:
-        if isinstance(v, Ref):
+        arg = node.child_by_field_name("argument") if how == "dereferences" else None
+        if arg is not None:
+            self._nonnull(w, arg)
+        if isinstance(v, Ref) and not v.weak:
             m = w.find(v.mid)
             if m is not None and not m.live:
                 for r in self.rules:
@@ -579,7 +671,7 @@ class _Analysis:
             if a is not None and a.type == "subscript_expression":
                 v = self.ev(a.child_by_field_name("argument"), w)
                 self.ev(a.child_by_field_name("index"), w)
-                return Ref(v.mid, True) if isinstance(v, Ref) else None
+                return Ref(v.mid, True, v.weak) if isinstance(v, Ref) else None
             if a is not None and a.type == "field_expression":
                 self.ev(a.child_by_field_name("argument"), w)
             return None
@@ -600,11 +692,15 @@ class _Analysis:
             left = self.ev(n.child_by_field_name("left"), w)
             right = self.ev(n.child_by_field_name("right"), w)
             op = n.child_by_field_name("operator")
+            if op is not None and op.type in ("|", "^", "&"):
+                for side in (left, right):
+                    if isinstance(side, Ref):
+                        return Ref(side.mid, True, weak=True)  # tagged pointers: (unsigned long)addr | FLAG
             if op is not None and op.type in ("+", "-"):
                 if isinstance(left, Ref):
-                    return Ref(left.mid, True)
+                    return Ref(left.mid, True, left.weak)
                 if isinstance(right, Ref) and op.type == "+":
-                    return Ref(right.mid, True)
+                    return Ref(right.mid, True, right.weak)
             return None
         if t == "update_expression":
             return self.ev(n.child_by_field_name("argument"), w)
@@ -639,7 +735,7 @@ class _Analysis:
         key = _key(lhs)
         if op is not None and op.type in ("+=", "-="):
             cur = w.vars.get(key) if key else None
-            v = Ref(cur.mid, True) if isinstance(cur, Ref) else None
+            v = Ref(cur.mid, True, cur.weak) if isinstance(cur, Ref) else None
         elif op is not None and op.type != "=":
             v = None
         target = _strip(lhs)
@@ -658,14 +754,19 @@ class _Analysis:
             if fop is not None and fop.type == "->":
                 self._deref(w, bv, target)
             assert key is not None
+            self._line = n.start_point[0] + 1
+            self._repoint(w, key)
             w.forget_facts(key)
             root = _root(target)
             if isinstance(v, Ref):
                 w.vars[key] = v
                 m = w.find(v.mid)
+                if m is not None and "[" in key and root in self.locals and root not in self.params:
+                    w.update(m, opaque=True)  # one of an array of mappings: which one is released is not tracked
+                    return v
                 if m is not None and not m.name:
                     w.update(m, name=key)
-                if fop is not None and fop.type == "->" or root not in self.locals:
+                if "->" in key or root not in self.locals:
                     self._store(w, v, key, n)
             else:
                 w.vars.pop(key, None)
@@ -692,6 +793,8 @@ class _Analysis:
         if m is None or not m.live:
             return
         m = w.update(m, escaped=True)
+        if v.weak:
+            return
         for r in self.rules:
             r.on_store(self.ctx, w, m, where, node)
 
@@ -704,6 +807,8 @@ class _Analysis:
         if name is None:
             self.ev(fn, w)
         api = self.table.get(name) if name else None
+        if api is not None and api.nargs is not None and api.nargs != len(args):
+            api = None  # a function of that name with another signature (another kernel generation)
         vals = [self.ev(a, w) for a in args]
         if api is None:
             handoff = self.table.may_unmap.get(name or "", set())
@@ -712,12 +817,20 @@ class _Analysis:
                 if held is not None:
                     w.update(held, opaque=True)  # the helper unmaps it on some paths only
                     continue
-                if isinstance(v, Ref):
+                if isinstance(v, Ref) and not v.weak:
                     m = w.find(v.mid)
                     if m is not None and not m.live:
                         self._deref(w, v, a, "passes")
-                    elif m is not None:
+                    elif m is not None and not _CONSUMER.match(name or ""):
                         w.update(m, passed=True)
+                holder = _key(a)
+                if holder and not _CONSUMER.match(name or ""):
+                    # A structure handed to a callee takes the mappings stored in its fields along.
+                    for key, hv in list(w.vars.items()):
+                        if isinstance(hv, Ref) and key.startswith((holder + ".", holder + "->")):
+                            held_m = w.find(hv.mid)
+                            if held_m is not None and held_m.live:
+                                w.update(held_m, passed=True)
                 k = _key(a) if _strip(a) is not None and _strip(a).type == "pointer_expression" else None
                 if k is not None:
                     w.forget_facts(k)
@@ -727,6 +840,9 @@ class _Analysis:
                 self._locking(name, w)
                 for r in self.rules:
                     r.on_call(self.ctx, w, name, n)
+            for v in vals:
+                if isinstance(v, Ref) and (m := w.find(v.mid)) is not None and m.live:
+                    return Ref(v.mid, True, weak=True)
             return None
         if api.action == "map":
             return self._map(api, n, args, w)
@@ -754,19 +870,20 @@ class _Analysis:
         slot = None
         if api.name in ("kmap_atomic", "kmap_atomic_pfn") and len(args) == 2 or \
                 api.name == "__bio_kmap_atomic" and len(args) == 3:
-            kind, slot = "kmtype", node_text(args[-1])
+            # 2.6.37-3.x kept the two-argument form as a macro that ignores the type.
+            kind, slot = ("atomic" if self.table.km_type_ignored else "kmtype"), node_text(args[-1])
         elif api.slot is not None and api.slot < len(args):
             kind, slot = "kmtype", node_text(args[api.slot])
         page = node_text(args[api.page]) if api.page is not None and api.page < len(args) else None
         site = n.start_byte
         gen = 1 + max((m.mid[1] for m in w.maps if m.mid[0] == site), default=-1)
         line, col = n.start_point[0] + 1, n.start_point[1] + 1
-        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail)
+        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail, lazy=api.lazy)
         if api.handle >= 0 and api.handle < len(args):
             key = _key(args[api.handle])
             if key:
                 m = Mapping((site, gen), kind, api.name, line, col, page, slot, key, may_fail=api.may_fail,
-                            escaped=key not in self.locals or "->" in key)
+                            escaped=key not in self.locals or "->" in key, lazy=api.lazy)
                 w.vars[key] = Ref(m.mid)
         w.maps.append(m)
         if api.lock:
@@ -777,7 +894,8 @@ class _Analysis:
 
     def _unmap(self, api: Api, n: Node, args: list[Node], vals: list[Any], w: Work) -> None:
         kind = api.kind
-        if api.name == "kunmap_atomic" and len(args) == 2 or api.name == "__bio_kunmap_atomic" and len(args) == 2:
+        if (api.name == "kunmap_atomic" and len(args) == 2 or api.name == "__bio_kunmap_atomic" and len(args) == 2) \
+                and not self.table.km_type_ignored:
             kind = "kmtype"
         slot = node_text(args[1]) if kind == "kmtype" and len(args) == 2 else None
         if api.handle >= len(args):
@@ -787,7 +905,7 @@ class _Analysis:
         v = vals[api.handle]
         target: Mapping | None = None
         via = "unknown"
-        if isinstance(v, Ref):
+        if isinstance(v, Ref) and not v.weak:
             target, via = w.find(v.mid), "addr"
         elif v in (NULL, UNINIT) and kind != "pkmap":
             via = "null"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from highmem.errors import HighmemError
 
-__all__ = ["Api", "ApiTable", "KINDS", "builtin_table", "load_wrappers", "SLEEPING", "SLEEPING_PREFIXES",
+__all__ = ["Api", "ApiTable", "quick_keys", "KINDS", "builtin_table", "load_wrappers", "SLEEPING", "SLEEPING_PREFIXES",
            "SELF_CONTAINED"]
 
 #: Kinds of mapping: the kmap_local stack (5.11+), the 2.6.37+ stack kmap_atomic, 2.4-2.6.36 km_type
@@ -52,6 +52,11 @@ class Api:
     may_fail: bool = False
     lock: bool = False
     origin: str = "builtin"
+    nargs: int | None = None
+    #: a map whose unmap is a no-op on most configurations (pte_offset_map without HIGHPTE), so code
+    #: that never unmaps it is common and harmless: its leak is reported only where the same
+    #: function unmaps it on another path
+    lazy: bool = False
 
 
 def _m(name: str, kind: str, page: int | None = 0, **kw: object) -> Api:
@@ -75,15 +80,20 @@ _BUILTIN = [
     _m("kmap_local_folio", "local"),
     # mm/pgtable-generic.c: pte_offset_map*() map the PTE page with kmap_local under CONFIG_HIGHPTE
     # and may return NULL when the PMD changed under them.
-    _m("pte_offset_map", "local", None, may_fail=True), _m("pte_offset_map_nolock", "local", None, may_fail=True),
-    _m("pte_offset_map_ro_nolock", "local", None, may_fail=True),
-    _m("pte_offset_map_rw_nolock", "local", None, may_fail=True),
-    _m("pte_offset_map_lock", "local", None, may_fail=True, lock=True),
+    _m("pte_offset_map", "local", None, may_fail=True, lazy=True),
+    _m("pte_offset_map_nolock", "local", None, may_fail=True, lazy=True),
+    _m("pte_offset_map_ro_nolock", "local", None, may_fail=True, lazy=True),
+    _m("pte_offset_map_rw_nolock", "local", None, may_fail=True, lazy=True),
+    _m("pte_offset_map_lock", "local", None, may_fail=True, lock=True,
+       lazy=True),
     _u("pte_unmap", "local"), _u("pte_unmap_unlock", "local", lock=True),
     # include/crypto/scatterwalk.h (6.15+): the walk holds the address.
-    Api("scatterwalk_map", "map", "local", handle=0),
-    Api("scatterwalk_next", "map", "local", handle=0),
-    _u("scatterwalk_unmap", "local"), _u("scatterwalk_done_src", "local"), _u("scatterwalk_done_dst", "local"),
+    # Older trees have functions of these names with other arguments and meanings (2.4's
+    # scatterwalk_map(walk, out) maps into walk->data): only the 6.15+ shapes are entries.
+    Api("scatterwalk_map", "map", "local", handle=0, nargs=1),
+    Api("scatterwalk_next", "map", "local", handle=0, nargs=2),
+    _u("scatterwalk_unmap", "local", nargs=1), _u("scatterwalk_done_src", "local", nargs=2),
+    _u("scatterwalk_done_dst", "local", nargs=2),
 ]
 
 #: Calls that may sleep (user-extensible with ``[sleeping] functions``); prefixes end in ``*`` below.
@@ -116,7 +126,14 @@ class ApiTable:
         self.apis = {a.name: a for a in apis}
         self.sleeping = sleeping
         self.may_unmap: dict[str, set[int]] = {}
+        #: 2.6.37+ trees: kmap_atomic(page, KM_*) is the stack map with its type ignored
+        self.km_type_ignored = False
         self.pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(self.apis)) + rb")\b")
+        self.keys = quick_keys(self.apis)
+
+    def mentions(self, data: bytes) -> bool:
+        """Whether ``data`` names a function of the table (a substring test first: most files name none)."""
+        return any(k in data for k in self.keys) and self.pattern.search(data) is not None
 
     def get(self, name: str) -> Api | None:
         """The entry for the called function ``name``, or ``None``."""
@@ -126,6 +143,8 @@ class ApiTable:
         """This table plus the summaries of one file's static helpers (they shadow nothing built in)."""
         t = ApiTable([], self.sleeping)
         t.apis = {**extra, **self.apis}
+        t.keys = self.keys
+        t.km_type_ignored = self.km_type_ignored
         t.may_unmap = {k: v for k, v in may_unmap.items() if k not in t.apis}
         t.pattern = self.pattern
         return t
@@ -145,6 +164,14 @@ class ApiTable:
                                               "down_timeout")):
             return True
         return name.startswith(tuple(p for p in SLEEPING_PREFIXES if p != "down"))
+
+
+def quick_keys(names: object) -> tuple[bytes, ...]:
+    """Substrings every name contains one of: ``kmap``, ``kunmap``, or the name itself."""
+    keys = set()
+    for n in names:  # type: ignore[attr-defined]
+        keys.add(b"kmap" if "kmap" in n else b"kunmap" if "kunmap" in n else n.encode())
+    return tuple(sorted(keys))
 
 
 def builtin_table() -> ApiTable:

@@ -53,9 +53,15 @@ class If(Stmt):
 
 @dataclass
 class Alt(Stmt):
-    """Branches of which exactly one runs, none of them preferred (``#if``/``#else``)."""
+    """Branches of which exactly one runs, none of them preferred (``#if``/``#else``).
+
+    ``key`` names the configuration test (``defined(CONFIG_X)`` or the ``#if`` expression) when there
+    are two branches: the first runs when it holds (``neg``: when it does not), so a later ``#ifdef``
+    of the same symbol in the function takes the same side."""
 
     branches: list[Stmt]
+    key: str | None = None
+    neg: bool = False
 
 
 @dataclass
@@ -159,7 +165,14 @@ def _preproc(node: Node) -> Stmt:
         _seq([c for c in alt.children if c.is_named]) if alt is not None else Seq()
     if node.type == "preproc_if" and _zero(node.child_by_field_name("condition")):
         return second
-    return Alt([first, second])
+    key, neg = None, False
+    if node.type == "preproc_ifdef":
+        name = node.child_by_field_name("name")
+        key = f"defined({name.text.decode()})" if name is not None else None
+        neg = node.children[0].type == "#ifndef"
+    elif node.type == "preproc_if" and node.child_by_field_name("condition") is not None:
+        key = " ".join(node.child_by_field_name("condition").text.decode().split())
+    return Alt([first, second], key, neg)
 
 
 def build(node: Node) -> Stmt | None:

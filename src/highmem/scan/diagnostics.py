@@ -24,7 +24,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Note", "Finding", "RULES", "format_gcc", "to_json", "SCHEMA_VERSION"]
+__all__ = ["Note", "Finding", "RULES", "RULE_HELP", "format_gcc", "to_json", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +38,25 @@ RULES = {
     "sleep-in-atomic": "warning",
     "wrong-context": "warning",
     "escape": "note",
+}
+
+#: Rule id -> (one sentence on what it finds, what to write instead); the SARIF rule descriptions.
+RULE_HELP = {
+    "unmap-order": ("A stack mapping (kmap_local_page, kmap_atomic) is released while a later one is still live.",
+                    "Release local mappings in the reverse order of mapping."),
+    "kmap-leak": ("A path from a map to a return does not release the mapping.",
+                  "Release the mapping on every path, typically at a shared error label."),
+    "wrong-unmap": ("The unmap call does not match the map (kind, argument, or no mapping on this path).",
+                    "kunmap_local()/kunmap_atomic() take the mapped address; kunmap() takes the page."),
+    "double-unmap": ("A mapping is released twice on some path.", "Release each mapping exactly once."),
+    "use-after-unmap": ("The mapped address, or a pointer derived from it, is used after its unmap.",
+                        "Finish every access before the unmap, or copy the data out first."),
+    "sleep-in-atomic": ("A call that may sleep inside an atomic mapping section.",
+                        "Use kmap_local_page() (which allows sleeping), or move the call out of the section."),
+    "wrong-context": ("A km_type slot is used in a context it is not reserved for (2.4-2.6.36).",
+                      "Disable interrupts around KM_IRQ*/KM_BOUNCE_READ; use KM_IRQ* in interrupt handlers."),
+    "escape": ("A local mapping is stored outside the function or returned.",
+               "Make sure the code that uses it runs in the same task and releases it in stack order."),
 }
 
 

@@ -57,6 +57,24 @@ class ScanResult:
         return out
 
 
+def tree_version(paths: list[str]) -> tuple[int, int, int] | None:
+    """The kernel version of the first directory in ``paths`` with a top-level Makefile, if any.
+
+    2.6.37 made kmap_atomic a per-CPU stack and its km_type argument meaningless, so the km_type
+    rules apply only to older trees (and to files scanned outside a tree).
+    """
+    for p in paths:
+        mk = os.path.join(p, "Makefile")
+        if os.path.isdir(p) and os.path.isfile(mk):
+            with open(mk, "rb") as f:
+                head = f.read(2048)
+            pairs = re.findall(rb"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)", head, re.M)
+            got = {k.decode(): int(v) for k, v in pairs}
+            if {"VERSION", "PATCHLEVEL"} <= set(got):
+                return got["VERSION"], got["PATCHLEVEL"], got.get("SUBLEVEL", 0)
+    return None
+
+
 def collect_files(paths: list[str]) -> list[str]:
     """The C files under ``paths`` (``.c`` in directories; any file named explicitly), sorted.
 
@@ -99,28 +117,36 @@ def _suppressed(f: Finding, lines: list[bytes]) -> bool:
 def scan_source(path: str, source: bytes, table: ApiTable) -> FileResult:
     """Scan one file's bytes (the worker's unit of work)."""
     res = FileResult(path)
-    if not table.pattern.search(source):
+    if not table.mentions(source):
         return res
     res.mentions = True
-    sf = parse_source(path, source, table.pattern)
+    sf = parse_source(path, source, table.pattern, table.keys)
     res.failures = sf.failures
     own = set(table.apis)
-    # First pass: one-level summaries of the file's static helpers.
+    # First pass: every function with the built-in table, recording one-level summaries of the
+    # file's static helpers on the way.
     summary = Summary()
-    for fn in sf.functions:
-        if fn.static and fn.name not in own:
-            analyse_function(fn, path, table, summary=summary)
-    full = table.with_summaries(summary.apis, summary.may_unmap) if summary.apis or summary.may_unmap else table
-    if summary.apis:
-        # A caller of a helper is worth analysing even where it names no API call itself.
-        sf2 = parse_source(path, source, full.pattern_with(summary.apis))
-        sf = sf2
+    first: dict[int, tuple[list[Finding], str]] = {}
     for fn in sf.functions:
         if fn.name in own:
             continue  # the definition of an API function is not its use
+        first[fn.line] = analyse_function(fn, path, table, sf.irq_handlers.get(fn.name),
+                                          summary=summary if fn.static else None)
+    helpers = {**summary.apis, **summary.may_unmap}
+    full = table
+    if helpers:
+        # Second pass, only for the functions that call a summarised helper.
+        full = table.with_summaries(summary.apis, summary.may_unmap)
+        calls = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(helpers)) + rb")\s*\(")
+        sf.add_callers(calls)
+    for fn in sf.functions:
+        if fn.name in own:
+            continue
         res.functions += 1
-        irq = sf.irq_handlers.get(fn.name)
-        findings, status = analyse_function(fn, path, full, irq)
+        if fn.line in first and not (helpers and calls.search(fn.body.text)):
+            findings, status = first[fn.line]
+        else:
+            findings, status = analyse_function(fn, path, full, sf.irq_handlers.get(fn.name))
         if status == "budget":
             res.budget.append((fn.name, fn.line))
         for f in findings:
@@ -169,6 +195,12 @@ def scan_paths(paths: list[str], table: ApiTable | None = None, jobs: int = 1,
     """Scan every C file under ``paths`` with ``jobs`` processes; ``progress(done, total)`` after each file."""
     table = table or builtin_table()
     files = collect_files(paths)
+    version = tree_version(paths)
+    if version is not None and version >= (2, 6, 37) and not table.km_type_ignored:
+        import copy
+
+        table = copy.copy(table)
+        table.km_type_ignored = True
     res = ScanResult(files=len(files))
     for i, fr in enumerate(_results(files, table, jobs), 1):
         res.files_parsed += fr.mentions

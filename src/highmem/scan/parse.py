@@ -74,6 +74,15 @@ class SourceFile:
     failures: list[tuple[str, int]] = field(default_factory=list)
     irq_handlers: dict[str, int] = field(default_factory=dict)
     lines: list[bytes] = field(default_factory=list)
+    others: list[Node] = field(default_factory=list)
+
+    def add_callers(self, names: re.Pattern[bytes]) -> None:
+        """Also keep the functions that did not name the API but match ``names`` (callers of helpers)."""
+        for c in self.others:
+            if names.search(c.child_by_field_name("body").text):
+                _keep(self, c, names)
+        self.others = []
+        self.functions.sort(key=lambda f: f.line)
 
 
 _IRQ_REGISTER = re.compile(
@@ -121,7 +130,18 @@ def _errors_touching(node: Node, names: re.Pattern[bytes]) -> bool:
     return False
 
 
-def parse_source(path: str, source: bytes, names: re.Pattern[bytes]) -> SourceFile:
+def _keep(sf: SourceFile, c: Node, names: re.Pattern[bytes]) -> None:
+    body = c.child_by_field_name("body")
+    name = _function_name(c)
+    if name is None or _errors_touching(body, names):
+        sf.failures.append((name or "?", c.start_point[0] + 1))
+        return
+    static = any(ch.type == "storage_class_specifier" and ch.text == b"static" for ch in c.children)
+    sf.functions.append(Function(name, c, body, _params(c), static, c.start_point[0] + 1,
+                                 body.end_point[0] + 1, body.end_point[1], ""))
+
+
+def parse_source(path: str, source: bytes, names: re.Pattern[bytes], quick: tuple[bytes, ...] = (b"",)) -> SourceFile:
     """Parse ``source`` and keep the functions whose text matches ``names`` (the mapping API).
 
     Called by the scan driver once per file; ``names`` is the wrapper table's regular expression.
@@ -136,15 +156,13 @@ def parse_source(path: str, source: bytes, names: re.Pattern[bytes]) -> SourceFi
         for c in reversed(n.children):
             if c.type == "function_definition":
                 body = c.child_by_field_name("body")
-                if body is None or not names.search(body.text):
+                if body is None:
                     continue
-                name = _function_name(c)
-                if name is None or _errors_touching(body, names):
-                    sf.failures.append((name or "?", c.start_point[0] + 1))
+                text = body.text
+                if not any(k in text for k in quick) or not names.search(text):
+                    sf.others.append(c)
                     continue
-                static = any(ch.type == "storage_class_specifier" and ch.text == b"static" for ch in c.children)
-                sf.functions.append(Function(name, c, body, _params(c), static, c.start_point[0] + 1,
-                                             body.end_point[0] + 1, body.end_point[1], ""))
+                _keep(sf, c, names)
             elif c.type in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef",
                             "ERROR", "linkage_specification", "declaration_list"):
                 if c.type == "ERROR" and names.search(c.text):

@@ -39,6 +39,7 @@ class Mapping:
     opaque: bool = False
     may_fail: bool = False
     passed: bool = False
+    lazy: bool = False
 
     @property
     def stacked(self) -> bool:
@@ -48,10 +49,16 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Ref:
-    """A value that points into mapping ``mid``; ``derived`` after arithmetic (``addr + off``)."""
+    """A value that points into mapping ``mid``; ``derived`` after arithmetic (``addr + off``).
+
+    ``weak`` marks the result of an unknown call that was given a pointer into the mapping
+    (``next = next_entry(de)``): perhaps a pointer into it, perhaps not.  A weak reference keeps a
+    returned or stored mapping from being called a leak, and is never a use or an unmap argument.
+    """
 
     mid: tuple[int, int]
     derived: bool = False
+    weak: bool = False
 
 
 NULL = "null"

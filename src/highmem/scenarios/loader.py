@@ -26,6 +26,7 @@ from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Zone
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
 from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
+from highmem.scenarios.names import check_name, name_from_stem
 from highmem.scenarios.ops import OP_FIELDS, to_bytes
 
 __all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
@@ -46,51 +47,71 @@ _ADDR_FIELDS = {"addr", "dst", "src"}
 _KIND_TEXT = {"addr": "an address", "bh": "a buffer_head", "flags": "saved flags"}
 #: Upper bounds that keep every accepted scenario finite and in memory.
 MAX_STEPS = 10_000_000
+#: Bytes one load, store or copy moves.
 MAX_ACCESS = 16 << 20
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+#: Bytes every load, store and copy of a scenario may move in one schedule, counting repeat counts and
+#: each interrupt's and softirq's arrivals (its ``max`` plus the raise operations that name it).
+MAX_MOVED = 64 << 20
+#: Levels of ``repeat`` inside ``repeat``.
+MAX_NESTING = 16
+#: Bytes of a scenario file.
+MAX_SCENARIO_BYTES = 8 << 20
+#: String fields of operations that name something (checked as names; see highmem.scenarios.names).
+_NAME_FIELDS = _STR_FIELDS - {"type", "rw"}
 
 
 class _Lines:
-    """Finds the line of the n-th ``op =`` of the k-th ``[[kind]]`` table in the raw text."""
+    """Finds the line of the n-th ``op =`` of the k-th ``[[kind]]`` table in the raw text.
+
+    One pass over the text indexes every table header and every ``op =``, so each look-up is
+    constant time and loading stays linear in the size of the file.
+    """
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+        #: kind -> the 1-based line of each [[kind]] header, in order
+        self.tables: dict[str, list[int]] = {}
+        #: (kind, k) -> the 1-based line of each ``op =`` in that table, in order
+        self.ops: dict[tuple[str, int], list[int]] = {}
+        #: (section, key) -> the line of its first assignment; built on first use
+        self.keys: dict[tuple[str, str], int] | None = None
+        header = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_-]+)\s*\]\]")
+        current: tuple[str, int] | None = None
+        for i, line in enumerate(self.lines):
+            m = header.match(line)
+            if m:
+                starts = self.tables.setdefault(m.group(1), [])
+                current = (m.group(1), len(starts))
+                starts.append(i + 1)
+                continue
+            if re.match(r"^\s*\[", line):
+                current = None
+                continue
+            if current is not None and "op" in line:
+                self.ops.setdefault(current, []).extend(i + 1 for _ in re.finditer(r"\bop\s*=", line))
 
     def table(self, kind: str, k: int) -> int | None:
-        pat = re.compile(r"^\s*\[\[\s*" + re.escape(kind) + r"\s*\]\]")
-        seen = 0
-        for i, line in enumerate(self.lines):
-            if pat.match(line):
-                if seen == k:
-                    return i + 1
-                seen += 1
-        return None
+        starts = self.tables.get(kind, [])
+        return starts[k] if k < len(starts) else None
 
     def op(self, kind: str, k: int, n: int) -> int | None:
-        start = self.table(kind, k)
-        if start is None:
-            return None
-        seen = 0
-        for i in range(start, len(self.lines)):
-            line = self.lines[i]
-            if re.match(r"^\s*\[", line) and i + 1 > start:
-                break
-            for _ in re.finditer(r"\bop\s*=", line):
-                if seen == n:
-                    return i + 1
-                seen += 1
-        return None
+        found = self.ops.get((kind, k), [])
+        return found[n] if n < len(found) else None
 
     def key(self, section: str, key: str) -> int | None:
-        in_section = section == ""
-        for i, line in enumerate(self.lines):
-            s = line.strip()
-            if s.startswith("["):
-                in_section = s.strip("[] ") == section
-                continue
-            if in_section and re.match(r"^" + re.escape(key) + r"\s*=", s):
-                return i + 1
-        return None
+        if self.keys is None:
+            self.keys = {}
+            section_now = ""
+            assign = re.compile(r"^([^\s=\[]+)\s*=")
+            for i, line in enumerate(self.lines):
+                s = line.strip()
+                if s.startswith("["):
+                    section_now = s.strip("[] ")
+                    continue
+                m = assign.match(s)
+                if m:
+                    self.keys.setdefault((section_now, m.group(1).strip("\"'")), i + 1)
+        return self.keys.get((section, key))
 
 
 class _Ctx:
@@ -109,7 +130,11 @@ def load_toml(path: str | Path) -> Scenario:
     """Load and fully check the TOML scenario at ``path``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+        if len(raw) > MAX_SCENARIO_BYTES:
+            raise HighmemError(f"scenario file {str(p)!r} is larger than the limit of {MAX_SCENARIO_BYTES} bytes")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise HighmemError(f"scenario file {str(p)!r} does not exist: name a built-in or an existing file") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -121,11 +146,17 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
     """Parse and check scenario ``text``; ``where`` names it in errors."""
     lines = _Lines(text)
     cx = _Ctx(where, lines)
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise cx.fail(None, f"the scenario is {len(text)} characters long, more than the limit of "
+                      f"{MAX_SCENARIO_BYTES}")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise cx.fail(int(m.group(1)) if m else None, f"TOML syntax error: {e}") from None
+    except RecursionError:
+        raise cx.fail(None, "its arrays or tables are nested too deeply to read (the limit of repeat nesting "
+                      f"is {MAX_NESTING})") from None
     for key in doc:
         if key not in _TOP:
             raise cx.fail(lines.key("", key) or _find_header(lines, key),
@@ -135,8 +166,11 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         if key not in _SCENARIO_KEYS:
             raise cx.fail(lines.key("scenario", key), f"unknown field {key!r} in [scenario]: "
                           f"allowed are {', '.join(sorted(_SCENARIO_KEYS))}")
-    name = head.get("name", Path(where).stem)
+    name = head.get("name", None)
+    if name is None:
+        name = name_from_stem(Path(where).stem)
     _want(cx, lines.key("scenario", "name"), "[scenario] name", name, str)
+    _name(cx, lines.key("scenario", "name"), "[scenario] name", name)
     expect_kinds = head.get("expect", [])
     if expect_kinds == "clean":
         expect_kinds = []
@@ -185,8 +219,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
     pages = _table(cx, doc, "pages")
     for pname, spec in pages.items():
         line = lines.key("pages", pname)
-        if not _NAME_RE.match(pname):
-            raise cx.fail(line, f"page name {pname!r} is not a plain name")
+        _name(cx, line, "page name", pname)
         if isinstance(spec, str):
             spec = {"zone": spec}
         if not isinstance(spec, dict):
@@ -223,6 +256,8 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             _want(cx, line, f"[[device]] {k}", v, _DEVICE_KEYS[k])
         if "name" not in dv:
             raise cx.fail(line, "[[device]] needs a name")
+        _name(cx, line, "[[device]] name", dv["name"])
+        _name(cx, line, f"device {dv['name']} irq", dv.get("irq", "ide0"), reserved=True)
         spec = DeviceSpec(dv["name"], dv.get("blocks", 64), dv.get("block_size", 1024), dv.get("bounce_pfn", 4095),
                           dv.get("irq", "ide0"), dv.get("cpu", 0), alloc_fails=dv.get("alloc_fails", False),
                           read_km_type=dv.get("read_km_type", "KM_BOUNCE_READ"))
@@ -271,6 +306,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
                     raise cx.fail(line, f"[[{kind}]] needs a {req}")
             cname = t["name"]
             _want(cx, line, f"[[{kind}]] name", cname, str)
+            _name(cx, line, f"[[{kind}]] name", cname, reserved=True)
             if cname in names:
                 raise cx.fail(line, f"context name {cname!r} is used twice: names must be unique")
             names.add(cname)
@@ -298,6 +334,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             sc.contexts.append(ContextSpec(kind, cname, cpu, ops=ops, max=mx, sa_interrupt=sa, line=line))
     if not any(c.kind == "task" for c in sc.contexts):
         raise cx.fail(None, "a scenario needs at least one [[task]]")
+    _check_moved(cx, sc.contexts)
     for i, ex in enumerate(_array(cx, doc, "expect")):
         line = lines.table("expect", i)
         for k in ex:
@@ -336,6 +373,13 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         sc.expect_blocks.append(ExpectBlockSpec(dev.name, blk, off, data))
     sc.digest = sc.compute_digest()
     return sc
+
+
+def _name(cx: _Ctx, line: int | None, what: str, value: Any, reserved: bool = False) -> None:
+    try:
+        check_name(what, value, reserved=reserved)
+    except HighmemError as e:
+        raise cx.fail(line, str(e)) from None
 
 
 def _find_header(lines: _Lines, key: str) -> int | None:
@@ -381,9 +425,53 @@ def _static_steps(ops: list[Any]) -> int:
     return total
 
 
+def _moved(ops: list[Any]) -> int:
+    """Bytes one run of ``ops`` loads, stores and copies (repeats counted); ``ops`` are checked."""
+    total = 0
+    for op in ops:
+        name = op["op"]
+        if name == "store":
+            total += len(to_bytes(op["data"], "store data")) * op.get("repeat", 1)
+        elif name == "load":
+            total += op["size"] if "size" in op else len(to_bytes(op["expect"], "load expect"))
+        elif name == "copy":
+            total += op.get("size", 4096)
+        elif name == "repeat":
+            total += op["count"] * _moved(op["ops"])
+    return total
+
+
+def _raises(ops: list[Any], into: dict[tuple[str, str], int], times: int = 1) -> None:
+    """Count, into ``into``, the raise_irq/raise_softirq operations of one run of ``ops``."""
+    for op in ops:
+        name = op["op"]
+        if name == "raise_irq":
+            into[("irq", op["irq"])] = into.get(("irq", op["irq"]), 0) + times
+        elif name == "raise_softirq":
+            into[("softirq", op["softirq"])] = into.get(("softirq", op["softirq"]), 0) + times
+        elif name == "repeat":
+            _raises(op["ops"], into, times * op["count"])
+
+
+def _check_moved(cx: _Ctx, contexts: list[ContextSpec]) -> None:
+    """Refuse a scenario whose schedules would move more than :data:`MAX_MOVED` bytes."""
+    raised: dict[tuple[str, str], int] = {}
+    for c in contexts:
+        _raises(c.ops or [], raised)
+    total = 0
+    for c in contexts:
+        runs = 1 if c.kind == "task" else c.max + raised.get((c.kind, c.name), 0)
+        moved = _moved(c.ops or []) * runs
+        total += moved
+        if total > MAX_MOVED:
+            raise cx.fail(c.line, f"the scenario moves at least {total} bytes per schedule (loads, stores and "
+                          f"copies, repeats counted; {c.kind} {c.name} alone {moved} in {runs} run(s)), more than "
+                          f"the limit of {MAX_MOVED}")
+
+
 def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: dict[str, str],
                pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int,
-               devices: dict[str, Any]) -> None:
+               devices: dict[str, Any], depth: int = 0) -> None:
     for op in ops:
         line = cx.lines.op(kind, k, counter[0])
         counter[0] += 1
@@ -407,6 +495,8 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
                     raise cx.fail(line, f"{name} {f} must not be negative")
             elif f in _STR_FIELDS:
                 _want(cx, line, f"{name} {f}", v, str)
+                if f in _NAME_FIELDS:
+                    _name(cx, line, f"{name} {f}", v)
             elif f in _ADDR_FIELDS:
                 _want(cx, line, f"{name} {f}", v, (str, int))
                 if isinstance(v, str) and v not in env:
@@ -421,6 +511,16 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
                     raise cx.fail(line, str(e)) from None
                 if not b:
                     raise cx.fail(line, f"{name} {f} is empty: give at least one byte")
+        if name == "repeat":
+            # The body first: everything below may look into it.
+            if not isinstance(op["ops"], list):
+                raise cx.fail(line, "repeat ops must be an array of operations")
+            if depth + 1 > MAX_NESTING:
+                raise cx.fail(line, f"repeat is nested {depth + 1} deep: the limit is {MAX_NESTING} levels")
+            # A body that runs no time binds nothing the operations after it could use.
+            body_env = env if op["count"] > 0 else dict(env)
+            _check_ops(cx, kind, k, op["ops"], counter, body_env, pages, km_names, declared, ncpu, devices,
+                       depth + 1)
         if "page" in op and op["page"] not in pages:
             raise cx.fail(line, f"{name} names page {op['page']!r}, which [pages] does not define")
         if "type" in op and op["type"] not in km_names:
@@ -473,10 +573,6 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             raise cx.fail(line, f"raise_softirq names softirq {op['softirq']!r}, which no [[softirq]] declares")
         if kind != "task" and name in ("schedule", "sleep", "exit"):
             pass  # legal to write: the kernel BUGs, and the checker reports it
-        if name == "repeat":
-            if not isinstance(op["ops"], list):
-                raise cx.fail(line, "repeat ops must be an array of operations")
-            _check_ops(cx, kind, k, op["ops"], counter, env, pages, km_names, declared, ncpu, devices)
         if name == "submit_bh":
             dev = devices.get(op["device"])
             if dev is None:
@@ -541,6 +637,17 @@ def load_python(spec: str) -> Scenario:
         raise HighmemError(f"Python scenario {spec!r}: {func}() must return a highmem.scenarios.Scenario")
     sc.python = True
     sc.source = spec
+    try:
+        check_name("scenario name", sc.name)
+        for pg in sc.pages:
+            check_name("page name", pg.name)
+        for c in sc.contexts:
+            check_name(f"{c.kind} name", c.name, reserved=True)
+        for d in sc.devices:
+            check_name("device name", d.name)
+            check_name(f"device {d.name} irq", d.irq, reserved=True)
+    except HighmemError as e:
+        raise HighmemError(f"Python scenario {spec!r}: {e}") from None
     for c in sc.contexts:
         if c.fn is None and c.ops is None:
             raise HighmemError(f"Python scenario {spec!r}: context {c.name} has neither fn nor ops")

@@ -8,16 +8,27 @@ with the same seed (same counts, same first schedules, same shrunk
 schedules).
 
 A worker rebuilds the scenario from its source (a built-in name, a TOML
-file or a Python scenario) and checks the digest, so it explores exactly
-what the parent loaded.  A chunk whose worker dies is retried once on a
-fresh pool; what still fails is reported as ``unexplored`` ranges.
+file or a Python scenario, resolved to an absolute path before it is sent)
+and checks the digest, so it explores exactly what the parent loaded.
+
+A chunk is a state machine: *pending* -> *running* -> *done*, or -> *failed*
+when its worker is lost.  A failed chunk is run again on a fresh pool (on
+Dask, as a new task: ``pure=False`` gives every submission its own key, so
+the scheduler cannot answer from a cached failure); what fails there too is
+run once more alone, on a pool of its own, so that it is never blamed for
+another chunk's dead worker.  A chunk that still fails is *lost*: its range
+is reported in ``unexplored`` with the cause (the signal or exit status of
+the worker, or Dask's reason), and the command exits 3 ("incomplete").
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from highmem.errors import HighmemError, SimulatorError
@@ -25,7 +36,20 @@ from highmem.kernel.config import KernelConfig
 from highmem.scenarios.model import Scenario
 from highmem.sim.engine import RunResult
 
-__all__ = ["ChunkRunner", "load_for_worker", "run_chunk"]
+__all__ = ["ChunkRunner", "load_for_worker", "run_chunk", "process_pool", "dask_executor", "available_cpus",
+           "DASK_CONNECT_TIMEOUT", "DASK_WORKER_WAIT", "MAX_JOBS"]
+
+#: Seconds to reach a dask scheduler and complete its handshake.
+DASK_CONNECT_TIMEOUT = 10.0
+#: Seconds to wait for a first worker to join a dask scheduler that has none.
+DASK_WORKER_WAIT = 30.0
+#: Seconds without any chunk finishing after which the scheduler's health is checked again.
+_POLL = 1.0
+#: More worker processes than this are refused even with --force-jobs.
+MAX_JOBS = 256
+
+#: Executor factory: the number of workers wanted -> a concurrent.futures-style executor.
+MakeExecutor = Callable[[int], Any]
 
 
 def load_for_worker(source: str) -> Scenario:
@@ -35,6 +59,17 @@ def load_for_worker(source: str) -> Scenario:
     if source.startswith("builtin:"):
         return load_builtin(source[len("builtin:"):])
     return load_scenario_file(source)
+
+
+def worker_source(source: str) -> str:
+    """``source`` as a worker in another directory (or on another host) can load it: file paths
+    made absolute, built-ins and ``module:function`` names unchanged."""
+    if source.startswith("builtin:"):
+        return source
+    target, sep, func = source.partition(":")
+    if target.endswith((".toml", ".py")):
+        return str(Path(target).resolve()) + sep + func
+    return source
 
 
 def run_chunk(source: str, digest: str, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int,
@@ -52,67 +87,97 @@ def run_chunk(source: str, digest: str, cfg: KernelConfig, strategy: str, seed: 
 class ChunkRunner:
     """A ``runner`` for :func:`highmem.sim.explore.explore` over an executor.
 
-    ``make_executor()`` returns a ``concurrent.futures``-style executor (a
-    ProcessPoolExecutor, or ``dask.distributed.Client.get_executor()``).
-    ``progress(done, total)`` is called as chunks finish.
+    ``make_executor(workers)`` returns a ``concurrent.futures``-style executor (a
+    ProcessPoolExecutor, or ``dask.distributed.Client.get_executor(pure=False)``).
+    ``progress(done)`` is called as chunks finish.  After a run, ``unexplored`` holds the lost
+    ranges and ``causes`` why each was lost.
     """
 
-    def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: Callable[[], Any], workers: int,
-                 progress: Callable[[int], None] | None = None, retry: bool = True) -> None:
+    def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: MakeExecutor, workers: int,
+                 progress: Callable[[int], None] | None = None, retry: bool = True,
+                 alive: Callable[[], str | None] | None = None) -> None:
         if not sc.source:
             raise HighmemError(f"scenario {sc.name} has no source a worker could load it from")
         self.sc = sc
+        self.source = worker_source(sc.source)
         self.cfg = cfg
         self.make_executor = make_executor
         self.workers = workers
         self.progress = progress
         self.retry = retry
+        #: None while the cluster is usable, else why it is not (Dask: the scheduler went away).
+        self.alive = alive
         self.unexplored: list[tuple[int, int]] = []
+        self.causes: dict[tuple[int, int], str] = {}
+        self._done = 0
 
     def _chunks(self, start: int, stop: int) -> list[tuple[int, int]]:
         n = stop - start
         size = max(1, -(-n // (self.workers * 4)))
         return [(a, min(stop, a + size)) for a in range(start, stop, size)]
 
-    def _run(self, ex: Any, chunks: list[tuple[int, int]], args: tuple[Any, ...]
-             ) -> tuple[dict[tuple[int, int], list[tuple[int, RunResult]]], list[tuple[int, int]]]:
-        futs = {ex.submit(run_chunk, self.sc.source, self.sc.digest, self.cfg, *args, a, b): (a, b)
-                for a, b in chunks}
+    def _run(self, chunks: list[tuple[int, int]], workers: int, args: tuple[Any, ...]
+             ) -> tuple[dict[tuple[int, int], list[tuple[int, RunResult]]], dict[tuple[int, int], str]]:
+        """One attempt of ``chunks`` on a fresh executor: (results, {failed chunk: cause})."""
+        ex = self.make_executor(workers)
         done: dict[tuple[int, int], list[tuple[int, RunResult]]] = {}
-        failed: list[tuple[int, int]] = []
-        for fut in cf.as_completed(futs):
-            rng = futs[fut]
-            try:
-                done[rng] = fut.result()
-            except Exception as e:
-                if _is_user_error(e):
-                    raise
-                if not _is_lost_worker(e):
-                    raise SimulatorError(f"schedules {rng[0]} to {rng[1] - 1} failed in a worker: "
-                                         f"{type(e).__name__}: {e}") from e
-                failed.append(rng)
-                continue
-            if self.progress is not None:
-                self.progress(sum(b - a for a, b in done))
-        return done, sorted(failed)
+        failed: dict[tuple[int, int], str] = {}
+        try:
+            futs = {ex.submit(run_chunk, self.source, self.sc.digest, self.cfg, *args, a, b): (a, b)
+                    for a, b in chunks}
+            pending = set(futs)
+            while pending:
+                finished, pending = cf.wait(pending, timeout=_POLL, return_when=cf.FIRST_COMPLETED)
+                if not finished:
+                    self._check_alive()
+                    continue
+                for fut in finished:
+                    rng = futs[fut]
+                    try:
+                        done[rng] = fut.result()
+                    except Exception as e:
+                        if _is_user_error(e):
+                            raise
+                        if not _is_lost_worker(e):
+                            raise SimulatorError(f"schedules {rng[0]} to {rng[1] - 1} failed in a worker: "
+                                                 f"{type(e).__name__}: {e}") from e
+                        self._check_alive()
+                        failed[rng] = _cause(ex, e)
+                        continue
+                    self._done += rng[1] - rng[0]
+                    if self.progress is not None:
+                        self.progress(self._done)
+        except BaseException:
+            # Ctrl-C, a user error or a dead scheduler: stop every worker now, wait for none.
+            _kill(ex)
+            raise
+        _shutdown(ex)
+        return done, failed
+
+    def _check_alive(self) -> None:
+        why = self.alive() if self.alive is not None else None
+        if why is not None:
+            raise HighmemError(why)
 
     def __call__(self, strategy: str, seed: int, depth: int, k: int, start: int, stop: int
                  ) -> Iterator[tuple[int, RunResult]]:
         args = (strategy, seed, depth, k)
-        chunks = self._chunks(start, stop)
-        ex = self.make_executor()
-        try:
-            done, failed = self._run(ex, chunks, args)
-        finally:
-            _shutdown(ex)
+        self._done = 0
+        done, failed = self._run(self._chunks(start, stop), self.workers, args)
         if failed and self.retry:
-            ex = self.make_executor()
-            try:
-                again, failed = self._run(ex, failed, args)
-            finally:
-                _shutdown(ex)
+            # A lost worker breaks its whole pool: every chunk it held fails with it, so all run again.
+            again, failed = self._run(sorted(failed), self.workers, args)
             done.update(again)
-        self.unexplored = failed
+        if failed and self.retry:
+            # Still failing: each alone, so a chunk is lost only when its own worker dies.
+            alone: dict[tuple[int, int], str] = {}
+            for rng in sorted(failed):
+                again, lost = self._run([rng], 1, args)
+                done.update(again)
+                alone.update(lost)
+            failed = alone
+        self.unexplored = sorted(failed)
+        self.causes = dict(failed)
         for rng in sorted(done):
             yield from done[rng]
 
@@ -127,6 +192,27 @@ def _is_lost_worker(e: BaseException) -> bool:
             or type(e).__name__ in ("KilledWorker", "CommClosedError", "FutureCancelledError"))
 
 
+def _cause(ex: Any, e: BaseException) -> str:
+    """Why a chunk's worker was lost, in the words of the OS (signal, exit status) or of Dask."""
+    procs = getattr(ex, "_processes", None) or {}
+    for _pid, p in sorted(procs.items()):
+        if p.exitcode is None:
+            p.join(2.0)  # the pool noticed the death before the OS reported its status
+    for pid, p in sorted(procs.items()):
+        code = p.exitcode
+        if code is None or code == -signal.SIGTERM:
+            continue  # still running, or stopped by the pool itself after the first death
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"worker process {pid} was killed by {name}"
+        return f"worker process {pid} exited with status {code}"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 def _shutdown(ex: Any) -> None:
     shutdown = getattr(ex, "shutdown", None)
     if shutdown is not None:
@@ -136,25 +222,130 @@ def _shutdown(ex: Any) -> None:
             pass
 
 
-def process_pool(jobs: int) -> Callable[[], Any]:
-    """An executor factory for ``jobs`` local worker processes."""
+def _kill(ex: Any) -> None:
+    """Stop an executor at once: terminate worker processes, cancel what has not started."""
+    # shutdown() forgets the processes, so take them first.
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:  # pragma: no cover - already gone
+            pass
+    try:
+        ex.shutdown(wait=False, cancel_futures=True)
+    except Exception:  # pragma: no cover - a broken pool may refuse
+        pass
+    for p in procs:
+        try:
+            p.join(1.0)
+            if p.is_alive():
+                p.kill()
+        except Exception:  # pragma: no cover - already gone
+            pass
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C goes to the whole process group: the parent handles it and stops the workers, so a
+    # worker must not print its own KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def process_pool(jobs: int) -> MakeExecutor:
+    """An executor factory for at most ``jobs`` local worker processes."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    return lambda: cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    return lambda n: cf.ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=ctx, initializer=_ignore_sigint)
 
 
-def dask_executor(address: str, timeout: float = 10.0) -> tuple[Callable[[], Any], int, Any]:
-    """(executor factory, worker count, client) for the dask scheduler at ``address``."""
+def dask_executor(address: str, timeout: float | None = None, wait: float | None = None
+                  ) -> tuple[MakeExecutor, int, Any]:
+    """(executor factory, worker count, client) for the dask scheduler at ``address``.
+
+    Connecting (and the scheduler's handshake) is bounded by ``timeout`` seconds (default
+    :data:`DASK_CONNECT_TIMEOUT`); a scheduler without workers is waited for ``wait`` seconds
+    (default :data:`DASK_WORKER_WAIT`), then refused with one sentence.
+    """
+    timeout = DASK_CONNECT_TIMEOUT if timeout is None else timeout
+    wait = DASK_WORKER_WAIT if wait is None else wait
     try:
         from distributed import Client
     except ImportError:
         raise HighmemError("--executor dask needs dask.distributed: pip install 'highmem[dask]'") from None
+    _probe(address, timeout)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
         raise HighmemError(f"cannot reach the dask scheduler at {address}: {e}") from None
     except Exception as e:
         raise HighmemError(f"cannot use the dask scheduler at {address}: {type(e).__name__}: {e}") from None
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    return client.get_executor, workers, client
+    try:
+        try:
+            client.wait_for_workers(1, timeout=wait)
+        except TimeoutError:
+            raise HighmemError(f"the dask scheduler at {address} has no workers: none joined within {wait:g} s "
+                               "(start some with `dask worker " + address + "`)") from None
+        except Exception as e:
+            raise HighmemError(f"cannot use the dask scheduler at {address}: {type(e).__name__}: {e}") from None
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+    except BaseException:
+        _close_client(client)
+        raise
+    return (lambda n: client.get_executor(pure=False)), workers, client
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Ask the scheduler at ``address`` who it is, every step bounded by ``timeout`` seconds.
+
+    ``Client(timeout=...)`` bounds the TCP connect but not the handshake after it, so an address
+    that accepts connections and never answers would hang the client for ever.
+    """
+    import asyncio
+
+    async def identity() -> Any:
+        from distributed.comm import connect
+
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 1)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(identity())
+    except TimeoutError:
+        raise HighmemError(f"the dask scheduler at {address} did not answer within {timeout:g} s: nothing there "
+                           "speaks the dask protocol, or it is overloaded") from None
+    except (OSError, EOFError) as e:
+        raise HighmemError(f"cannot reach the dask scheduler at {address}: {e}") from None
+    except Exception as e:
+        raise HighmemError(f"cannot use the dask scheduler at {address}: {type(e).__name__}: {e}") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise HighmemError(f"{address} answered, but not as a dask scheduler")
+
+
+def dask_alive(client: Any, address: str) -> Callable[[], str | None]:
+    """A health check for :class:`ChunkRunner`: None while ``client`` is connected."""
+    def alive() -> str | None:
+        status = getattr(client, "status", "running")
+        if status in ("running", "connecting"):
+            return None
+        return (f"the dask scheduler at {address} went away during the run (client {status}): the exploration "
+                "was not finished")
+    return alive
+
+
+def _close_client(client: Any) -> None:
+    try:
+        client.close(timeout=2)
+    except Exception:  # pragma: no cover - a dead scheduler may refuse
+        pass

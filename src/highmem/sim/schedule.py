@@ -24,32 +24,48 @@ from typing import Any
 
 from highmem.errors import HighmemError
 
-__all__ = ["SCHEDULE_FORMAT", "SCHEDULE_VERSION", "save_schedule", "load_schedule"]
+__all__ = ["SCHEDULE_FORMAT", "SCHEDULE_VERSION", "save_schedule", "schedule_text", "load_schedule"]
 
 SCHEDULE_FORMAT = "highmem-schedule"
 SCHEDULE_VERSION = 1
+#: Bytes of a schedule file (a shrunk schedule is a few kB; a long unshrunk one well under 1 MB).
+MAX_SCHEDULE_BYTES = 16 << 20
 
 
 def save_schedule(path: str | Path, data: dict[str, Any]) -> None:
-    """Write a schedule file (``data`` without the format header)."""
+    """Write a schedule file (``data`` without the format header), atomically: to a temporary name
+    that is renamed when complete, so an interrupted write never leaves half a schedule."""
+    from highmem.report.output import write_text
+
+    write_text(path, schedule_text(data), "schedule file")
+
+
+def schedule_text(data: dict[str, Any]) -> str:
+    """The text of a schedule file holding ``data``."""
     doc = {"format": SCHEDULE_FORMAT, "version": SCHEDULE_VERSION, **data}
     choices = doc.pop("choices")
     text = json.dumps(doc, indent=2)
     # One choice per line keeps long schedules readable.
     lines = ",\n    ".join(json.dumps(c) for c in choices)
     body = f'"choices": [\n    {lines}\n  ]' if choices else '"choices": []'
-    Path(path).write_text(text[:-2] + ",\n  " + body + "\n}\n", encoding="utf-8")
+    return text[:-2] + ",\n  " + body + "\n}\n"
 
 
 def load_schedule(path: str | Path) -> dict[str, Any]:
     """Read and check a schedule file."""
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        with open(p, "rb") as f:
+            raw = f.read(MAX_SCHEDULE_BYTES + 1)
+        if len(raw) > MAX_SCHEDULE_BYTES:
+            raise HighmemError(f"schedule file {str(p)!r} is larger than the limit of {MAX_SCHEDULE_BYTES} bytes")
+        doc = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise HighmemError(f"schedule file {str(p)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise HighmemError(f"schedule file {str(p)!r} is not a JSON schedule: {e}") from None
+    except RecursionError:
+        raise HighmemError(f"schedule file {str(p)!r} is not a JSON schedule: it is nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != SCHEDULE_FORMAT:
         raise HighmemError(f"{str(p)!r} is not a highmem schedule (no \"format\": \"{SCHEDULE_FORMAT}\")")
     v = doc.get("version")

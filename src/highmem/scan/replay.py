@@ -1,0 +1,152 @@
+"""Static findings replayed on the model: each finding becomes a scenario of its path.
+
+For a finding, :func:`scenario_text` writes a TOML scenario (the format of
+:mod:`highmem.scenarios`, loaded back through its public loader so an invalid one is never
+written) whose task does what the reported path does: its maps, its unmaps, the accesses through
+the addresses and the sleeping call, on the profile of the mapping's kind (``linux-5.11`` for
+local maps, ``linux-2.6.37`` for stack ``kmap_atomic``, ``linux-2.4`` for ``km_type`` slots), with
+an interrupt or a second task where the consequence needs one to show.  ``highmem check`` on it
+gives the corresponding dynamic finding (:data:`DYNAMIC`).
+
+Departure from a faithful replay: the path is reduced to its mapping events; the bytes stored
+and loaded are the scenario's own, not the kernel function's data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from highmem.scan.diagnostics import Finding
+
+__all__ = ["scenario_text", "write_scenarios", "DYNAMIC", "replay_kind", "has_replay"]
+
+#: Static rule -> the dynamic finding kinds `highmem check` reports for its replay.
+DYNAMIC = {
+    "unmap-order": ["unmap-order"],
+    "kmap-leak": ["slot-in-use"],
+    "wrong-unmap": ["kernel-bug"],
+    "double-unmap": ["kernel-bug"],
+    "use-after-unmap": ["page-fault"],
+    "sleep-in-atomic": ["sleep-in-atomic"],
+    "wrong-context": ["stale-access"],
+}
+
+_PROFILE = {"local": "linux-5.11", "atomic": "linux-2.6.37", "kmtype": "linux-2.4", "pkmap": "linux-5.11"}
+
+
+def replay_kind(f: Finding) -> str:
+    """The mapping kind a finding is about, read from its notes and message (``local`` by default)."""
+    text = " ".join([f.message] + [n.message for n in f.notes])
+    if re.search(r"\bKM_[A-Z_0-9]+", text):
+        return "kmtype"
+    if "kmap_atomic" in text:
+        return "atomic"
+    if re.search(r"\bwith kmap\(\)", text) and f.rule != "wrong-unmap":
+        return "pkmap"
+    return "local"
+
+
+def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
+    """Task ops, interrupt ops, and extra [machine] lines for the finding's path."""
+    mapop = {"local": 'op = "kmap_local_page"', "atomic": 'op = "kmap_atomic", type = "KM_USER0"',
+             "kmtype": 'op = "kmap_atomic", type = "KM_USER0"', "pkmap": 'op = "kmap"'}[kind]
+    unmap = {"local": 'op = "kunmap_local", addr = "{a}"', "atomic": 'op = "kunmap_atomic", addr = "{a}", '
+             'type = "KM_USER0"', "kmtype": 'op = "kunmap_atomic", addr = "{a}", type = "KM_USER0"',
+             "pkmap": 'op = "kunmap", page = "{p}"'}[kind]
+
+    def m(page: str, var: str) -> str:
+        return f'{{ {mapop}, page = "{page}", as = "{var}" }}'
+
+    def u(var: str, page: str) -> str:
+        return "{ " + unmap.format(a=var, p=page) + " }"
+
+    r = f.rule
+    if r == "unmap-order":
+        return [m("A", "a"), m("B", "b"), '{ op = "store", addr = "b", data = "bb" }', u("a", "A"),
+                '{ op = "load", addr = "b", size = 2, expect = "bb" }', u("b", "B")], [], ""
+    if r == "kmap-leak":
+        # The path runs as a softirq twice: the second run finds the slot the first one leaked
+        # still mapped (a task's leaked local slot is only visible to its next map).
+        return (['{ op = "raise_softirq", softirq = "leaky" }', '{ op = "work", steps = 4 }',
+                 '{ op = "raise_softirq", softirq = "leaky" }', '{ op = "work", steps = 4 }'],
+                [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }'], "softirq")
+    if r == "wrong-unmap":
+        return [m("A", "a"), '{ op = "kunmap", page = "A" }'], [], ""
+    if r == "double-unmap":
+        return [m("A", "a"), u("a", "A"), u("a", "A")], [], ""
+    if r == "use-after-unmap":
+        return [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }', u("a", "A"),
+                '{ op = "load", addr = "a", size = 2 }'], [], ""
+    if r == "sleep-in-atomic":
+        return [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }', '{ op = "schedule" }',
+                '{ op = "load", addr = "a", size = 2, expect = "aa" }', u("a", "A")], [], ""
+    if r == "wrong-context":
+        slot = (re.search(r"\bKM_[A-Z_0-9]+", f.message) or re.search(r"KM_USER0", "KM_USER0"))
+        s = slot.group() if slot else "KM_USER0"
+        task = ['{ op = "work", steps = 30 }', f'{{ op = "kmap_atomic", page = "A", type = "{s}", as = "a" }}',
+                '{ op = "store", addr = "a", data = "task data" }', '{ op = "raise_irq", irq = "irq0" }',
+                '{ op = "work", steps = 4 }',
+                '{ op = "load", addr = "a", size = 9, expect = "task data" }',
+                f'{{ op = "kunmap_atomic", addr = "a", type = "{s}" }}', '{ op = "work", steps = 30 }']
+        irq = [f'{{ op = "kmap_atomic", page = "B", type = "{s}", as = "q" }}',
+               '{ op = "store", addr = "q", data = "interrupt" }',
+               f'{{ op = "kunmap_atomic", addr = "q", type = "{s}" }}']
+        return task, irq, ""
+    raise ValueError(f"rule {r} has no replay")
+
+
+def has_replay(f: Finding) -> bool:
+    """Whether the model shows a consequence of ``f``.
+
+    Not replayed: notes; a sleep in a kmap_local section under a spinlock (the model checks sleeping
+    with atomic kmaps only); ``kunmap_local()`` of a ``kmap()`` address, which the kernel turns into
+    ``kunmap_high()`` (mm/highmem.c ``kmap_high_unmap_local()``), so nothing visible happens at once.
+    """
+    if f.rule not in DYNAMIC:
+        return False
+    if f.rule == "sleep-in-atomic" and ("spinlock is held" in f.message or "interrupts are disabled" in f.message):
+        return False
+    return not (f.rule == "wrong-unmap" and "releases a stack mapping" in f.message)
+
+
+def scenario_text(f: Finding, index: int = 0) -> str | None:
+    """The TOML scenario replaying finding ``f`` (``None`` when :func:`has_replay` says there is none)."""
+    if not has_replay(f):
+        return None
+    kind = replay_kind(f)
+    task, irq, handler = _ops_for(f, kind)
+    name = f"scan-{f.rule}-{index}"
+    where = f"{f.path}:{f.line}:{f.column}"
+    desc = f"Replay of {where} in {f.function}(): {f.message}".replace("\\", "/").replace('"', "'")
+    lines = ["[scenario]", f'name = "{name}"', f'description = "{desc}"',
+             f'reference = "highmem scan finding [highmem-{f.rule}] at {where}"',
+             f"expect = {DYNAMIC[f.rule]!r}".replace("'", '"'), "", "[machine]", f'profile = "{_PROFILE[kind]}"',
+             "cpus = 1", "nr_cpus = 1", 'memory = "2G"', "config = { SMP = false }", "", "[pages]",
+             'A = { fill = "a" }', 'B = { fill = "b" }', "", "[[task]]", 'name = "path"', "cpu = 0", "ops = ["]
+    lines += [f"  {op}," for op in task] + ["]"]
+    if irq:
+        section, hname = ("[[softirq]]", "leaky") if handler == "softirq" else ("[[irq]]", "irq0")
+        lines += ["", section, f'name = "{hname}"', "cpu = 0", "max = 2" if handler else "max = 1", "ops = ["]
+        lines += [f"  {op}," for op in irq] + ["]"]
+    text = "\n".join(lines) + "\n"
+    from highmem.scenarios import load_toml_text
+
+    load_toml_text(text, f"{name}.toml")  # the scenarios layer's own validation
+    return text
+
+
+def write_scenarios(findings: list[Finding], directory: str) -> list[str]:
+    """Write one scenario per warning into ``directory`` (created); returns the file names in order."""
+    from highmem.report.output import write_text
+
+    os.makedirs(directory, exist_ok=True)
+    out = []
+    for i, f in enumerate(findings):
+        text = scenario_text(f, i)
+        if text is None:
+            continue
+        p = os.path.join(directory, f"scan-{i:04d}-{f.rule}.toml")
+        write_text(p, text, "scenario")
+        out.append(p)
+    return out
