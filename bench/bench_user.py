@@ -127,8 +127,38 @@ def bounce_per_step(schedules: int = 10) -> tuple[float, float]:
     return dt / ex.steps, fl
 
 
+def builtin_rates(schedules: int = 100) -> list[tuple[str, float, float, int]]:
+    """(built-in, schedules/s restoring a snapshot, schedules/s booting every schedule, steps/schedule)
+    of a PCT exploration of each built-in on its own profile, CPU time, best of 3."""
+    from highmem.errors import HighmemError
+    from highmem.scenarios import builtin_names
+
+    out = []
+    for name in builtin_names():
+        sc = load_builtin(name)
+        cfg = sc.config()
+        n = max(2, schedules // 30) if name == "bounce-io" else schedules
+        best = {True: float("inf"), False: float("inf")}
+        steps = 0
+        for _ in range(3):
+            for snap in (True, False):
+                t = time.process_time()
+                try:
+                    ex = explore(sc, cfg, strategy="pct", schedules=n, seed=0, do_shrink=False, snapshot=snap)
+                except HighmemError:
+                    break
+                best[snap] = min(best[snap], time.process_time() - t)
+                steps = ex.steps // max(1, ex.schedules)
+        if best[True] < float("inf"):
+            out.append((name, n / best[True], n / best[False], steps))
+    return out
+
+
 def run(quick: bool = False) -> list[Row]:
     rows: list[Row] = []
+    for name, fast, slow, steps in builtin_rates(30 if quick else 100):
+        rows.append(Row(f"{name}: schedules/s (pct, {steps:,} steps/schedule)", f"{fast:,.0f}/s",
+                        f"{slow:,.0f}/s booting each schedule", f"{fast / slow:.2f}x", "(info)"))
     c, y = copy_per_schedule()
     if y is None:
         rows.append(Row("copy-highpage per schedule (explore, pct)", fmt_ns(c * 1e9), "no yardstick",

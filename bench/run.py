@@ -26,6 +26,7 @@ import bench_kmap
 import bench_pct
 import bench_scaling
 import bench_step
+import bench_user
 import floor
 import highmem
 
@@ -37,6 +38,7 @@ BENCHES: tuple[tuple[str, Callable[[], list[floor.Row]], bool], ...] = (
     ("bench_boot", bench_boot.run, False),
     ("bench_step", bench_step.run, False),
     ("bench_pct", bench_pct.run, False),
+    ("bench_user", bench_user.run, False),
     ("bench_jobs", bench_jobs.run, False),
     ("bench_bounce", bench_bounce.run, True),
     ("bench_compare", bench_compare.run, True),

@@ -23,7 +23,9 @@ What is recorded, by kind of object:
   value of every entry written after the snapshot.
 
 Objects shared by every machine (profiles, configurations, scenarios) are
-not recorded: nothing in a run may change them.  An object of a kind the
+not recorded: nothing in a run may change them; nor are instances of classes
+that declare ``__snapshot__ = "cache"`` (deterministic caches, valid after a
+restore).  An object of a kind the
 snapshot cannot restore (a greenlet, a generator, a file) makes
 :class:`Snapshot` raise :class:`SnapshotUnsupported`; the explorer then boots
 afresh for each schedule, as it did before snapshots existed.
@@ -206,6 +208,8 @@ class Snapshot:
             # A handle: (mem_map, pfn) never change; the struct page it names lives in mem_map.
             stack.append(o.mem_map)
             return
+        if getattr(t, "__snapshot__", None) == "cache":
+            return  # a deterministic cache, valid across restores: left as it is
         mod = t.__module__ or ""
         if not mod.startswith("highmem."):
             raise SnapshotUnsupported(f"an object of type {mod}.{t.__qualname__} cannot be restored in place")

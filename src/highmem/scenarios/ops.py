@@ -165,6 +165,36 @@ def _compile_tracked(sc: Scenario, ctx: ContextSpec, ops: list[dict[str, Any]], 
     return out
 
 
+class _KmType:
+    """A scenario's km type (a name or a number) as the member of the running machine's enum.
+
+    Coerced once per enum rather than on every kmap_atomic; a value the enum
+    lacks is passed on as written, so the primitive reports it where it
+    always did (after its scheduling point).
+    """
+
+    __slots__ = ("value", "enum", "member")
+    #: A cache that may outlive a snapshot's restore (see highmem.snapshot): it depends only on the enum.
+    __snapshot__ = "cache"
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.enum: Any = None
+        self.member: Any = value
+
+    def of(self, m: Machine) -> Any:
+        enum = m.km_type
+        if enum is not self.enum:
+            from highmem.kernel.kmap_types import coerce_km_type
+
+            try:
+                self.member = coerce_km_type(enum, self.value)
+            except HighmemError:
+                self.member = self.value
+            self.enum = enum
+        return self.member
+
+
 def _addr(env: dict[str, Any], v: Any) -> int:
     if isinstance(v, str):
         return env[v]
@@ -175,15 +205,15 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     name = op["op"]
     if name == "kmap_atomic":
         page = pages[op["page"]]
-        t = op["type"]
+        kt = _KmType(op["type"])
         var = op.get("as", op["page"])
 
         def kmap(m: Machine, env: dict[str, Any]) -> None:
-            env[var] = m.kmap_atomic(page, t)
+            env[var] = m.kmap_atomic(page, kt.of(m))
         return kmap
     if name == "kunmap_atomic":
-        a, t = op["addr"], op["type"]
-        return lambda m, env: m.kunmap_atomic(_addr(env, a), t)
+        a, ku = op["addr"], _KmType(op["type"])
+        return lambda m, env: m.kunmap_atomic(_addr(env, a), ku.of(m))
     if name == "store":
         a, off = op["addr"], op.get("offset", 0)
         data = to_bytes(op["data"], "store data") * op.get("repeat", 1)

@@ -16,6 +16,7 @@ module for the kinds).  Step numbers come from the engine (``step_of``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -24,7 +25,7 @@ from highmem.hw.physmem import PAGE_MASK
 from highmem.kernel.machine import Machine
 from highmem.sim.findings import Finding
 
-__all__ = ["Checker", "Mapping"]
+__all__ = ["Checker", "Mapping", "CONTEXT_EVENTS_JUDGED"]
 
 _EMPTY: dict[int, Any] = {}
 
@@ -46,6 +47,13 @@ class Mapping:
         self.clobbered_by: tuple[str, int, int] | None = None
 
 
+#: The context events (``ContextEvent.what``) the checker judges; the engine hands it only these.
+CONTEXT_EVENTS_JUDGED = frozenset({"switch_out", "end"})
+
+#: kmap_lo, kmap_hi of each machine (the span of its kmap slots), computed once per machine.
+_SLOT_SPAN: weakref.WeakKeyDictionary[Machine, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
 class Checker:
     """Observer that turns events into findings; ``findings`` is the de-duplicated list."""
 
@@ -60,11 +68,11 @@ class Checker:
         self.released: dict[str, dict[int, Mapping]] = {}
         #: slot idx -> the mapping its PTE was last set for
         self.slot_owner: dict[int, Mapping] = {}
-        if m.kmap_vaddr:
-            self.kmap_lo: int = min(m.kmap_vaddr)
-            self.kmap_hi: int = max(m.kmap_vaddr) + 4096
-        else:
-            self.kmap_lo = self.kmap_hi = 0
+        span = _SLOT_SPAN.get(m)
+        if span is None:
+            span = _SLOT_SPAN[m] = (min(m.kmap_vaddr), max(m.kmap_vaddr) + 4096) if m.kmap_vaddr else (0, 0)
+        self.kmap_lo: int = span[0]
+        self.kmap_hi: int = span[1]
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.KmapAtomic: self._on_kmap,
             ev.KunmapAtomic: self._on_kunmap,

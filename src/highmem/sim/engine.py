@@ -36,17 +36,17 @@ a kernel BUG, an Oops or an exception in Python scenario code.
 from __future__ import annotations
 
 import sys
-import traceback
+from _thread import get_ident
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from greenlet import greenlet
+from greenlet import GreenletExit, greenlet
 
 from highmem.errors import HighmemError, KernelBUG, Oops, PageFault, SimulatorError
 from highmem.events import ContextEvent
 from highmem.kernel.context import Context, ContextKind
 from highmem.kernel.machine import Machine
-from highmem.sim.checker import Checker
+from highmem.sim.checker import CONTEXT_EVENTS_JUDGED, Checker
 from highmem.sim.findings import Finding
 from highmem.sim.hooks import IPI_NAME, KernelHooks, _TaskExit
 from highmem.sim.workload import Body, IrqSpec, SoftirqSpec, Workload
@@ -72,6 +72,53 @@ class Option(NamedTuple):
 
 
 _HIGHMEM_DIR = __file__.rsplit("/", 2)[0]
+_new = tuple.__new__
+#: ``kind.value`` of every context kind (an enum's ``.value`` is a slow property on the hot path).
+_KIND_VALUE = {k: k.value for k in ContextKind}
+
+
+#: What a pooled worker switches back with when its body returned.
+_DONE = object()
+#: Idle worker greenlets by thread (a greenlet belongs to the thread that made it).
+_POOLS: dict[int, list[greenlet]] = {}
+_POOL_MAX = 64
+
+
+def _pool() -> list[greenlet]:
+    """This thread's idle workers."""
+    p = _POOLS.get(get_ident())
+    if p is None:
+        p = _POOLS[get_ident()] = []
+    return p
+
+
+class _Failed:
+    """What a pooled worker switches back with when its body raised: the exception, re-raised by
+    the engine where a dying greenlet's exception would have surfaced."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _worker(main: greenlet, body: Body, m: Machine) -> None:
+    """A context's greenlet, reused: runs one body to its end, reports to the engine, and waits
+    for the next.  Creating a greenlet per context (and its stack) costs more than a dozen
+    switches; interrupt-heavy scenarios create a thousand per schedule.  Python scenarios keep
+    a greenlet per context (their line guard is per greenlet)."""
+    while True:
+        res: Any = _DONE
+        try:
+            body(m)
+        except _TaskExit:
+            pass
+        except GreenletExit:
+            raise
+        except BaseException as e:  # handed to the engine, which decides what it means
+            res = _Failed(e)
+        body = m = None  # type: ignore[assignment]
+        main, body, m = main.switch(res)
 
 
 class StepBudgetExceeded(Exception):
@@ -93,13 +140,19 @@ class RunResult(NamedTuple):
 
 
 class _Source:
-    __slots__ = ("spec", "fired", "kind", "count")
+    # The spec's fields the options need, copied (the options are computed at most steps).
+    __slots__ = ("spec", "fired", "kind", "count", "name", "cpu", "max", "ready", "is_irq")
 
     def __init__(self, spec: IrqSpec | SoftirqSpec, kind: str) -> None:
         self.spec = spec
         self.kind = kind
         self.fired = 0
         self.count = 0
+        self.name = spec.name
+        self.cpu = spec.cpu
+        self.max = spec.max
+        self.ready: Callable[[], bool] | None = getattr(spec, "ready", None)
+        self.is_irq = kind == "irq"
 
 
 class Simulator(KernelHooks):
@@ -126,6 +179,8 @@ class Simulator(KernelHooks):
         self.stop_reason: str | None = None
         self.contexts: dict[str, Context] = {}
         self.glets: dict[str, greenlet] = {}
+        #: contexts whose pooled worker has not been handed their body yet
+        self._unstarted: dict[str, Body] = {}
         ncpu = len(m.cpus)
         self.runq: list[list[Context]] = [[] for _ in range(ncpu)]
         self.pending_irq: list[list[str]] = [[] for _ in range(ncpu)]
@@ -172,8 +227,14 @@ class Simulator(KernelHooks):
 
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
+        if not self.python_code:
+            # A pooled worker (see _worker): the body is handed over at the context's first resume.
+            pool = _pool()
+            self.glets[ctx.name] = pool.pop() if pool else greenlet(_worker)
+            self._unstarted[ctx.name] = body
+            return
         m = self.m
-        guard = self._line_guard if self.python_code else None
+        guard = self._line_guard
 
         def run() -> None:
             if guard is not None:
@@ -205,8 +266,15 @@ class Simulator(KernelHooks):
         return self._count_lines
 
     def _emit(self, ctx: Context, what: str, detail: str = "") -> None:
-        if self.m.bus.active:
-            self.m.bus.emit(ContextEvent(ctx.cpu, ctx.name, ctx.kind.value, what, detail))
+        bus = self.m.bus
+        if bus.active:
+            if bus.emit is self.checker:
+                # The checker alone: only the context events it judges are built (a direct hook,
+                # as on_access is for loads and stores).
+                if what in CONTEXT_EVENTS_JUDGED:
+                    self.checker._on_context(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
+                return
+            bus.emit(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
 
     # -- options and choices ----------------------------------------------------
     def _deliverable(self, c: int) -> str | None:
@@ -230,16 +298,18 @@ class Simulator(KernelHooks):
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
+        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function).
         opts: list[Option] = []
+        add = opts.append
         m = self.m
         if cur is not None:
-            opts.append(Option("run", cur.cpu, cur.name, cur.data["entity"]))
+            add(_new(Option, ("run", cur.cpu, cur.name, cur.data["entity"])))
             if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur.cpu]:
                 st = m.cpu_state[cur.cpu]
                 if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
                     for t in self.runq[cur.cpu]:
-                        opts.append(Option("run", cur.cpu, t.name, t.name))
+                        add(_new(Option, ("run", cur.cpu, t.name, t.name)))
         for st in m.cpu_state:
             stack = st.stack
             if stack:
@@ -247,38 +317,38 @@ class Simulator(KernelHooks):
                 if top is not cur:
                     spin = top.data.get("spin")
                     if spin is None or spin[0]():
-                        opts.append(Option("run", st.cpu, top.name, top.data["entity"]))
+                        add(_new(Option, ("run", st.cpu, top.name, top.data["entity"])))
             else:
                 for t in self.runq[st.cpu]:
-                    opts.append(Option("run", st.cpu, t.name, t.name))
+                    add(_new(Option, ("run", st.cpu, t.name, t.name)))
             c = st.cpu
             if st.irq_enabled:
                 pend = self.pending_irq[c]
                 if pend and (cur is None or cur.cpu != c):
                     for name in pend:
                         if name not in self.in_progress[c]:
-                            opts.append(Option("irq", c, name, name))
+                            add(_new(Option, ("irq", c, name, name)))
                 if self.pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
                     for name in self.pending_softirq[c]:
-                        opts.append(Option("softirq", c, name, name))
+                        add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
         for src in self._optional if self.live_tasks else ():
-            spec = src.spec
-            if 0 <= spec.max <= src.fired:
+            if 0 <= src.max <= src.fired:
                 continue
-            ready = getattr(spec, "ready", None)
+            ready = src.ready
             if ready is not None and not ready():
                 continue
-            c = spec.cpu
+            c = src.cpu
             st = m.cpu_state[c]
             if not st.irq_enabled:
                 continue
-            if src.kind == "irq":
-                if src.spec.name not in self.in_progress[c] and src.spec.name not in self.pending_irq[c]:
-                    opts.append(Option("irq", c, src.spec.name, src.spec.name))
-            elif st.local_irq_count == 0 and st.local_bh_count == 0 and src.spec.name not in self.pending_softirq[c]:
-                opts.append(Option("softirq", c, src.spec.name, src.spec.name))
+            name = src.name
+            if src.is_irq:
+                if name not in self.in_progress[c] and name not in self.pending_irq[c]:
+                    add(_new(Option, ("irq", c, name, name)))
+            elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in self.pending_softirq[c]:
+                add(_new(Option, ("softirq", c, name, name)))
         return opts
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:
@@ -405,7 +475,10 @@ class Simulator(KernelHooks):
         ctx.state = "running"
         g = self.glets[ctx.name]
         try:
-            g.switch()
+            body = self._unstarted.pop(ctx.name, None)
+            r = g.switch() if body is None else g.switch(self.main, body, m)
+            if r.__class__ is _Failed:
+                raise r.exc
         except (KernelBUG, Oops) as e:
             if isinstance(e, Oops) and not isinstance(e, PageFault):
                 # A page fault and a BUG() reach the checker as events; any other Oops
@@ -422,6 +495,8 @@ class Simulator(KernelHooks):
                        f"100 lines per step of max_steps {self.max_steps}): an endless loop?")
             else:
                 msg = f"{ctx.name} did not finish within the step budget of {self.max_steps} steps"
+            import traceback  # only for Python scenarios' findings: not on every start-up
+
             stack = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             self.checker.report(Finding("step-budget", msg, ctx.cpu, [ctx.name], steps=[self.step], stack=stack))
             self._stop("stopped", "step budget")
@@ -431,13 +506,15 @@ class Simulator(KernelHooks):
         except (Exception, SystemExit) as e:  # user code of a Python scenario
             if not self.python_code:
                 raise SimulatorError(f"internal error while running {ctx.name}: {e!r}") from e
+            import traceback  # only for Python scenarios' findings: not on every start-up
+
             stack = "".join(traceback.format_exception(type(e), e, e.__traceback__))
             self.checker.report(Finding(
                 "python-exception", f"{ctx.name} raised {type(e).__name__}: {e}", ctx.cpu, [ctx.name],
                 steps=[self.step], stack=stack))
             self._stop("stopped", f"{type(e).__name__} in {ctx.name}")
             return
-        if g.dead:
+        if r is _DONE or g.dead:
             self._context_done(ctx)
 
     def _stop(self, status: str, reason: str) -> None:
@@ -452,7 +529,12 @@ class Simulator(KernelHooks):
             raise SimulatorError(f"{ctx.name} ended but is not on top of CPU {ctx.cpu}")
         st.stack.pop()
         ctx.state = "exited"
-        del self.glets[ctx.name]
+        g = self.glets.pop(ctx.name)
+        if not g.dead:
+            # A pooled worker whose body returned: idle again, for the next context.
+            pool = _pool()
+            if len(pool) < _POOL_MAX:
+                pool.append(g)
         if ctx.kind is ContextKind.TASK:
             self.live_tasks -= 1
             self._emit(ctx, "end", "exit")
@@ -513,6 +595,13 @@ class Simulator(KernelHooks):
         finally:
             self.m.sched_point = None
             self.m.engine = None
+            # Workers of contexts that never ran go back to the pool untouched.
+            pool = _pool()
+            for name in self._unstarted:
+                g = self.glets.pop(name)
+                if len(pool) < _POOL_MAX:
+                    pool.append(g)
+            self._unstarted.clear()
         return RunResult(self.status, self.step, self.checker.findings, self.points, self.choices,
                          self.preemptions, self.injections, self.stop_reason, self.m.stats())
 

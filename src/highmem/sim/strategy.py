@@ -71,6 +71,11 @@ class PCTStrategy(Strategy):
         self.prio: dict[str, float] = {}
         self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(min(depth - 1, self.k)))
         self.changed = 0
+        # The last decision: with equal options (the engine often hands out the very same list)
+        # and the same priorities the same option wins (no random draw is skipped: every entity
+        # of a list seen before already has its priority).
+        self._last_opts: list[Option] | None = None
+        self._last_choice = 0
 
     def _priority(self, entity: str) -> float:
         p = self.prio.get(entity)
@@ -85,12 +90,18 @@ class PCTStrategy(Strategy):
                 # The running entity drops below everything at the i-th change point.
                 self.prio[opts[0].entity] = self.depth - 1 - self.changed
             self.changed += 1
+            self._last_opts = None
+        last = self._last_opts
+        if last is not None and (opts is last or opts == last):
+            return self._last_choice
         best = 0
         best_p = -1.0
         for i, o in enumerate(opts):
             p = self._priority(o.entity)
             if p > best_p:
                 best, best_p = i, p
+        self._last_opts = opts
+        self._last_choice = best
         return best
 
 
