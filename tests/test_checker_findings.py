@@ -80,7 +80,7 @@ ops = [
     assert res.status == "done"
     assert dicts(res) == [finding(
         "sleep-in-atomic",
-        "holder called schedule() on CPU 1 holding slot KM_USER0 of CPU 1 (fixmap 20, 0xfffea000) (page 0x38000, "
+        "holder called schedule() on CPU 1 holding slot KM_USER0 of CPU 1 (fixmap 20, 0xfffea000) (page A (0x38000), "
         "mapped at step 1): the next task on CPU 1 may take the slot",
         1, ["holder"], slot("KM_USER0", 1), [P0], [1, 2])]
 
@@ -106,7 +106,7 @@ ops = [{ op = "wake", queue = "q" }]
     assert res.status == "done"
     assert dicts(res) == [finding(
         "sleep-in-atomic",
-        "holder went to sleep on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) (page 0x38000, "
+        "holder went to sleep on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) (page A (0x38000), "
         "mapped at step 1): the next task on CPU 0 may take the slot",
         0, ["holder"], slot("KM_USER0"), [P0], [1, 2])]
 
@@ -124,7 +124,7 @@ ops = [{ op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" }, { op = "
     assert res.status == "done"
     assert dicts(res) == [finding(
         "exit-in-atomic",
-        "quitter exited on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 3, 0xffffb000) (page 0x38000, "
+        "quitter exited on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 3, 0xffffb000) (page A (0x38000), "
         "mapped at step 1) without kunmap_atomic",
         0, ["quitter"], slot("KM_USER0", 0, begin=0), [P0], [1, 2])]
 
@@ -159,8 +159,8 @@ def test_checker_stale_access_after_irq_clobber() -> None:
     # steps: map 1, raise 2, the load's point 3 delivers the irq (map 4, unmap 5), the load executes at 5.
     assert dicts(res) == [finding(
         "stale-access",
-        "writer did a load from 0xffff2000 on CPU 0 expecting page 0x38000 (mapped in slot KM_USER0 of CPU 0 "
-        "(fixmap 12, 0xffff2000) at step 1) but reached page 0x38001: eth0#1 mapped the slot at step 4",
+        "writer did a load from 0xffff2000 on CPU 0 expecting page user (0x38000) (mapped in slot KM_USER0 of CPU 0 "
+        "(fixmap 12, 0xffff2000) at step 1) but reached page irqbuf (0x38001): eth0#1 mapped the slot at step 4",
         0, ["writer", "eth0#1"], slot("KM_USER0"), [P0, P1], [1, 4, 5])]
 
 
@@ -190,13 +190,15 @@ ops = [
 """)
     assert dicts(res) == [finding(
         "stale-access",
-        "writer did a load from 0xffff2000 on CPU 0 after unmapping it; the slot held page 0x38000 for it but now "
-        "reaches page 0x38001",
+        "writer did a load from 0xffff2000 on CPU 0 after unmapping it; the slot held page user (0x38000) for it "
+        "but now "
+        "reaches page irqbuf (0x38001)",
         0, ["writer"], slot("KM_USER0"), [P0, P1], [1, 6])]
 
 
 def test_checker_use_after_unmap() -> None:
-    """Loading through one's own unmapped, not yet reused slot is use-after-unmap (non-debug kernel)."""
+    """Loading through one's own unmapped, not yet reused slot is use-after-unmap (non-debug kernel); the
+    message gives the unmap's step, and the steps are map, unmap, load."""
     res = run("""
 [pages]
 A = { fill = "A" }
@@ -212,9 +214,9 @@ ops = [
     assert res.status == "done"
     assert dicts(res) == [finding(
         "use-after-unmap",
-        "t did a load from 0xffff2000 on CPU 0 after unmapping it (slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000)); "
-        "it still reached page 0x38000 only because nobody reused the slot yet",
-        0, ["t"], slot("KM_USER0"), [P0], [1, 3])]
+        "t did a load from 0xffff2000 on CPU 0 after unmapping it at step 2 (slot KM_USER0 of CPU 0 (fixmap 12, "
+        "0xffff2000), mapped at step 1); it still reached page A (0x38000) only because nobody reused the slot yet",
+        0, ["t"], slot("KM_USER0"), [P0], [1, 2, 3])]
 
 
 def test_checker_foreign_slot() -> None:
@@ -270,7 +272,7 @@ def test_checker_wrong_unmap_type_mismatch() -> None:
         finding("wrong-unmap", "t unmapped 0xffff2000 as KM_USER1 on CPU 0, but mapped it as KM_USER0 at step 1: "
                 "the KM_USER0 slot stays mapped", 0, ["t"], slot("KM_USER0"), [P0], [1, 2]),
         finding("exit-in-atomic", "t exited on CPU 0 holding slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) "
-                "(page 0x38000, mapped at step 1) without kunmap_atomic", 0, ["t"], slot("KM_USER0"), [P0], [1, 2]),
+                "(page A (0x38000), mapped at step 1) without kunmap_atomic", 0, ["t"], slot("KM_USER0"), [P0], [1, 2]),
     ]
 
 
@@ -295,7 +297,8 @@ def test_checker_wrong_unmap_debug_bug() -> None:
 
 
 def test_checker_page_fault_after_debug_unmap() -> None:
-    """DEBUG_HIGHMEM clears the PTE at unmap, so a later load Oopses: page-fault naming the released slot."""
+    """DEBUG_HIGHMEM clears the PTE at unmap, so a later load Oopses: page-fault naming the released slot and
+    the unmap's step."""
     res = run(DEBUG + """
 [pages]
 A = { fill = "A" }
@@ -312,8 +315,8 @@ ops = [
     assert res.status == "stopped" and res.stop_reason == oops
     [f] = dicts(res)
     assert (f["kind"], f["cpu"], f["contexts"], f["slot"], f["pages"], f["steps"]) == (
-        "page-fault", 0, ["t"], slot("KM_USER0"), [], [1, 3])
-    assert f["message"].startswith("t faulted on CPU 0 at 0xffff2000 after unmapping it")
+        "page-fault", 0, ["t"], slot("KM_USER0"), [], [1, 2, 3])
+    assert f["message"].startswith("t faulted on CPU 0 at 0xffff2000 after unmapping it at step 2")
     assert f["message"].endswith(f"(slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000)): {oops}")
 
 
@@ -368,7 +371,7 @@ ops = [{{ op = "kmap_atomic", page = "buf", type = "{type_}", as = "v" }}]
     assert dicts(res) == [finding(
         "leaked-mapping",
         f"{what} handler h#1 returned on CPU 0 still holding slot {type_} of CPU 0 (fixmap {s['fixmap']}, "
-        f"{s['vaddr']:#010x}) (page 0x38000, mapped at step 3)",
+        f"{s['vaddr']:#010x}) (page buf (0x38000), mapped at step 3)",
         0, ["h#1"], s, [P0], [3, 3])]
 
 
@@ -528,13 +531,15 @@ ops = [
     b, c = stack_slot(1, "KM_USER1"), stack_slot(2, "KM_SOFTIRQ0")
     assert dicts(res) == [
         finding("unmap-order",
-                f"t unmapped {b['vaddr']:#010x} (its mapping of page {H26 + 1:#x}, stack slot idx 1) out of LIFO order "
-                f"on CPU 0: the kernel cleared the top slot idx 2, which held t's mapping of page {H26 + 2:#x} "
+                f"t unmapped {b['vaddr']:#010x} (its mapping of page B ({H26 + 1:#x}), stack slot idx 1) out of "
+                "LIFO order "
+                f"on CPU 0: the kernel cleared the top slot idx 2, which held t's mapping of page C ({H26 + 2:#x}) "
                 f"(step 3), and {b['vaddr']:#010x} stays mapped",
                 0, ["t"], b, [H26 + 1, H26 + 2], [2, 3, 4]),
         finding("unmap-order",
-                f"t unmapped {c['vaddr']:#010x} (its mapping of page {H26 + 2:#x}, stack slot idx 2) out of LIFO order "
-                f"on CPU 0: the kernel cleared the top slot idx 1, which held t's mapping of page {H26 + 1:#x} "
+                f"t unmapped {c['vaddr']:#010x} (its mapping of page C ({H26 + 2:#x}), stack slot idx 2) out of "
+                "LIFO order "
+                f"on CPU 0: the kernel cleared the top slot idx 1, which held t's mapping of page B ({H26 + 1:#x}) "
                 f"(step 2), and {c['vaddr']:#010x} stays mapped",
                 0, ["t"], c, [H26 + 2, H26 + 1], [3, 2, 5]),
     ]
@@ -562,3 +567,58 @@ KIND_TESTS.update({
     "unmap-order": test_checker_unmap_order_stack_profile,
     "kernel-warning": test_checker_kernel_warning_other_warn,
 })
+
+
+def out_of_range_body(k: Any, pages: Any) -> None:
+    v = k.kmap_atomic(pages["A"], 9)
+    k.kunmap_atomic(v, 9)
+
+
+def test_checker_slot_out_of_range_integer_type() -> None:
+    """2.4.22 include/asm-i386/highmem.h: kmap_atomic(page, 9) computes idx = 9 + KM_TYPE_NR * 0, which is
+    KM_SKB_SUNRPC_DATA's slot of CPU 1; the map happens, and the checker reports slot-out-of-range."""
+    sc = _python(out_of_range_body)
+    res, _ = run_once(sc, sc.config(), DefaultStrategy())
+    assert res.status == "done"
+    s = slot("KM_BOUNCE_READ", 1)
+    s["type"] = "KM_TYPE_NR+1"
+    s["idx"] = 9
+    s["fixmap"] = 18
+    s["vaddr"] = 0xFFFFE000 - 18 * 0x1000
+    assert dicts(res) == [finding(
+        "slot-out-of-range",
+        "t mapped page A (0x38000) on CPU 0 with km type 9 (KM_TYPE_NR+1), outside enum km_type (KM_TYPE_NR is 8): "
+        "idx = 9 + KM_TYPE_NR * 0 = 9 is slot KM_SKB_SUNRPC_DATA of CPU 1 (fixmap 18, 0xfffec000)",
+        0, ["t"], s, [P0], [1])]
+
+
+KIND_TESTS["slot-out-of-range"] = test_checker_slot_out_of_range_integer_type
+
+
+def test_checker_remap_held_slot_non_debug_2_4() -> None:
+    """2.4.22 include/asm-i386/highmem.h without DEBUG_HIGHMEM: a second kmap_atomic of a type the context still
+    holds just overwrites the PTE; the checker reports remap-held-slot naming both mappings."""
+    res = run("""
+[pages]
+A = { fill = "A" }
+B = { fill = "B" }
+
+[[task]]
+name = "t"
+ops = [
+  { op = "kmap_atomic", page = "A", type = "KM_USER0", as = "a" },
+  { op = "kmap_atomic", page = "B", type = "KM_USER0", as = "b" },
+  { op = "kunmap_atomic", addr = "b", type = "KM_USER0" },
+]
+""")
+    assert res.status == "done"
+    assert dicts(res) == [finding(
+        "remap-held-slot",
+        "t mapped page B (0x38001) in slot KM_USER0 of CPU 0 (fixmap 12, 0xffff2000) at step 2 while it still held the "
+        "slot for page A (0x38000) (mapped at step 1): the kernel silently replaced its own live mapping, and every "
+        "later "
+        "access through that address reaches the new page (a DEBUG_HIGHMEM kernel BUGs here)",
+        0, ["t"], slot("KM_USER0"), [P0, P1], [1, 2])]
+
+
+KIND_TESTS["remap-held-slot"] = test_checker_remap_held_slot_non_debug_2_4

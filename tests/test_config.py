@@ -80,7 +80,7 @@ def test_config_defaults() -> None:
     assert dict(c.options) == {
         "SMP": True, "X86_LOCAL_APIC": True, "X86_IO_APIC": True, "X86_CLUSTERED_APIC": False,
         "X86_VISWS_APIC": False, "X86_F00F_WORKS_OK": True, "X86_SUMMIT": False, "HIGHMEM": True,
-        "ACPI_BOOT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False,
+        "ACPI_BOOT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False, "X86_INVLPG": True,
     }
     assert (c.profile, c.NR_CPUS, c.cpus, c.memory, c.km_types) == ("linux-2.4", 32, 2, 2 << 30, "2.4.22")
     assert c.MAX_IO_APICS == 8

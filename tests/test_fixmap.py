@@ -192,7 +192,7 @@ def test_fixmap_clustered_apic_has_32_io_apic_entries() -> None:
 
 def test_fixmap_visws_adds_four_entries_before_kmap() -> None:
     """X86_VISWS_APIC: FIX_CO_CPU, FIX_CO_APIC, FIX_LI_PCIA, FIX_LI_PCIB are 9..12; kmap starts at 13."""
-    fix = highmem.boot(config={"X86_VISWS_APIC": True}).fixmap
+    fix = highmem.boot(config={"X86_VISWS_APIC": True, "X86_IO_APIC": True}).fixmap
     names = ("FIX_CO_CPU", "FIX_CO_APIC", "FIX_LI_PCIA", "FIX_LI_PCIB")
     assert [fix.index(n) for n in names] == [9, 10, 11, 12]
     assert (fix.FIX_KMAP_BEGIN, fix.FIX_KMAP_END, fix.end_of_permanent) == (13, 268, 269)
@@ -207,7 +207,8 @@ def test_fixmap_summit_adds_cyclone_timer() -> None:
 
 def test_fixmap_all_options_in_kernel_order() -> None:
     """Every optional entry at once lands in the enum order of spec 1.3."""
-    fix = highmem.boot(config={"X86_CLUSTERED_APIC": True, "X86_VISWS_APIC": True, "X86_F00F_WORKS_OK": False,
+    fix = highmem.boot(config={"X86_CLUSTERED_APIC": True, "X86_VISWS_APIC": True, "X86_IO_APIC": True,
+                               "X86_F00F_WORKS_OK": False,
                                "X86_SUMMIT": True, "ACPI_BOOT": True}).fixmap
     # APIC 0, IO-APIC 1..32, VISWS 33..36, F00F 37, CYCLONE 38, KMAP 39..294, ACPI 295..298
     assert fix.index("FIX_APIC_BASE") == 0

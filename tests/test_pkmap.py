@@ -190,7 +190,7 @@ def test_pkmap_kmap_in_hardirq_is_kernel_bug() -> None:
     assert set(ex.counts) == {"kernel-bug"}
     [f] = ex.findings
     assert f.kind == "kernel-bug" and f.contexts == ["serial#1"] and f.cpu == 0
-    assert f.message == ("serial#1 on CPU 0: kernel BUG in kmap: called in interrupt context on CPU 0 "
+    assert f.message == ("serial#1 on CPU 0: kernel BUG in kmap: called in hard-IRQ context on CPU 0 "
                          "(in_interrupt())")
 
 
@@ -214,13 +214,13 @@ ops = [{ op = "kunmap", page = "A" }]
 """, "t.toml")
     res, _ = run_once(sc, sc.config(), DefaultStrategy())
     assert res.status == "stopped"
-    assert res.stop_reason == "kernel BUG in kunmap: called in interrupt context on CPU 0 (in_interrupt())"
+    assert res.stop_reason == "kernel BUG in kunmap: called in hard-IRQ context on CPU 0 (in_interrupt())"
     assert [(f.kind, f.contexts) for f in res.findings] == [("kernel-bug", ["ide0#1"])]
 
 
 def test_pkmap_kmap_with_bottom_halves_disabled_bugs() -> None:
     """2.4.22 include/asm-i386/hardirq.h: in_interrupt() counts local_bh_count, so kmap after
-    local_bh_disable BUGs in __kmap even in process context."""
+    local_bh_disable BUGs in __kmap even in process context; the message says the softirq count is why."""
     sc = load_toml_text("""
 [pages]
 A = { fill = "a" }
@@ -230,7 +230,8 @@ name = "t"
 ops = [{ op = "local_bh_disable" }, { op = "kmap", page = "A", as = "a" }]
 """, "t.toml")
     res, _ = run_once(sc, sc.config(), DefaultStrategy())
-    assert res.stop_reason == "kernel BUG in kmap: called in interrupt context on CPU 0 (in_interrupt())"
+    assert res.stop_reason == ("kernel BUG in kmap: called with bottom halves disabled (in_interrupt() is true "
+                               "because of the softirq count, local_bh_count 1) on CPU 0 (in_interrupt())")
     assert [f.kind for f in res.findings] == ["kernel-bug"]
 
 

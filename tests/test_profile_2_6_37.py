@@ -152,15 +152,15 @@ def test_profile_2_6_37_non_lifo_unmap_is_unmap_order_finding() -> None:
     assert res.status == "done"
     assert [f.to_dict() for f in res.findings] == [
         {"kind": "unmap-order",
-         "message": f"t unmapped {vaddr(0):#010x} (its mapping of page {HIGH0:#x}, stack slot idx 0) out of LIFO "
-                    f"order on CPU 0: the kernel cleared the top slot idx 1, which held t's mapping of page "
-                    f"{HIGH0 + 1:#x} (step 2), and {vaddr(0):#010x} stays mapped",
+         "message": f"t unmapped {vaddr(0):#010x} (its mapping of page A ({HIGH0:#x}), stack slot idx 0) out of "
+                    f"LIFO order on CPU 0: the kernel cleared the top slot idx 1, which held t's mapping of page "
+                    f"B ({HIGH0 + 1:#x}) (step 2), and {vaddr(0):#010x} stays mapped",
          "cpu": 0, "contexts": ["t"], "slot": {"type": "KM_USER0", "idx": 0, "fixmap": 69, "vaddr": vaddr(0)},
          "pages": [HIGH0, HIGH0 + 1], "steps": [1, 2, 3]},
         {"kind": "unmap-order",
-         "message": f"t unmapped {vaddr(1):#010x} (its mapping of page {HIGH0 + 1:#x}, stack slot idx 1) out of LIFO "
-                    f"order on CPU 0: the kernel cleared the top slot idx 0, which held t's mapping of page "
-                    f"{HIGH0:#x} (step 1), and {vaddr(1):#010x} stays mapped",
+         "message": f"t unmapped {vaddr(1):#010x} (its mapping of page B ({HIGH0 + 1:#x}), stack slot idx 1) out of "
+                    f"LIFO order on CPU 0: the kernel cleared the top slot idx 0, which held t's mapping of page "
+                    f"A ({HIGH0:#x}) (step 1), and {vaddr(1):#010x} stays mapped",
          "cpu": 0, "contexts": ["t"], "slot": {"type": "KM_USER1", "idx": 1, "fixmap": 70, "vaddr": vaddr(1)},
          "pages": [HIGH0 + 1, HIGH0], "steps": [2, 1, 4]},
     ]

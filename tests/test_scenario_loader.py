@@ -103,17 +103,34 @@ def test_loader_undefined_page_line() -> None:
 
 
 def test_loader_km_type_not_in_enum() -> None:
-    """KM_IRQ0 (a 2.6 type) does not exist in 2.4.22's km_type enum; the message lists the enum."""
+    """KM_IRQ0 (a 2.6 type) does not exist in 2.4.22's km_type enum; the message lists the enum in enum order."""
     msg = _err(_bad('type = "KM_USER0", as', 'type = "KM_IRQ0", as'))
-    assert msg == ("t.toml:11: km type 'KM_IRQ0' does not exist in this kernel: its km_type enum is KM_BH_IRQ, "
-                   "KM_BOUNCE_READ, KM_SKB_DATA_SOFTIRQ, KM_SKB_SUNRPC_DATA, KM_SOFTIRQ0, KM_SOFTIRQ1, KM_USER0, "
-                   "KM_USER1")
+    assert msg == ("t.toml:11: km type 'KM_IRQ0' does not exist in 2.4.22's enum km_type: its members are "
+                   "KM_BOUNCE_READ, KM_SKB_SUNRPC_DATA, KM_SKB_DATA_SOFTIRQ, KM_USER0, KM_USER1, KM_BH_IRQ, "
+                   "KM_SOFTIRQ0, KM_SOFTIRQ1")
 
 
 def test_loader_book_km_types_lack_softirq0() -> None:
-    """With the book's six km types, KM_SOFTIRQ0 does not exist."""
+    """With the book's six km types, KM_SOFTIRQ0 does not exist: the message names km_types = "book" as the
+    cause, lists the six in enum order and keeps the file:line prefix."""
     msg = _err('[machine]\nkm_types = "book"\n' + GOOD.replace('"KM_USER0", as', '"KM_SOFTIRQ0", as'))
-    assert msg.startswith("t.toml:13: km type 'KM_SOFTIRQ0' does not exist in this kernel")
+    assert msg == ("t.toml:13: km type 'KM_SOFTIRQ0' does not exist in the book's six km types (km_types = \"book\"): "
+                   "its members are KM_BOUNCE_READ, KM_SKB_SUNRPC_DATA, KM_SKB_DATA_SOFTIRQ, KM_USER0, KM_USER1, "
+                   "KM_BH_IRQ; km_types = \"2.4.22\" has it")
+
+
+def test_loader_km_type_on_2_6_names_that_enum() -> None:
+    """On linux-2.6 the message names 2.6.32's enum, not the book's list."""
+    msg = _err('[machine]\nprofile = "linux-2.6"\n' + GOOD.replace('"KM_USER0", as', '"KM_FOO", as'))
+    assert msg.startswith("t.toml:13: km type 'KM_FOO' does not exist in 2.6.32's enum km_type: its members are "
+                          "KM_BOUNCE_READ, KM_SKB_SUNRPC_DATA, ")
+
+
+def test_loader_book_km_types_on_2_6_drop_the_setting() -> None:
+    """km_types = "book" on linux-2.6 suggests no --km-types option (a scenario has none)."""
+    msg = _err('[machine]\nprofile = "linux-2.6"\nkm_types = "book"\n' + GOOD)
+    assert msg.endswith("km type list 'book' applies only to profile linux-2.4: linux-2.6 has its own km_type "
+                        "enum; drop the setting")
 
 
 def test_loader_cpu_does_not_exist() -> None:

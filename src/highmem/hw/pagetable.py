@@ -25,7 +25,7 @@ from highmem.hw.physmem import PAGE_SHIFT, PhysicalMemory
 
 __all__ = [
     "_PAGE_PRESENT", "_PAGE_RW", "_PAGE_USER", "_PAGE_PWT", "_PAGE_PCD",
-    "_PAGE_ACCESSED", "_PAGE_DIRTY", "_PAGE_PSE", "_PAGE_GLOBAL",
+    "_PAGE_ACCESSED", "_PAGE_DIRTY", "_PAGE_PSE", "_PAGE_GLOBAL", "_PAGE_NX",
     "_KERNPG_TABLE", "__PAGE_KERNEL",
     "Geometry", "NON_PAE", "PAE", "Walk",
     "mk_pte", "pte_none", "pte_present", "pte_pfn", "pte_flags_str",
@@ -41,13 +41,15 @@ _PAGE_ACCESSED = 0x020
 _PAGE_DIRTY = 0x040
 _PAGE_PSE = 0x080
 _PAGE_GLOBAL = 0x100
+#: Execute disable: bit 63, in PAE entries only (a non-PAE entry has 32 bits).
+_PAGE_NX = 1 << 63
 _KERNPG_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY
 __PAGE_KERNEL = _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED
 
 _BIT_NAMES = (
     (_PAGE_PRESENT, "P"), (_PAGE_RW, "RW"), (_PAGE_USER, "U"), (_PAGE_PWT, "PWT"),
     (_PAGE_PCD, "PCD"), (_PAGE_ACCESSED, "A"), (_PAGE_DIRTY, "D"), (_PAGE_PSE, "PSE"),
-    (_PAGE_GLOBAL, "G"),
+    (_PAGE_GLOBAL, "G"), (_PAGE_NX, "NX"),
 )
 
 

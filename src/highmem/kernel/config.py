@@ -161,8 +161,8 @@ def make_config(
             f"km type list {km_types!r} does not exist: choose {' or '.join(KM_TYPE_VARIANTS)}"
         )
     if km_types != "2.4.22" and profile != "linux-2.4":
-        raise HighmemError(f"--km-types {km_types} applies only to profile linux-2.4: {profile} has its own "
-                           "km_type list; drop the option")
+        raise HighmemError(f"km type list {km_types!r} applies only to profile linux-2.4: {profile} has its own "
+                           "km_type enum; drop the setting")
     if config is None:
         given: dict[str, bool] = {}
     elif isinstance(config, Mapping):

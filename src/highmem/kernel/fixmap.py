@@ -79,6 +79,22 @@ class Fixmap:
                 return last
         raise HighmemError(f"fixmap entry {name!r} does not exist in this configuration")
 
+    def name_of(self, idx: int) -> str:
+        """The enumerator at fixmap index ``idx``: ``FIX_APIC_BASE``, ``FIX_BTMAP_END+3`` (inside a range),
+        or a sentence part for an index outside the enum."""
+        for label, first, last in self.ranges + [("FIX_BTMAP_END..FIX_BTMAP_BEGIN", self.FIX_BTMAP_END,
+                                                   self.FIX_BTMAP_BEGIN)] + self.trailing:
+            if first <= idx <= last:
+                parts = label.split("..")
+                if idx == first:
+                    return parts[0]
+                return parts[1] if idx == last and len(parts) == 2 else f"{parts[0]}+{idx - first}"
+        if idx < 0:
+            return f"index {idx}, above FIXADDR_TOP"
+        if idx < self.FIX_BTMAP_END:
+            return f"index {idx}, the gap before the boot-time entries"
+        return f"index {idx}, past __end_of_fixed_addresses"
+
     def fix_to_virt_unchecked(self, idx: int) -> int:
         """``__fix_to_virt(idx)``: no range check, as the macro."""
         return self.FIXADDR_TOP - (idx << PAGE_SHIFT)

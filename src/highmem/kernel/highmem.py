@@ -43,7 +43,7 @@ from highmem.kernel.vaddr import VirtAddr
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine
 
-__all__ = ["kmap_atomic", "kunmap_atomic", "page_address", "PageHighMem"]
+__all__ = ["kmap_atomic", "kunmap_atomic", "page_address", "PageHighMem", "slot_index", "flush_tlb_one"]
 
 
 def page_address(m: Machine, page: Page) -> VirtAddr:
@@ -63,12 +63,33 @@ def _bug(m: Machine, function: str, condition: str) -> KernelBUG:
     return KernelBUG(function, condition, cpu=cur.cpu)
 
 
+def slot_index(m: Machine, type: int, cpu: int) -> int:
+    """``idx = type + KM_TYPE_NR * cpu``, unchecked as in C for an integer type outside the enum;
+    the fixmap index it gives must exist (else the PTE pointer leaves the fixmap's page tables)."""
+    idx = type + m.KM_TYPE_NR * cpu
+    fix = m.kmap_fixmap_base + idx
+    if not 0 <= fix < m.fixmap.end_of_fixed:
+        raise HighmemError(f"km type {int(type)} on CPU {cpu} gives fixmap index {fix}, outside the fixmap (0 to "
+                           f"{m.fixmap.end_of_fixed - 1}): the PTE kmap_pte - {idx} is not a fixmap entry")
+    return idx
+
+
+def flush_tlb_one(m: Machine, cpu: int, vaddr: int) -> None:
+    """``__flush_tlb_one(vaddr)`` on ``cpu``: ``invlpg``; with X86_INVLPG=n (an M386 build) on a CPU
+    without PGE, a CR3 reload, which flushes every non-global entry (include/asm-i386/pgtable.h, 2.4.22)."""
+    if m.X86_INVLPG or m.config.cpu_has_pge:
+        m.cpus[cpu].flush_tlb_one(vaddr)
+    else:
+        m.cpus[cpu].flush_tlb()
+
+
 def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     """Map ``page`` into this CPU's fixmap slot for ``type``; returns the page-aligned address.
 
     Any context, including interrupts; never sleeps.  The caller must not
     sleep, schedule or exit until ``kunmap_atomic``, and must keep other
     users of the same type on this CPU (interrupts, softirqs) out meanwhile.
+    An integer type outside the enum indexes past this CPU's slots, as in C.
     """
     if m.sched_point is not None:
         m.sched_point("kmap_atomic")
@@ -83,10 +104,15 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, page.pfn))
         return vaddr
     cpu = cur.cpu
-    idx = type + m.KM_TYPE_NR * cpu
-    vaddr = m.kmap_vaddr[idx]
-    # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
-    frame, off = m.kmap_pte_at[idx]
+    if type.__class__ is m.km_type:
+        idx = type + m.KM_TYPE_NR * cpu
+        vaddr = m.kmap_vaddr[idx]
+        # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
+        frame, off = m.kmap_pte_at[idx]
+    else:
+        idx = slot_index(m, type, cpu)
+        v, frame, off = m.slot_pte(idx)
+        vaddr = VirtAddr(v)
     pte_struct = m.pte_struct
     if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
         raise _bug(m, "kmap_atomic",
@@ -97,52 +123,56 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
         m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
-        m.cpus[cpu].flush_tlb_one(vaddr)
+        flush_tlb_one(m, cpu, vaddr)
         m.bus.emit(KmapAtomic(cpu, cur.name, type.name, idx, vaddr, page.pfn))
     else:
         pte_struct.pack_into(frame, off, new)
-        m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
+        if m.X86_INVLPG or m.config.cpu_has_pge:
+            m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
+        else:
+            m.cpus[cpu].flush_tlb()
     return vaddr
 
 
 def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     """End the atomic mapping at ``kvaddr`` made with ``type`` on this CPU.
 
-    Any context.  Without CONFIG_DEBUG_HIGHMEM it does nothing (the slot is
-    left *stale*); with it, a wrong address or type is a kernel BUG.
+    Any context.  Without CONFIG_DEBUG_HIGHMEM (or without CONFIG_HIGHMEM, where
+    it is an empty macro) it does nothing (the slot is left *stale*); with it, a
+    wrong address or type is a kernel BUG.
     """
     if m.sched_point is not None:
         m.sched_point("kunmap_atomic")
     if type.__class__ is not m.km_type:
         type = coerce_km_type(m.km_type, type)
-    if not m.DEBUG_HIGHMEM:
+    if not m.DEBUG_HIGHMEM or not m.HIGHMEM:
         if m.bus.active:
             cur = m.current
-            m.bus.emit(KunmapAtomic(cur.cpu, cur.name, type.name, type + m.KM_TYPE_NR * cur.cpu,
-                                    kvaddr, False))
+            # A lowmem (or any non-fixmap) address names no slot in the trace, as its kmap_atomic did not.
+            idx = type + m.KM_TYPE_NR * cur.cpu
+            named = m.HIGHMEM and isinstance(kvaddr, int) and kvaddr & PAGE_MASK >= m.FIXADDR_START
+            m.bus.emit(KunmapAtomic(cur.cpu, cur.name, type.name, idx if named else -1, kvaddr, False))
         return
     cur = m.current
     cpu = cur.cpu
     if isinstance(kvaddr, bool) or not isinstance(kvaddr, int) or not 0 <= kvaddr <= 0xFFFFFFFF:
         raise HighmemError(f"kunmap_atomic address {kvaddr!r} is not a 32-bit kernel address")
     vaddr = kvaddr & PAGE_MASK
-    idx = type + m.KM_TYPE_NR * cpu
     if vaddr < m.FIXADDR_START:
         if m.bus.active:
             m.bus.emit(KunmapAtomic(cpu, cur.name, type.name, -1, kvaddr, False))
         return
-    slot = m.kmap_vaddr[idx]
+    idx = type + m.KM_TYPE_NR * cpu if type.__class__ is m.km_type else slot_index(m, type, cpu)
+    slot, frame, off = m.slot_pte(idx)
     if vaddr != slot:
         raise _bug(m, "kunmap_atomic",
                    f"address {kvaddr:#010x} is not the slot of {type.name} on CPU {cpu} "
                    f"(fixmap {m.kmap_fixmap_base + idx}, {slot:#010x})")
     ptep = m.kmap_pte - idx * m.pte_size
-    frame = m.phys.frames[ptep >> PAGE_SHIFT]
-    off = ptep & 0xFFF
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, 0)
     if m.bus.active:
         m.bus.emit(PteClear(cpu, cur.name, ptep, vaddr, old))
-    m.cpus[cpu].flush_tlb_one(vaddr)
+    flush_tlb_one(m, cpu, vaddr)
     if m.bus.active:
         m.bus.emit(KunmapAtomic(cpu, cur.name, type.name, idx, kvaddr, True))

@@ -19,7 +19,8 @@ from typing import Any
 
 from highmem.errors import HighmemError
 
-__all__ = ["KM_TYPE_VARIANTS", "km_type_for", "coerce_km_type"]
+__all__ = ["KM_TYPE_VARIANTS", "km_type_for", "coerce_km_type", "KmTypeValue", "km_type_label",
+           "unknown_km_type_message"]
 
 _KM_2_4_22 = (
     "KM_BOUNCE_READ",
@@ -39,41 +40,77 @@ KM_TYPE_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 _CACHE: dict[tuple[str, ...], Any] = {}
+#: Enum member names -> what the enum is, for messages ("2.4.22's enum km_type").
+_LABELS: dict[tuple[str, ...], str] = {
+    _KM_2_4_22: "2.4.22's enum km_type",
+    _KM_2_4_22[:6]: 'the book\'s six km types (km_types = "book")',
+}
 
 
-def km_type_for(names: tuple[str, ...]) -> type[IntEnum]:
-    """The ``km_type`` enum class with members ``names`` (values 0, 1, ...); cached."""
+def km_type_for(names: tuple[str, ...], label: str | None = None) -> type[IntEnum]:
+    """The ``km_type`` enum class with members ``names`` (values 0, 1, ...); cached.  ``label`` says
+    what the enum is in messages (the profile's version)."""
     cls = _CACHE.get(names)
     if cls is None:
         cls = _CACHE[names] = IntEnum("km_type", [(n, i) for i, n in enumerate(names)])  # type: ignore[misc]
+    if label is not None:
+        _LABELS.setdefault(names, label)
     return cls  # type: ignore[return-value,no-any-return]
+
+
+def km_type_label(names: tuple[str, ...]) -> str:
+    """What the enum with members ``names`` is, for a message ("2.4.22's enum km_type")."""
+    return _LABELS.get(tuple(names), "this kernel's enum km_type")
+
+
+def unknown_km_type_message(value: str, names: tuple[str, ...], label: str | None = None) -> str:
+    """The one sentence for a km type name outside ``names`` (in enum order), naming the list's cause."""
+    fenced = tuple(names)
+    names = tuple(n for n in names if not n.startswith("__KM_FENCE"))
+    what = label or _LABELS.get(fenced) or km_type_label(names)
+    msg = f"km type {value!r} does not exist in {what}: its members are {', '.join(names)}"
+    if names == _KM_2_4_22[:6] and value in _KM_2_4_22:
+        msg += '; km_types = "2.4.22" has it'
+    return msg
+
+
+class KmTypeValue(int):
+    """An integer km type outside ``enum km_type``, passed from the Python API.
+
+    C does the slot arithmetic with it anyway (``type + KM_TYPE_NR * cpu``): the next CPU's slot,
+    or a fixmap entry past FIX_KMAP_END.  The model follows, and the checker reports the map as
+    ``slot-out-of-range``.  ``name`` reads like the C expression (``KM_TYPE_NR+1``).
+    """
+
+    name: str
+
+    def __new__(cls, value: int, km_type_nr: int) -> KmTypeValue:
+        obj = int.__new__(cls, value)
+        obj.name = f"KM_TYPE_NR+{value - km_type_nr}" if value >= km_type_nr else str(value)
+        return obj
 
 
 def coerce_km_type(enum: type[IntEnum], value: object) -> IntEnum:
     """``value`` (a member, its name, or its number) as a member of ``enum``.
 
-    Raises :class:`HighmemError` for anything outside the enum: in C nothing
-    stops a bad type (it silently indexes another CPU's slot), but in the
-    model it is a mistake in the scenario, reported as such.
+    A name outside the enum raises :class:`HighmemError` (in C it would not
+    compile).  An integer outside it is returned as a :class:`KmTypeValue`:
+    C computes a slot from it, and so does the model.
     """
-    if isinstance(value, enum):
-        return value
+    if isinstance(value, enum) or isinstance(value, KmTypeValue):
+        return value  # type: ignore[return-value]
     if isinstance(value, str):
         member = enum.__members__.get(value)
         if member is not None:
             return member
-        raise HighmemError(
-            f"km type {value!r} does not exist in this kernel: its km_type enum is {_names(enum)}"
-        )
+        raise HighmemError(unknown_km_type_message(value, tuple(enum.__members__)))
     if isinstance(value, IntEnum):
         # A member of another generation's enum: map by name.
         return coerce_km_type(enum, value.name)
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(enum):
             return enum(value)
-        raise HighmemError(
-            f"km type {value} is outside enum km_type: valid values are 0 to {len(enum) - 1} ({_names(enum)})"
-        )
+        return KmTypeValue(value, len(enum))  # type: ignore[return-value]
     raise HighmemError(f"km type {value!r} is not a km_type: use one of {_names(enum)}")
 
 

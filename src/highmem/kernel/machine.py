@@ -70,11 +70,16 @@ class Machine:
         self.sched_in_hook: Callable[[Machine, Context], None] | None = None
         #: bumped whenever a CPU's interrupt flag or bottom-half count changes
         self.epoch = 0
+        #: what a scenario calls its pages (frame number -> name), for messages only
+        self.page_names: dict[int, str] = {}
         #: spin locks held: lock name -> holder's context name
         self.locks: dict[str, str] = {}
         #: how many times flush_tlb_all() ran (every CPU's TLB)
         self.tlb_flush_all_count = 0
         self.DEBUG_HIGHMEM = opts["DEBUG_HIGHMEM"]
+        #: CONFIG_X86_INVLPG (2.4; every later profile has invlpg): False makes __flush_tlb_one reload CR3
+        #: on a CPU without PGE
+        self.X86_INVLPG = opts.get("X86_INVLPG", True)
         self.geometry = PAE if opts["X86_PAE"] else NON_PAE
         self.pte_size = self.geometry.entry_size
         self.pte_struct = self.geometry.struct
@@ -82,7 +87,7 @@ class Machine:
             raise HighmemError("this KernelConfig names no kernel profile: build it with highmem.make_config")
         self.profile = config.generation
         prof = self.profile
-        self.km_type = km_type_for(prof.km_type_names(config))
+        self.km_type = km_type_for(prof.km_type_names(config), f"{prof.version}'s enum km_type")
         #: Slots per CPU: KM_TYPE_NR (KM_MAX_IDX for kmap_local generations).
         self.KM_TYPE_NR = prof.slots_per_cpu(config)
         self.NR_CPUS = config.NR_CPUS
@@ -221,11 +226,12 @@ class Machine:
         self.cpus[self.current.cpu].copy(dst, src, size)
 
     def flush_tlb_one(self, vaddr: int) -> None:
-        """``__flush_tlb_one(vaddr)``: drop this CPU's TLB entry for ``vaddr``. Any context."""
+        """``__flush_tlb_one(vaddr)``: drop this CPU's TLB entry for ``vaddr`` (a CR3 reload with
+        X86_INVLPG=n). Any context."""
         _args.check_vaddr("flush_tlb_one", "vaddr", vaddr)
         if self.sched_point is not None:
             self.sched_point("__flush_tlb_one")
-        self.cpus[self.current.cpu].flush_tlb_one(vaddr)
+        _highmem.flush_tlb_one(self, self.current.cpu, vaddr)
 
     def local_flush_tlb_all(self) -> None:
         """``__flush_tlb_all()`` on this CPU only, global entries included. Any context."""
@@ -376,8 +382,8 @@ class Machine:
             raise HighmemError("this kernel has no kmap slots: it is built with HIGHMEM=n")
         if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.NR_CPUS:
             raise HighmemError(f"CPU {cpu} has no kmap slots: slots exist for CPUs 0 to {self.NR_CPUS - 1} (NR_CPUS)")
-        idx = t + self.KM_TYPE_NR * cpu
-        return self.FIX_KMAP_BEGIN + idx, self.kmap_vaddr[idx]
+        idx = _highmem.slot_index(self, t, cpu)
+        return self.FIX_KMAP_BEGIN + idx, VirtAddr(self.slot_pte(idx)[0])
 
 
 # The kernel's double-underscore names, callable from scenario code as

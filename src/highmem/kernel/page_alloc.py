@@ -34,6 +34,9 @@ class PageAllocator:
         self.cursor: dict[Zone, int] = {}
         self.end: dict[Zone, int] = {}
         self.freed: dict[Zone, list[int]] = {z: [] for z in Zone}
+        #: frames taken at a chosen place (alloc_pfn) that the cursors must skip
+        self.taken: set[int] = set()
+        self.first_free_pfn = first_free_pfn
         for z in Zone:
             start, end = mem_map.zone_span(z)
             self.cursor[z] = max(start, first_free_pfn) if z is not Zone.ZONE_HIGHMEM else start
@@ -55,6 +58,10 @@ class PageAllocator:
             if self.freed[z]:
                 pfn = self.freed[z].pop()
             elif self.cursor[z] < self.end[z]:
+                while self.cursor[z] in self.taken and self.cursor[z] < self.end[z]:
+                    self.cursor[z] += 1
+                if self.cursor[z] >= self.end[z]:
+                    continue
                 pfn = self.cursor[z]
                 self.cursor[z] += 1
             else:
@@ -62,6 +69,25 @@ class PageAllocator:
             self.mem_map.count[pfn] = 1
             return Page(self.mem_map, pfn)
         return None
+
+    def alloc_pfn(self, pfn: int) -> Page:
+        """The free frame ``pfn`` itself (a scenario's ``[pages] pfn``): one sentence when it is outside
+        memory, reserved at boot or already allocated."""
+        mm = self.mem_map
+        if not 0 <= pfn < mm.max_pfn:
+            raise HighmemError(f"page frame {pfn:#x} is outside memory: this machine has frames 0 to "
+                               f"{mm.max_pfn - 1:#x}")
+        z = mm.zone_of(pfn)
+        if z is not Zone.ZONE_HIGHMEM and pfn < self.first_free_pfn:
+            raise HighmemError(f"page frame {pfn:#x} is reserved at boot (the kernel image and boot page tables "
+                               f"use frames below {self.first_free_pfn:#x})")
+        if mm.count[pfn] or pfn in self.taken or pfn < self.cursor[z] and pfn not in self.freed[z]:
+            raise HighmemError(f"page frame {pfn:#x} is already allocated")
+        if pfn in self.freed[z]:
+            self.freed[z].remove(pfn)
+        self.taken.add(pfn)
+        mm.count[pfn] = 1
+        return Page(mm, pfn)
 
     def get_page(self, page: Page) -> None:
         """``get_page``: take another reference."""

@@ -192,7 +192,8 @@ def _kmap(m: Machine, page: Page, nonblocking: bool, name: str) -> int:
     _sched._point(m, name)
     page = m.check_page(page)
     if _sched.in_interrupt(m):
-        raise _sched._bug(m, name, f"called in interrupt context on CPU {m.current.cpu} (in_interrupt())")
+        raise _sched._bug(m, name, f"called {_sched.interrupt_context_text(m)} on CPU {m.current.cpu} "
+                          "(in_interrupt())")
     if page.pfn < m.highstart_pfn:
         return m.mem_map.get_virtual(page.pfn)
     return kmap_high(m, page, nonblocking)
@@ -213,7 +214,8 @@ def kunmap(m: Machine, page: Page) -> None:
     _sched._point(m, "kunmap")
     page = m.check_page(page)
     if _sched.in_interrupt(m):
-        raise _sched._bug(m, "kunmap", f"called in interrupt context on CPU {m.current.cpu} (in_interrupt())")
+        raise _sched._bug(m, "kunmap", f"called {_sched.interrupt_context_text(m)} on CPU {m.current.cpu} "
+                          "(in_interrupt())")
     if page.pfn < m.highstart_pfn:
         return
     kunmap_high(m, page)

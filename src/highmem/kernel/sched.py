@@ -140,6 +140,18 @@ def in_interrupt(m: Machine) -> bool:
     return (st.local_irq_count + st.local_bh_count) != 0
 
 
+def interrupt_context_text(m: Machine) -> str:
+    """Why ``in_interrupt()`` is true on this CPU, for a BUG message: a hard IRQ, a softirq, or only
+    bottom halves disabled by the current context (2.4: in_interrupt() counts local_bh_count)."""
+    st = m.cpu_state[m.current.cpu]
+    if st.local_irq_count:
+        return "in hard-IRQ context"
+    if m.current.kind is ContextKind.SOFTIRQ:
+        return "in softirq context"
+    return (f"with bottom halves disabled (in_interrupt() is true because of the softirq count, local_bh_count "
+            f"{st.local_bh_count})")
+
+
 def in_irq(m: Machine) -> bool:
     """``in_irq()``: servicing a hard IRQ on this CPU."""
     return m.cpu_state[m.current.cpu].local_irq_count != 0

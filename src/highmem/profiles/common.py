@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
 from highmem.events import KmapAtomic, SetPte, Warn
+from highmem.hw.pagetable import __PAGE_KERNEL, _PAGE_GLOBAL, _PAGE_NX
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.profile import FixmapLayout
 from highmem.kernel.sched import _bug
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["PAGE_OFFSET", "VMALLOC_RESERVE", "FIXADDR_TOP", "with_fences", "preempt_count", "preempt_disable",
            "preempt_enable", "pagefault_disable", "pagefault_enable", "warn", "warn_once", "irqs_disabled",
            "areas_2_6", "VMALLOC_OFFSET", "KM_2_6_32", "map_slot", "smp_apics",
-           "kconfig_2_6"]
+           "kconfig_2_6", "pagefault_disabled_inc", "pagefault_disabled_dec", "kmap_prot_2_6"]
 
 VMALLOC_OFFSET = 8 << 20
 VMALLOC_RESERVE = 128 << 20
@@ -41,8 +42,14 @@ def smp_apics(opts: dict[str, bool], given: dict[str, bool], io_apic: bool = Tru
 
 
 def kconfig_2_6(opts: dict[str, bool], given: dict[str, bool]) -> None:
-    """The Kconfig rules of the x86-32 2.6+ profiles (arch/x86/Kconfig): SMP selects both APICs."""
+    """The Kconfig rules of the x86-32 2.6+ profiles: SMP selects both APICs (arch/x86/Kconfig);
+    DEBUG_HIGHMEM depends on HIGHMEM and DEBUG_PREEMPT on PREEMPT (lib/Kconfig.debug, 2.6.39 and 5.15)."""
     smp_apics(opts, given)
+    if opts.get("DEBUG_HIGHMEM") and not opts["HIGHMEM"]:
+        raise HighmemError("config DEBUG_HIGHMEM=y needs HIGHMEM=y: Kconfig makes DEBUG_HIGHMEM depend on HIGHMEM")
+    if opts.get("DEBUG_PREEMPT") and not opts.get("PREEMPT"):
+        raise HighmemError("config DEBUG_PREEMPT=y needs PREEMPT=y: Kconfig makes DEBUG_PREEMPT depend on a "
+                           "preemptible kernel")
 
 
 def with_fences(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -66,9 +73,11 @@ def preempt_disable(m: Machine) -> None:
 
 
 def preempt_enable(m: Machine) -> None:
+    """``preempt_enable``: the count drops by one.  An unbalanced enable (the count is already 0) takes
+    it to -1, as ``preempt_count_dec`` does; with DEBUG_PREEMPT ``preempt_count_sub`` WARNs and leaves
+    the count alone instead (kernel/sched/core.c, 5.15; ``sub_preempt_count``, kernel/sched.c, 2.6.39)."""
     n = preempt_count(m)
-    if n <= 0:
-        # An unbalanced enable: DEBUG_PREEMPT's WARN in the real kernel; the count stays at 0.
+    if n <= 0 and m.config.options.get("DEBUG_PREEMPT"):
         warn(m, "preempt_enable", f"WARNING in preempt_enable on CPU {m.current.cpu}: preempt count of "
              f"{m.current.name} would go negative (an unmap without a map?)")
         return
@@ -76,9 +85,31 @@ def preempt_enable(m: Machine) -> None:
     m.epoch += 1
 
 
-#: pagefault_disable raises the preempt count (include/linux/uaccess.h, 2.6.32): preemption off too.
+#: pagefault_disable raises the preempt count (include/linux/uaccess.h, 2.6.32 and 2.6.39): preemption off too.
 pagefault_disable = preempt_disable
 pagefault_enable = preempt_enable
+
+
+def pagefault_disabled_inc(m: Machine) -> None:
+    """5.15 ``pagefault_disable``: ``current->pagefault_disabled`` + 1, a counter of its own
+    (include/linux/uaccess.h); the preempt count is untouched."""
+    d = m.current.data
+    d["pagefault_disabled"] = int(d.get("pagefault_disabled", 0)) + 1
+
+
+def pagefault_disabled_dec(m: Machine) -> None:
+    """5.15 ``pagefault_enable``: ``current->pagefault_disabled`` - 1, unchecked (it may go negative)."""
+    d = m.current.data
+    d["pagefault_disabled"] = int(d.get("pagefault_disabled", 0)) - 1
+
+
+def kmap_prot_2_6(m: Machine) -> int:
+    """``kmap_prot = PAGE_KERNEL`` filtered by ``__supported_pte_mask``: _PAGE_GLOBAL with PGE, _PAGE_NX
+    (bit 63) on a PAE kernel whose CPU has NX (arch/x86/mm/setup_nx.c ``x86_configure_nx``, 2.6.39/5.15)."""
+    prot = __PAGE_KERNEL | (_PAGE_GLOBAL if m.config.cpu_has_pge else 0)
+    if m.config.options["X86_PAE"] and m.config.cpu_has_nx:
+        prot |= _PAGE_NX
+    return prot
 
 
 def irqs_disabled(m: Machine) -> bool:

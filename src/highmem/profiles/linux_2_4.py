@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["PROFILE"]
 
 OPTIONS = ("SMP", "X86_LOCAL_APIC", "X86_IO_APIC", "X86_CLUSTERED_APIC", "X86_VISWS_APIC", "X86_F00F_WORKS_OK",
-           "X86_SUMMIT", "HIGHMEM", "ACPI_BOOT", "DEBUG_HIGHMEM", "X86_PAE")
+           "X86_SUMMIT", "HIGHMEM", "ACPI_BOOT", "DEBUG_HIGHMEM", "X86_PAE", "X86_INVLPG")
 DEFAULTS = {"SMP": True, "X86_CLUSTERED_APIC": False, "X86_VISWS_APIC": False, "X86_F00F_WORKS_OK": True,
-            "X86_SUMMIT": False, "HIGHMEM": True, "ACPI_BOOT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False}
+            "X86_SUMMIT": False, "HIGHMEM": True, "ACPI_BOOT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False,
+            "X86_INVLPG": True}
 NR_FIX_BTMAPS = 16
 VMALLOC_OFFSET = 8 << 20
 FIX_ACPI_PAGES = 4
@@ -66,9 +67,15 @@ def areas(config: KernelConfig, fix: FixmapLayout, last_pkmap: int) -> tuple[int
 
 
 def kconfig(opts: dict[str, bool], given: dict[str, bool]) -> None:
-    """2.4.22 arch/i386/config.in: SMP defines X86_LOCAL_APIC and X86_IO_APIC; X86_CLUSTERED_APIC
-    widens the IO-APIC range and needs it."""
-    smp_apics(opts, given)
+    """2.4.22 arch/i386/config.in: SMP defines X86_LOCAL_APIC and X86_IO_APIC, except on an SGI Visual
+    Workstation (X86_VISWS_APIC), which defines the local APIC only, SMP or not; X86_CLUSTERED_APIC
+    widens the IO-APIC range and needs it; an M386 build (X86_INVLPG=n) defines X86_F00F_WORKS_OK=n."""
+    visws = opts["X86_VISWS_APIC"]
+    smp_apics(opts, given, io_apic=not visws)
+    if visws and "X86_LOCAL_APIC" not in given:
+        opts["X86_LOCAL_APIC"] = True
+    if not opts["X86_INVLPG"] and "X86_F00F_WORKS_OK" not in given:
+        opts["X86_F00F_WORKS_OK"] = False
     if opts["X86_CLUSTERED_APIC"] and not opts["X86_IO_APIC"]:
         raise HighmemError("config X86_CLUSTERED_APIC=y needs X86_IO_APIC=y: it only widens the IO-APIC range")
 
@@ -83,6 +90,7 @@ PROFILE = Profile(
     nr_cpus_default=32, max_nr_cpus=32, FIXADDR_TOP=0xFFFFE000, km_type_names=km_type_names, fixmap=fixmap,
     areas=areas, install=install, slots_per_cpu=lambda c: len(km_type_names(c)), kconfig=kconfig, module=__name__,
     notes={"X86_F00F_BUG": "2.4 names it the other way round: use X86_F00F_WORKS_OK=n",
+           "DEBUG_PREEMPT": "2.4 has no preemptible kernel, so no preempt count to debug",
            "PREEMPT": "2.4 has no preemptible kernel: use linux-2.6 or later",
            "DEBUG_KMAP_LOCAL": "kmap_local exists from 5.11: use --profile linux-5.11"},
     extra={"vmalloc_start": lambda high_memory: (high_memory + 2 * VMALLOC_OFFSET - 1) & ~(VMALLOC_OFFSET - 1)},

@@ -35,6 +35,7 @@ from highmem.profiles.common import (
     areas_2_6,
     irqs_disabled,
     kconfig_2_6,
+    kmap_prot_2_6,
     map_slot,
     pagefault_disable,
     pagefault_enable,
@@ -49,16 +50,17 @@ __all__ = ["PROFILE", "kmap_atomic", "kunmap_atomic", "kmap_atomic_to_page", "de
            "fixmap_2_6", "OPTIONS"]
 
 OPTIONS = ("SMP", "X86_LOCAL_APIC", "X86_IO_APIC", "X86_VISWS_APIC", "X86_F00F_BUG", "X86_CYCLONE_TIMER", "HIGHMEM",
-           "PCI_MMCONFIG", "PARAVIRT", "DEBUG_HIGHMEM", "X86_PAE", "PREEMPT")
+           "PCI_MMCONFIG", "PARAVIRT", "DEBUG_HIGHMEM", "X86_PAE", "PREEMPT", "DEBUG_PREEMPT")
 DEFAULTS = {"SMP": True, "X86_VISWS_APIC": False, "X86_F00F_BUG": False, "X86_CYCLONE_TIMER": False,
             "HIGHMEM": True, "PCI_MMCONFIG": True, "PARAVIRT": False, "DEBUG_HIGHMEM": False, "X86_PAE": False,
-            "PREEMPT": False}
+            "PREEMPT": False, "DEBUG_PREEMPT": False}
 MAX_IO_APICS = 64
 NOTES = {"X86_F00F_WORKS_OK": "2.6 has the opposite option: use X86_F00F_BUG=y for the FIX_F00F_IDT entry",
          "X86_SUMMIT": "2.6 keys the cyclone timer on X86_CYCLONE_TIMER",
          "X86_CLUSTERED_APIC": "2.6 has MAX_IO_APICS 64 without it",
          "ACPI_BOOT": "2.6.32's x86-32 fixmap has no ACPI entries",
-         "DEBUG_KMAP_LOCAL": "kmap_local exists from 5.11: use --profile linux-5.11"}
+         "DEBUG_KMAP_LOCAL": "kmap_local exists from 5.11: use --profile linux-5.11",
+         "X86_INVLPG": "the 2.6+ profiles model a CPU with invlpg (2.6 chooses at run time, cpu_has_invlpg)"}
 
 
 def km_type_names(config: KernelConfig) -> tuple[str, ...]:
@@ -79,8 +81,8 @@ def fixmap_2_6(config: KernelConfig, slots_per_cpu: int, btmap_2_6_39: bool = Fa
         e.append(("FIX_F00F_IDT", 1))
     if o["X86_CYCLONE_TIMER"]:
         e.append(("FIX_CYCLONE_TIMER", 1))
-    if o["HIGHMEM"]:
-        e.append(("FIX_KMAP_BEGIN..FIX_KMAP_END", slots_per_cpu * config.NR_CPUS))
+    # Under CONFIG_X86_32, not HIGHMEM: the slots exist in every x86-32 kernel (fixmap.h, 2.6.32 and 2.6.39).
+    e.append(("FIX_KMAP_BEGIN..FIX_KMAP_END", slots_per_cpu * config.NR_CPUS))
     if o["PCI_MMCONFIG"]:
         e.append(("FIX_PCIE_MCFG", 1))
     if o["PARAVIRT"]:
@@ -173,7 +175,9 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     vaddr = kvaddr & PAGE_MASK
     idx = t + m.KM_TYPE_NR * cpu
     cleared = False
-    if idx < len(m.kmap_vaddr) and vaddr == m.kmap_vaddr[idx]:
+    if not m.HIGHMEM:
+        pass  # include/linux/highmem.h without HIGHMEM: kunmap_atomic is pagefault_enable() only
+    elif idx < len(m.kmap_vaddr) and vaddr == m.kmap_vaddr[idx]:
         frame, off = m.kmap_pte_at[idx]
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, 0)
@@ -210,12 +214,13 @@ def install(m: Machine) -> None:
     m.bind("kunmap_atomic", kunmap_atomic)
     m.bind("kmap_atomic_to_page", kmap_atomic_to_page)
     m.preemptible = m.config.options["PREEMPT"]
+    m.kmap_prot = kmap_prot_2_6(m)
 
 
 PROFILE = Profile(
     name="linux-2.6", version="2.6.32", source="sndrzt/linux-2.6.32", options=OPTIONS, defaults=DEFAULTS,
     nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names, fixmap=fixmap,
     areas=areas_2_6, install=install, slots_per_cpu=lambda c: len(km_type_names(c)), preemptible_option=True,
-    kconfig=kconfig_2_6, module=__name__, notes=NOTES,
+    cpu_has_nx_default=True, kconfig=kconfig_2_6, module=__name__, notes=NOTES,
     extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET},
 )

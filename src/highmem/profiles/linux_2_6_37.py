@@ -37,6 +37,7 @@ from highmem.profiles.common import (
     areas_2_6,
     irqs_disabled,
     kconfig_2_6,
+    kmap_prot_2_6,
     map_slot,
     pagefault_disable,
     pagefault_enable,
@@ -136,8 +137,9 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: object = None) -> None:
     cur = m.current
     cpu = cur.cpu
     vaddr = kvaddr & PAGE_MASK
-    lo = m.kmap_vaddr[-1] if m.kmap_vaddr else 0
-    hi = m.kmap_vaddr[0] if m.kmap_vaddr else -1
+    lo = m.kmap_vaddr[-1] if m.HIGHMEM else 0
+    hi = m.kmap_vaddr[0] if m.HIGHMEM else -1
+    # Without HIGHMEM kunmap_atomic is pagefault_enable() only (include/linux/highmem.h, 2.6.39).
     if lo <= vaddr <= hi:
         st = _stack(m)
         if m.config.options["KUNMAP_POP_BEFORE_CLEAR"]:
@@ -163,7 +165,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: object = None) -> None:
         if m.bus.active:
             m.bus.emit(KunmapAtomic(cpu, cur.name, tname, idx, kvaddr, True))
     else:
-        if m.DEBUG_HIGHMEM and (vaddr < m.PAGE_OFFSET or vaddr >= m.high_memory):
+        if m.HIGHMEM and m.DEBUG_HIGHMEM and (vaddr < m.PAGE_OFFSET or vaddr >= m.high_memory):
             raise _sched._bug(m, "__kunmap_atomic", f"address {kvaddr:#010x} is neither a kmap slot nor lowmem")
         if m.bus.active:
             m.bus.emit(KunmapAtomic(cpu, cur.name, tname, -1, kvaddr, False))
@@ -175,13 +177,14 @@ def install(m: Machine) -> None:
     m.bind("kunmap_atomic", kunmap_atomic)
     m.bind("kmap_atomic_to_page", kmap_atomic_to_page)
     m.preemptible = m.config.options["PREEMPT"]
+    m.kmap_prot = kmap_prot_2_6(m)
 
 
 PROFILE = Profile(
     name="linux-2.6.37", version="2.6.39", source="zouyalong-coder/linux-2.6.39", options=OPTIONS,
     defaults=DEFAULTS, nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names,
     fixmap=fixmap, areas=areas_2_6, install=install, slots_per_cpu=lambda c: len(km_type_names(c)),
-    stack_slots=True, preemptible_option=True,
+    stack_slots=True, preemptible_option=True, cpu_has_nx_default=True,
     kconfig=kconfig_2_6, module=__name__, notes=dict(NOTES_2_6),
     extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET, "handlers_irqs_off": True},
 )

@@ -37,9 +37,10 @@ from highmem.profiles.common import (
     VMALLOC_RESERVE,
     irqs_disabled,
     kconfig_2_6,
+    kmap_prot_2_6,
     map_slot,
-    pagefault_disable,
-    pagefault_enable,
+    pagefault_disabled_dec,
+    pagefault_disabled_inc,
     preempt_disable,
     preempt_enable,
     warn_once,
@@ -52,10 +53,10 @@ if TYPE_CHECKING:
 __all__ = ["PROFILE", "kmap_local_page", "kunmap_local", "kmap_atomic", "kunmap_atomic"]
 
 OPTIONS = ("SMP", "X86_LOCAL_APIC", "X86_IO_APIC", "HIGHMEM", "PCI_MMCONFIG", "PARAVIRT_XXL", "ACPI_APEI_GHES",
-           "DEBUG_HIGHMEM", "DEBUG_KMAP_LOCAL", "DEBUG_KMAP_LOCAL_FORCE_MAP", "X86_PAE", "PREEMPT")
+           "DEBUG_HIGHMEM", "DEBUG_KMAP_LOCAL", "DEBUG_KMAP_LOCAL_FORCE_MAP", "X86_PAE", "PREEMPT", "DEBUG_PREEMPT")
 DEFAULTS = {"SMP": True, "HIGHMEM": True, "PCI_MMCONFIG": True, "PARAVIRT_XXL": False, "ACPI_APEI_GHES": False,
             "DEBUG_HIGHMEM": False, "DEBUG_KMAP_LOCAL": False, "DEBUG_KMAP_LOCAL_FORCE_MAP": False,
-            "X86_PAE": False, "PREEMPT": False}
+            "X86_PAE": False, "PREEMPT": False, "DEBUG_PREEMPT": False}
 MAX_IO_APICS = 64
 #: Departure from Linux: sizeof(struct cpu_entry_area) depends on the configuration (GDT, guard
 #: pages, entry and double-fault stacks, the TSS with its I/O bitmap, debug-store buffers); the model
@@ -90,10 +91,10 @@ def fixmap(config: KernelConfig, slots_per_cpu: int) -> FixmapLayout:
         e.append(("FIX_APIC_BASE", 1))
     if o["X86_IO_APIC"]:
         e.append(("FIX_IO_APIC_BASE_0..FIX_IO_APIC_BASE_END", MAX_IO_APICS))
-    if o["HIGHMEM"]:
-        e.append(("FIX_KMAP_BEGIN..FIX_KMAP_END", slots_per_cpu * config.NR_CPUS))
-        if o["PCI_MMCONFIG"]:
-            e.append(("FIX_PCIE_MCFG", 1))
+    # Under CONFIG_KMAP_LOCAL, which X86_32 selects whatever HIGHMEM is (arch/x86/Kconfig, fixmap.h, 5.15).
+    e.append(("FIX_KMAP_BEGIN..FIX_KMAP_END", slots_per_cpu * config.NR_CPUS))
+    if o["PCI_MMCONFIG"]:
+        e.append(("FIX_PCIE_MCFG", 1))
     if o["PARAVIRT_XXL"]:
         e.append(("FIX_PARAVIRT_BOOTMAP", 1))
     if o["ACPI_APEI_GHES"]:
@@ -149,7 +150,8 @@ def kmap_local_page(m: Machine, page: Page) -> int:
 
 def _map_local(m: Machine, page: Page, tname: str, atomic: bool = False) -> int:
     cur = m.current
-    if page.pfn < m.highstart_pfn and not _force_map(m.config):
+    # Without HIGHMEM kmap_local_page is page_address(), FORCE_MAP or not (highmem-internal.h, 5.15).
+    if not m.HIGHMEM or (page.pfn < m.highstart_pfn and not _force_map(m.config)):
         vaddr = m.mem_map.get_virtual(page.pfn)
         if m.bus.active:
             m.bus.emit(KmapAtomic(cur.cpu, cur.name, tname, -1, vaddr, page.pfn))
@@ -169,9 +171,23 @@ def _map_local(m: Machine, page: Page, tname: str, atomic: bool = False) -> int:
     slot = ctrl["idx"] - 1
     idx = slot + m.KM_TYPE_NR * cpu
     vaddr = map_slot(m, idx, page.pfn, tname, "__kmap_local_pfn_prot", f"slot {slot}")
-    ctrl["pteval"][slot] = (page.pfn << PAGE_SHIFT) | m.kmap_prot
+    _set_pteval(m, ctrl, slot, (page.pfn << PAGE_SHIFT) | m.kmap_prot)
     preempt_enable(m)
     return vaddr
+
+
+def _set_pteval(m: Machine, ctrl: dict[str, Any], slot: int, value: int) -> None:
+    """``current->kmap_ctrl.pteval[slot] = value``, unchecked as in C.  After an underflow the slot is -1:
+    ``pteval[-1]`` is the 4 bytes of ``kmap_ctrl.idx`` (non-PAE), or the 8 bytes ending with them (PAE:
+    pte_t is 4-byte aligned in the i386 ABI), so the store sets idx to the entry's (high) word."""
+    if 0 <= slot < len(ctrl["pteval"]):
+        ctrl["pteval"][slot] = value
+    elif slot == -1:
+        word = (value >> 32) if m.config.options["X86_PAE"] else value
+        word &= 0xFFFFFFFF
+        ctrl["idx"] = word - (1 << 32) if word & 0x80000000 else word
+    # Departure from Linux: a store to pteval[slot < -1] hits task_struct fields before kmap_ctrl,
+    # which the model does not have; it is dropped.
 
 
 def kunmap_local(m: Machine, addr: int) -> None:
@@ -187,6 +203,11 @@ def _unmap_local(m: Machine, addr: int, tname: str) -> None:
     cur = m.current
     cpu = cur.cpu
     vaddr = addr & PAGE_MASK
+    if not m.HIGHMEM:
+        # __kunmap_local / __kunmap_atomic without HIGHMEM touch no PTE (highmem-internal.h, 5.15).
+        if m.bus.active:
+            m.bus.emit(KunmapAtomic(cpu, cur.name, tname, -1, addr, False))
+        return
     lo, hi = m.kmap_vaddr[-1], m.kmap_vaddr[0]
     if not lo <= vaddr <= hi:
         if _force_map(m.config):
@@ -203,18 +224,18 @@ def _unmap_local(m: Machine, addr: int, tname: str) -> None:
     ctrl = _ctrl(owner, m)
     slot = ctrl["idx"] - 1
     idx = slot + m.KM_TYPE_NR * cpu
-    if slot < 0 or vaddr != m.kmap_vaddr[idx]:
+    # No range check, as in C: on an empty stack idx is -1 + KM_MAX_IDX * cpu, the previous CPU's last
+    # slot (on CPU 0 the fixmap entry below FIX_KMAP_BEGIN), and its PTE is cleared before the pop BUGs.
+    top_vaddr, frame, off = m.slot_pte(idx)
+    if vaddr != top_vaddr:
         warn_once(m, "kunmap_local_indexed:order", "kunmap_local_indexed",
                   f"WARNING in kunmap_local_indexed on CPU {cpu}: {addr:#010x} is not the top slot")
-    if slot >= 0:
-        frame, off = m.kmap_pte_at[idx]
-        old = m.pte_struct.unpack_from(frame, off)[0]
-        m.pte_struct.pack_into(frame, off, 0)
-        if m.bus.active:
-            m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, m.kmap_vaddr[idx], old))
+    old = m.pte_struct.unpack_from(frame, off)[0]
+    m.pte_struct.pack_into(frame, off, 0)
+    if m.bus.active:
+        m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, top_vaddr, old))
     m.cpus[cpu].flush_tlb_one(vaddr)
-    if slot >= 0:
-        ctrl["pteval"][slot] = 0
+    _set_pteval(m, ctrl, slot, 0)
     ctrl["idx"] -= 2 if _debug(m.config) else 1
     if ctrl["idx"] < 0:
         raise _sched._bug(m, "kmap_local_idx_pop", f"the kmap_local stack of {owner.name} underflowed")
@@ -230,7 +251,7 @@ def kmap_atomic(m: Machine, page: Page, type: object = None) -> int:
         m.sched_point("kmap_atomic")
     page = m.check_page(page)
     preempt_disable(m)
-    pagefault_disable(m)
+    pagefault_disabled_inc(m)
     return _map_local(m, page, "-" if type is None else str(getattr(type, "name", type)), atomic=True)
 
 
@@ -239,7 +260,7 @@ def kunmap_atomic(m: Machine, addr: int, type: object = None) -> None:
     if m.sched_point is not None:
         m.sched_point("kunmap_atomic")
     _unmap_local(m, addr, "-" if type is None else str(getattr(type, "name", type)))
-    pagefault_enable(m)
+    pagefault_disabled_dec(m)
     preempt_enable(m)
 
 
@@ -250,7 +271,7 @@ def _held_slots(m: Machine, task: Context) -> list[tuple[int, int]]:
     if not ctrl or not ctrl["idx"]:
         return []
     debug = _debug(m.config)
-    return [(i, ctrl["pteval"][i]) for i in range(ctrl["idx"])
+    return [(i, ctrl["pteval"][i]) for i in range(min(ctrl["idx"], m.KM_TYPE_NR))
             if not (debug and i % 2 == 0) and ctrl["pteval"][i] != 0]
 
 
@@ -286,6 +307,7 @@ def install(m: Machine) -> None:
     m.bind("kunmap_local", kunmap_local)
     m.bind("kmap_atomic_to_page", kmap_atomic_to_page)
     m.preemptible = m.config.options["PREEMPT"]
+    m.kmap_prot = kmap_prot_2_6(m)
     m.sched_out_hook = kmap_local_sched_out
     m.sched_in_hook = kmap_local_sched_in
 
@@ -294,10 +316,11 @@ PROFILE = Profile(
     name="linux-5.11", version="5.15", source="sndrzt/linux-5.15", options=OPTIONS, defaults=DEFAULTS,
     nr_cpus_default=8, max_nr_cpus=32, FIXADDR_TOP=FIXADDR_TOP, km_type_names=km_type_names, fixmap=fixmap,
     areas=areas, install=install, slots_per_cpu=km_max_idx, stack_slots=True, has_kmap_local=True,
-    preemptible_option=True,
+    preemptible_option=True, cpu_has_nx_default=True,
     kconfig=kconfig_2_6, module=__name__,
     notes={"X86_F00F_WORKS_OK": "5.15's x86-32 fixmap has no F00F entry", "X86_F00F_BUG": "5.15's x86-32 fixmap "
            "has no F00F entry", "KUNMAP_POP_BEFORE_CLEAR": "the 2010 race exists only in --profile linux-2.6.37",
-           "PARAVIRT": "5.15 names it PARAVIRT_XXL"},
+           "PARAVIRT": "5.15 names it PARAVIRT_XXL",
+           "X86_INVLPG": "the 2.6+ profiles model a CPU with invlpg (5.15 has no M386 build)"},
     extra={"vmalloc_start": lambda high_memory: high_memory + VMALLOC_OFFSET, "handlers_irqs_off": True},
 )

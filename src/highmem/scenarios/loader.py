@@ -24,7 +24,8 @@ from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Zone
-from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
+from highmem.kernel.config import parse_size
+from highmem.kernel.kmap_types import KM_TYPE_VARIANTS, km_type_label, unknown_km_type_message
 from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
 from highmem.scenarios.names import check_name, name_from_stem
 from highmem.scenarios.ops import OP_FIELDS, to_bytes
@@ -35,7 +36,7 @@ _TOP = {"scenario", "machine", "pages", "task", "irq", "softirq", "expect", "dev
 _DEVICE_KEYS = {"name": str, "blocks": int, "block_size": int, "bounce_pfn": int, "irq": str, "cpu": int,
                 "data": dict, "alloc_fails": bool, "read_km_type": str}
 _SCENARIO_KEYS = {"name", "description", "reference", "expect", "max_steps"}
-_MACHINE_KEYS = {"profile", "cpus", "nr_cpus", "memory", "pae", "km_types", "config", "last_pkmap"}
+_MACHINE_KEYS = {"profile", "cpus", "nr_cpus", "memory", "pae", "km_types", "config", "last_pkmap", "cpu_has_nx"}
 _CTX_KEYS = {"task": {"name", "cpu", "ops"}, "irq": {"name", "cpu", "ops", "max", "sa_interrupt"},
              "softirq": {"name", "cpu", "ops", "max"}}
 _ZONES = {"highmem": Zone.ZONE_HIGHMEM, "normal": Zone.ZONE_NORMAL, "dma": Zone.ZONE_DMA}
@@ -120,6 +121,9 @@ class _Ctx:
         self.lines = lines
         #: (op, interrupt or softirq name) -> the CPUs it is declared on
         self.routes: dict[tuple[str, str], set[int]] = {}
+        #: the km type names the profile accepts, in enum order, and what that list is (for messages)
+        self.km_order: tuple[str, ...] = ()
+        self.km_label = ""
 
     def fail(self, line: int | None, rule: str) -> HighmemError:
         loc = f"{self.where}:{line}" if line else self.where
@@ -193,7 +197,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             raise cx.fail(lines.key("machine", key), f"unknown field {key!r} in [machine]: "
                           f"allowed are {', '.join(sorted(_MACHINE_KEYS))}")
         want = {"profile": str, "cpus": int, "nr_cpus": int, "memory": (str, int), "pae": bool,
-                "km_types": str, "config": dict, "last_pkmap": int}[key]
+                "km_types": str, "config": dict, "last_pkmap": int, "cpu_has_nx": bool}[key]
         _want(cx, lines.key("machine", key), f"[machine] {key}", value, want)
     if "config" in machine:
         for k, v in machine["config"].items():
@@ -212,10 +216,15 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
     from highmem.profiles.common import KM_2_6_32
 
     prof = get_profile(cfg.profile)
-    km_names = {n for n in prof.km_type_names(cfg) if not n.startswith("__KM_FENCE")}
+    km_order = tuple(n for n in prof.km_type_names(cfg) if not n.startswith("__KM_FENCE"))
+    km_label = km_type_label(km_order) if cfg.km_types != "2.4.22" else f"{prof.version}'s enum km_type"
     if prof.stack_slots:
         # The type argument is dropped by the preprocessor: any known name compiles.
-        km_names |= set(KM_TYPE_VARIANTS["2.4.22"]) | set(KM_2_6_32) | {"KM_KDB"}
+        known = KM_TYPE_VARIANTS["2.4.22"] + KM_2_6_32 + ("KM_KDB",)
+        km_order = tuple(dict.fromkeys(known + km_order))
+        km_label = f"the km type names {prof.version} compiles (it ignores the argument)"
+    km_names = set(km_order)
+    cx.km_order, cx.km_label = km_order, km_label
     pages = _table(cx, doc, "pages")
     for pname, spec in pages.items():
         line = lines.key("pages", pname)
@@ -225,8 +234,9 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         if not isinstance(spec, dict):
             raise cx.fail(line, f"page {pname} must be a zone name or a table with zone, data or fill")
         for k in spec:
-            if k not in ("zone", "data", "fill"):
-                raise cx.fail(line, f"unknown field {k!r} of page {pname}: allowed are zone, data, fill")
+            if k not in ("zone", "data", "fill", "pfn", "phys"):
+                raise cx.fail(line, f"unknown field {k!r} of page {pname}: allowed are zone, data, fill, pfn, phys")
+        pfn = _page_frame(cx, line, pname, spec)
         zone = spec.get("zone", "highmem")
         if not isinstance(zone, str) or zone not in _ZONES:
             raise cx.fail(line, f"page {pname} has zone {zone!r}: zones are highmem, normal, dma")
@@ -244,7 +254,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             raise cx.fail(line, str(e)) from None
         if len(data) > PAGE_SIZE:
             raise cx.fail(line, f"page {pname} data is {len(data)} bytes: a page holds {PAGE_SIZE}")
-        sc.pages.append(PageSpec(pname, _ZONES[zone], data))
+        sc.pages.append(PageSpec(pname, _ZONES[zone], data, pfn, "zone" in spec, line))
     page_names = {p.name for p in sc.pages}
     from highmem.scenarios.model import DeviceSpec, ExpectBlockSpec
 
@@ -266,7 +276,7 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
         if not 0 <= spec.cpu < cfg.cpus:
             raise cx.fail(line, f"device {spec.name} interrupts CPU {spec.cpu}, which does not exist")
         if spec.read_km_type not in km_names:
-            raise cx.fail(line, f"device {spec.name}: km type {spec.read_km_type!r} does not exist in this kernel")
+            raise cx.fail(line, f"device {spec.name}: {unknown_km_type_message(spec.read_km_type, km_order, km_label)}")
         for blk, data in dv.get("data", {}).items():
             if not blk.isdigit() or int(blk) >= spec.nblocks:
                 raise cx.fail(line, f"device {spec.name}: data key {blk!r} is not a block number below {spec.nblocks}")
@@ -469,6 +479,27 @@ def _check_moved(cx: _Ctx, contexts: list[ContextSpec]) -> None:
                           f"the limit of {MAX_MOVED}")
 
 
+def _page_frame(cx: _Ctx, line: int | None, pname: str, spec: dict[str, Any]) -> int | None:
+    """The frame ``[pages]`` asks for: ``pfn`` (a frame number) or ``phys`` (a page-aligned address)."""
+    if "pfn" in spec and "phys" in spec:
+        raise cx.fail(line, f"page {pname} has both pfn and phys: give one")
+    if "pfn" in spec:
+        pfn = spec["pfn"]
+        if isinstance(pfn, bool) or not isinstance(pfn, int) or not 0 <= pfn < 1 << 24:
+            raise cx.fail(line, f"page {pname} pfn {pfn!r} is not a frame number: write 0 to 0xffffff (64 GiB)")
+        return pfn
+    if "phys" in spec:
+        try:
+            addr = parse_size(spec["phys"])
+        except HighmemError:
+            raise cx.fail(line, f"page {pname} phys {spec['phys']!r} is not an address: write e.g. \"63G\" or "
+                          "0x40000000") from None
+        if addr % PAGE_SIZE or not 0 <= addr < 1 << 36:
+            raise cx.fail(line, f"page {pname} phys {spec['phys']!r} is not a page-aligned address below 64 GiB")
+        return addr >> 12
+    return None
+
+
 def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], env: dict[str, str],
                pages: set[str], km_names: set[str], declared: dict[str, set[str]], ncpu: int,
                devices: dict[str, Any], depth: int = 0) -> None:
@@ -524,8 +555,7 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
         if "page" in op and op["page"] not in pages:
             raise cx.fail(line, f"{name} names page {op['page']!r}, which [pages] does not define")
         if "type" in op and op["type"] not in km_names:
-            raise cx.fail(line, f"km type {op['type']!r} does not exist in this kernel: its km_type enum is "
-                          f"{', '.join(sorted(km_names))}")
+            raise cx.fail(line, unknown_km_type_message(op["type"], cx.km_order, cx.km_label))
         if name == "load" and "size" not in op and "expect" not in op:
             raise cx.fail(line, "load needs a size or an expect")
         if name == "load" and "size" in op and op["size"] == 0:

@@ -35,6 +35,12 @@ class PageSpec:
     name: str
     zone: Zone = Zone.ZONE_HIGHMEM
     data: bytes = b""
+    #: the frame the page must be (``[pages] pfn`` / ``phys``); None lets the allocator choose
+    pfn: int | None = None
+    #: whether the scenario named the zone (with a pfn and no zone, the frame's zone is taken)
+    zone_given: bool = True
+    #: the scenario line that declares the page, for messages
+    line: int | None = None
 
 
 @dataclass
@@ -121,13 +127,15 @@ class Scenario:
         return make_config(profile or mc.pop("profile", "linux-2.4"),
                            cpus=mc.get("cpus"), nr_cpus=mc.get("nr_cpus"), pae=bool(mc.get("pae", False)),
                            km_types=mc.get("km_types", "2.4.22"), memory=mc.get("memory", "2G"),
-                           config={k: v for k, v in cfg.items()}, last_pkmap=mc.get("last_pkmap"))
+                           config={k: v for k, v in cfg.items()}, last_pkmap=mc.get("last_pkmap"),
+                           cpu_has_nx=mc.get("cpu_has_nx"))
 
     def compute_digest(self) -> str:
         """A stable hash of everything that shapes a run (not of names used only in messages)."""
         blob = json.dumps({
             "machine": self.machine,
-            "pages": [(p.name, p.zone.name, p.data.hex()) for p in self.pages],
+            "pages": [(p.name, p.zone.name, p.data.hex()) + ((p.pfn,) if p.pfn is not None else ())
+                      for p in self.pages],
             "contexts": [(c.kind, c.name, c.cpu, c.ops, c.max, c.sa_interrupt) for c in self.contexts],
             "expects": [(e.page, e.offset, e.data.hex()) for e in self.expects],
             "devices": [(d.name, d.nblocks, d.block_size, d.bounce_pfn, d.irq, d.cpu, d.alloc_fails,
@@ -136,12 +144,32 @@ class Scenario:
         }, sort_keys=True, default=str)
         return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:32]
 
+    def _place(self, m: Machine, p: PageSpec) -> Page:
+        """Page ``p`` at its chosen frame, checked against memory and its zone (one sentence each)."""
+        where = f"{self.source}:{p.line}" if p.line else f"scenario {self.name}"
+        assert p.pfn is not None
+        try:
+            page = m.allocator.alloc_pfn(p.pfn)
+        except HighmemError as e:
+            raise HighmemError(f"{where}: page {p.name} at pfn {p.pfn:#x}: {e}") from None
+        if p.zone_given and page.zone is not p.zone:
+            lo, hi = m.mem_map.zone_span(p.zone)
+            span = f"frames {lo:#x} to {hi - 1:#x}" if hi > lo else "no frames on this machine"
+            raise HighmemError(f"{where}: page {p.name} at pfn {p.pfn:#x} is in {page.zone.name}, not "
+                               f"{p.zone.name}: {p.zone.name} has {span}")
+        if p.data:
+            m.phys.write(page.phys, p.data[:PAGE_SIZE])
+        return page
+
     def workload(self, m: Machine) -> Workload:
         """Allocate the pages on ``m``, fill them, and compile every context's code."""
         from highmem.scenarios.ops import compile_ops
 
         pages: dict[str, Page] = {}
         for p in self.pages:
+            if p.pfn is not None:
+                pages[p.name] = self._place(m, p)
+                continue
             page = m.allocator.alloc_page({Zone.ZONE_HIGHMEM: "GFP_HIGHUSER", Zone.ZONE_NORMAL: "GFP_KERNEL",
                                            Zone.ZONE_DMA: "GFP_DMA"}[p.zone])
             if page is None or page.zone is not p.zone:
@@ -154,6 +182,7 @@ class Scenario:
             if p.data:
                 m.phys.write(page.phys, p.data[:PAGE_SIZE])
             pages[p.name] = page
+        m.page_names.update((pg.pfn, name) for name, pg in pages.items())
         from highmem.hw.blockdev import BlockDevice
         from highmem.kernel.bounce import device_interrupt, init_emergency_isa_pool
 

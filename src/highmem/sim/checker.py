@@ -33,7 +33,7 @@ _EMPTY: dict[int, Any] = {}
 class Mapping:
     """One atomic mapping made by one context (see the module docstring for its states)."""
 
-    __slots__ = ("context", "cpu", "type", "idx", "vaddr", "pfn", "step", "clobbered_by")
+    __slots__ = ("context", "cpu", "type", "idx", "vaddr", "pfn", "step", "clobbered_by", "unmap_step")
 
     def __init__(self, context: str, cpu: int, type: str, idx: int, vaddr: int, pfn: int, step: int) -> None:
         self.context = context
@@ -45,6 +45,12 @@ class Mapping:
         self.step = step
         #: (context, step, pfn) of the first map that took the slot while this one was held.
         self.clobbered_by: tuple[str, int, int] | None = None
+        #: the step of its kunmap (None while held)
+        self.unmap_step: int | None = None
+
+
+def _steps(*steps: int | None) -> list[int]:
+    return [s for s in steps if s is not None]
 
 
 #: The context events (``ContextEvent.what``) the checker judges; the engine hands it only these.
@@ -68,6 +74,8 @@ class Checker:
         self.released: dict[str, dict[int, Mapping]] = {}
         #: slot idx -> the mapping its PTE was last set for
         self.slot_owner: dict[int, Mapping] = {}
+        #: slot vaddr -> (context, step) of the kunmap that last cleared its PTE
+        self.cleared_by: dict[int, tuple[str, int]] = {}
         span = _SLOT_SPAN.get(m)
         if span is None:
             span = _SLOT_SPAN[m] = (min(m.kmap_vaddr), max(m.kmap_vaddr) + 4096) if m.kmap_vaddr else (0, 0)
@@ -94,10 +102,16 @@ class Checker:
 
     def report(self, f: Finding) -> None:
         """Add ``f`` unless an equal finding (same kind, contexts, slot) is already there."""
+        f.contexts = list(dict.fromkeys(f.contexts))
         if f.key in self._keys:
             return
         self._keys.add(f.key)
         self.findings.append(f)
+
+    def _pg(self, pfn: int) -> str:
+        """A page as the scenario calls it: ``A (0x38000)``, or the frame number of a page it did not name."""
+        name = self.m.page_names.get(pfn)
+        return f"{name} ({pfn:#x})" if name else f"{pfn:#x}"
 
     def _slot(self, mp: Mapping) -> dict[str, Any]:
         return {"type": mp.type, "idx": mp.idx, "fixmap": self.m.kmap_fixmap_base + mp.idx, "vaddr": mp.vaddr}
@@ -113,19 +127,76 @@ class Checker:
     def _on_kmap(self, ev: Any) -> None:
         step = self.step_of()
         mp = Mapping(ev.context, ev.cpu, ev.type, ev.idx, ev.vaddr, ev.pfn, step)
+        if ev.idx >= 0 and not self.stack_slots and ev.type not in self.m.km_type.__members__:
+            self._out_of_range(ev, mp, step)
         if ev.idx >= 0:
             prev = self.slot_owner.get(ev.idx)
+            # Kernels that BUG on a busy slot (2.4 debug, 2.6.32) never emit this map: no check needed.
+            if (prev is not None and prev.context == ev.context and not self.stack_slots
+                    and self.held.get(prev.context, {}).get(prev.vaddr) is prev):
+                self._remap_held(ev, prev, mp, step)
             if prev is not None and prev.context != ev.context and prev.clobbered_by is None:
                 if self.held.get(prev.context, {}).get(prev.vaddr) is prev:
                     prev.clobbered_by = (ev.context, step, ev.pfn)
             self.slot_owner[ev.idx] = mp
         self.held.setdefault(ev.context, {})[ev.vaddr & PAGE_MASK] = mp
 
+    def _index_text(self, idx: int) -> str:
+        """What kmap index ``idx`` (``kmap_pte - idx``) is: a slot of some CPU, or another fixmap entry."""
+        m = self.m
+        nr = m.KM_TYPE_NR
+        fix = m.kmap_fixmap_base + idx
+        if 0 <= idx < nr * m.NR_CPUS:
+            cpu, n = divmod(idx, nr)
+            if self.stack_slots:
+                what = f"stack slot {n} of CPU {cpu}"
+            else:
+                what = f"slot {m.km_type(n).name} of CPU {cpu}"
+            return f"{what} (fixmap {fix}, {m.slot_pte(idx)[0]:#010x})"
+        return f"fixmap entry {m.fixmap.name_of(fix)} (fixmap {fix}, {m.slot_pte(idx)[0]:#010x})"
+
+    def _holder(self, idx: int) -> Mapping | None:
+        """The mapping slot ``idx`` holds for a context that has not unmapped it, if any."""
+        mp = self.slot_owner.get(idx)
+        if mp is not None and self.held.get(mp.context, {}).get(mp.vaddr) is mp:
+            return mp
+        return None
+
+    def _remap_held(self, ev: Any, prev: Mapping, mp: Mapping, step: int) -> None:
+        msg = (f"{ev.context} mapped page {self._pg(ev.pfn)} in {self._slot_text(mp)} at step {step} while it "
+               f"still held the slot for page {self._pg(prev.pfn)} (mapped at step {prev.step}): the kernel "
+               "silently replaced its own "
+               "live mapping, and every later access through that address reaches the new page (a DEBUG_HIGHMEM "
+               "kernel BUGs here)")
+        self.report(Finding("remap-held-slot", msg, ev.cpu, [ev.context], self._slot(mp), [prev.pfn, ev.pfn],
+                            [prev.step, step]))
+
+    def _out_of_range(self, ev: Any, mp: Mapping, step: int) -> None:
+        nr = self.m.KM_TYPE_NR
+        value = ev.idx - nr * ev.cpu
+        ctxs = [ev.context]
+        steps = [step]
+        pages = [ev.pfn]
+        victim = self._holder(ev.idx)
+        whose = ""
+        if victim is not None and victim.context != ev.context:
+            whose = f", which held {victim.context}'s mapping of page {self._pg(victim.pfn)} (step {victim.step})"
+            ctxs.append(victim.context)
+            steps = [victim.step, step]
+            pages.append(victim.pfn)
+        msg = (f"{ev.context} mapped page {self._pg(ev.pfn)} on CPU {ev.cpu} with km type {value} ({ev.type}), outside "
+               f"enum km_type (KM_TYPE_NR is {nr}): idx = {value} + KM_TYPE_NR * {ev.cpu} = {ev.idx} is "
+               f"{self._index_text(ev.idx)}{whose}")
+        self.report(Finding("slot-out-of-range", msg, ev.cpu, ctxs, self._slot(mp), pages, steps))
+
     def _on_kunmap(self, ev: Any) -> None:
         page = ev.vaddr & PAGE_MASK
         held = self.held.get(ev.context, {})
         mp = held.get(page)
+        if ev.cleared:
+            self.cleared_by[self.m.slot_pte(ev.idx)[0] if ev.idx >= 0 else page] = (ev.context, self.step_of())
         if mp is not None and (self.stack_slots or mp.type == ev.type):
+            mp.unmap_step = self.step_of()
             del held[page]
             self.released.setdefault(ev.context, {})[page] = mp
             if self.stack_slots and ev.idx >= 0 and mp.idx >= 0 and ev.idx != mp.idx:
@@ -152,12 +223,13 @@ class Checker:
         pages = [mp.pfn]
         steps = [mp.step]
         if victim is not None:
-            whose = f", which held {victim.context}'s mapping of page {victim.pfn:#x} (step {victim.step})"
+            whose = f", which held {victim.context}'s mapping of page {self._pg(victim.pfn)} (step {victim.step})"
             if victim.context != ev.context:
                 ctxs.append(victim.context)
             pages.append(victim.pfn)
             steps.append(victim.step)
-        msg = (f"{ev.context} unmapped {ev.vaddr:#010x} (its mapping of page {mp.pfn:#x}, stack slot idx {mp.idx}) "
+        msg = (f"{ev.context} unmapped {ev.vaddr:#010x} (its mapping of page {self._pg(mp.pfn)}, stack slot idx "
+               f"{mp.idx}) "
                f"out of LIFO order on CPU {ev.cpu}: the kernel cleared the top slot idx {ev.idx}{whose}, and "
                f"{mp.vaddr:#010x} stays mapped")
         self.report(Finding("unmap-order", msg, ev.cpu, ctxs, self._slot(mp), pages, steps + [step]))
@@ -205,23 +277,23 @@ class Checker:
                 cause = "a stale TLB entry outlived the slot's PTE"
                 ctxs = [ev.context]
                 steps = [mp.step, step]
-            msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} expecting page {mp.pfn:#x} "
-                   f"(mapped in {self._slot_text(mp)} at step {mp.step}) but reached page {ev.pfn:#x}: {cause}")
+            msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} expecting page {self._pg(mp.pfn)} "
+                   f"(mapped in {self._slot_text(mp)} at step {mp.step}) but reached page {self._pg(ev.pfn)}: {cause}")
             self.report(Finding("stale-access", msg, ev.cpu, ctxs, self._slot(mp), [mp.pfn, ev.pfn], steps))
             return
         rel = self.released.get(ev.context, {}).get(page)
         if rel is not None:
             if ev.pfn != rel.pfn:
                 msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} after unmapping it; the slot "
-                       f"held page {rel.pfn:#x} for it but now reaches page {ev.pfn:#x}")
+                       f"held page {self._pg(rel.pfn)} for it but now reaches page {self._pg(ev.pfn)}")
                 self.report(Finding("stale-access", msg, ev.cpu, [ev.context], self._slot(rel),
                                     [rel.pfn, ev.pfn], [rel.step, step]))
             else:
-                msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} after unmapping it "
-                       f"({self._slot_text(rel)}); it still reached page {ev.pfn:#x} only because nobody "
-                       "reused the slot yet")
+                msg = (f"{ev.context} did a {what} {ev.vaddr:#010x} on CPU {ev.cpu} after unmapping it at step "
+                       f"{rel.unmap_step} ({self._slot_text(rel)}, mapped at step {rel.step}); it still reached page "
+                       f"{self._pg(ev.pfn)} only because nobody reused the slot yet")
                 self.report(Finding("use-after-unmap", msg, ev.cpu, [ev.context], self._slot(rel), [ev.pfn],
-                                    [rel.step, step]))
+                                    _steps(rel.step, rel.unmap_step, step)))
             return
         owner = self._owner_of_vaddr(page)
         ctxs = [ev.context] + ([owner.context] if owner is not None else [])
@@ -243,12 +315,26 @@ class Checker:
         detail = ""
         slot = None
         steps = [step]
+        ctxs = [ev.context]
         if rel is not None:
-            detail = f" after unmapping it at a step after {rel.step} ({self._slot_text(rel)})"
+            detail = f" after unmapping it at step {rel.unmap_step} ({self._slot_text(rel)})"
             slot = self._slot(rel)
-            steps = [rel.step, step]
+            steps = _steps(rel.step, rel.unmap_step, step)
+        else:
+            owner = self._owner_of_vaddr(page)
+            clearer = self.cleared_by.get(page)
+            if owner is not None:
+                detail = f", {self._slot_text(owner)}, which {owner.context} mapped at step {owner.step}"
+                slot = self._slot(owner)
+                steps = [owner.step, step]
+                if clearer is not None:
+                    detail += f" and {clearer[0]} cleared at step {clearer[1]}"
+                    ctxs += [owner.context, clearer[0]]
+                    steps = [owner.step, clearer[1], step]
+                else:
+                    ctxs.append(owner.context)
         msg = f"{ev.context} faulted on CPU {ev.cpu} at {ev.vaddr:#010x}{detail}: {ev.message}"
-        self.report(Finding("page-fault", msg, ev.cpu, [ev.context], slot, [], steps))
+        self.report(Finding("page-fault", msg, ev.cpu, ctxs, slot, [], steps))
 
     def _on_bug(self, ev: Any) -> None:
         step = self.step_of()
@@ -266,7 +352,20 @@ class Checker:
                 steps = [owner.step, step]
                 slot = self._slot(owner)
                 pages = [owner.pfn]
-        self.report(Finding(kind, f"{ev.context} on CPU {ev.cpu}: {ev.message}", ev.cpu, ctxs, slot, pages, steps))
+        msg = f"{ev.context} on CPU {ev.cpu}: {ev.message}"
+        if ev.function in ("kmap_local_idx_pop", "kmap_atomic_idx_pop"):
+            # The pop BUGs after the unmap cleared kmap_pte - idx for the top index -1, unchecked.
+            idx = self.m.KM_TYPE_NR * ev.cpu - 1
+            msg += f"; before the BUG the unmap cleared the PTE of {self._index_text(idx)}"
+            victim = self._holder(idx)
+            if victim is not None:
+                msg += f", destroying {victim.context}'s mapping of page {self._pg(victim.pfn)} (step {victim.step})"
+                if victim.context not in ctxs:
+                    ctxs.append(victim.context)
+                steps = [victim.step, step]
+                slot = self._slot(victim)
+                pages = [victim.pfn]
+        self.report(Finding(kind, msg, ev.cpu, ctxs, slot, pages, steps))
 
     def _owner_for_bug(self, ev: Any) -> Mapping | None:
         for mp in self.slot_owner.values():
@@ -285,7 +384,7 @@ class Checker:
                 verb = "called schedule()" if ev.detail == "schedule" else "went to sleep"
                 risk = (f"the next task on CPU {ev.cpu} may take the slot" if not self.stack_slots else
                         "kmap_atomic disabled preemption and page faults, so it sleeps in atomic context")
-                msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {mp.pfn:#x}, "
+                msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {self._pg(mp.pfn)}, "
                        f"mapped at step {mp.step}): {risk}")
                 self.report(Finding("sleep-in-atomic", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
                                     [mp.step, step]))
@@ -293,12 +392,13 @@ class Checker:
             for mp in self._held_high(ev.context):
                 step = self.step_of()
                 if ev.ctx_kind == "task":
-                    msg = (f"{ev.context} exited on CPU {ev.cpu} holding {self._slot_text(mp)} (page {mp.pfn:#x}, "
+                    msg = (f"{ev.context} exited on CPU {ev.cpu} holding {self._slot_text(mp)} "
+                           f"(page {self._pg(mp.pfn)}, "
                            f"mapped at step {mp.step}) without kunmap_atomic")
                     kind = "exit-in-atomic"
                 else:
                     msg = (f"{ev.ctx_kind} handler {ev.context} returned on CPU {ev.cpu} still holding "
-                           f"{self._slot_text(mp)} (page {mp.pfn:#x}, mapped at step {mp.step})")
+                           f"{self._slot_text(mp)} (page {self._pg(mp.pfn)}, mapped at step {mp.step})")
                     kind = "leaked-mapping"
                 self.report(Finding(kind, msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn], [mp.step, step]))
             self.held.pop(ev.context, None)

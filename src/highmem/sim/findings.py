@@ -24,6 +24,11 @@ Kinds, spelled exactly as users and tests rely on them:
 ``unmap-order``       a stack-based kunmap (2.6.37+, kmap_local) not in LIFO order: the kernel
                       clears the *top* slot, tearing down another mapping
 ``kernel-warning``    any other WARN_ON of the modelled kernel
+``remap-held-slot``   a context maps a km type it already holds, on a kernel that stays silent
+                      (non-debug 2.4): its own live mapping is replaced
+``slot-out-of-range`` kmap_atomic with an integer km type outside the enum (Python API): the
+                      kernel's ``type + KM_TYPE_NR * cpu`` lands in another CPU's slot or in
+                      another fixmap entry
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ FINDING_KINDS = (
     "sleep-in-atomic", "exit-in-atomic", "stale-access", "use-after-unmap", "foreign-slot",
     "slot-in-use", "wrong-unmap", "page-fault", "kernel-bug", "data-mismatch", "leaked-mapping",
     "deadlock", "python-exception", "step-budget", "wrong-context", "unmap-order", "kernel-warning",
+    "slot-out-of-range", "remap-held-slot",
 )
 
 
