@@ -207,9 +207,12 @@ def run(args: argparse.Namespace) -> int:
         raise HighmemError("--scheduler applies only to --executor dask")
     if args.executor == "dask" and not args.scheduler:
         raise HighmemError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-    from highmem.sim.parallel import MAX_JOBS, available_cpus
+    if args.jobs == 1:
+        jobs = 1  # what check_jobs returns for 1, without importing the process-pool machinery
+    else:
+        from highmem.sim.parallel import MAX_JOBS, available_cpus
 
-    jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
+        jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
     from highmem.report.ci import check_output_target
 
     for opt in ("junit", "sarif"):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
 from highmem.sim.explore import Exploration
 from highmem.words import plural
 
 __all__ = ["render_explorations", "exploration_json", "symbols"]
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``, imported only when a table is drawn (``--json`` never needs rich)."""
+    from rich.markup import escape as _escape
+
+    return _escape(text)
 
 
 def exploration_json(ex: Exploration, files: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:

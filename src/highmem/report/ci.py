@@ -18,7 +18,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
@@ -100,6 +99,8 @@ def _case_kinds(ex: Exploration) -> list[str]:
 
 def junit_xml(exs: list[Exploration], expected_ok: bool) -> str:
     """The JUnit XML document of ``exs`` (deterministic: no timestamps, no durations)."""
+    from xml.etree import ElementTree as ET  # only with --junit: not on every start-up
+
     root = ET.Element("testsuites", name="highmem check")
     total = failures = 0
     for ex in exs:
