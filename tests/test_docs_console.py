@@ -11,7 +11,7 @@ from doc_console import ROOT, check_file, matches, parse
 #: Pages whose console blocks are not regenerated yet (listed, not silently skipped): the tutorial's
 #: `highmem layout` output now wraps at the 100 columns of piped output, and some blocks need inputs
 #: the page does not show.
-PENDING = {"tutorial.md"}
+PENDING: set[str] = set()
 DOCS = sorted(p for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
               if p.name not in PENDING and any(b.kind == "console" for b in parse(p.read_text(encoding="utf-8"))))
 

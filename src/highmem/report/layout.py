@@ -105,10 +105,11 @@ def render_layout(m: Machine, console: Any) -> None:
     for line in m.boot_log:
         console.print(f"  {line}", highlight=False)
     t = Table(title="virtual kernel memory layout (top down)", title_justify="left")
-    t.add_column("region")
-    t.add_column("start", justify="right")
-    t.add_column("end", justify="right")
-    t.add_column("size", justify="right")
+    # Never an ellipsis: a name too long for a narrow terminal folds onto a second line, whole.
+    t.add_column("region", overflow="fold")
+    t.add_column("start", justify="right", no_wrap=True, min_width=10)
+    t.add_column("end", justify="right", no_wrap=True, min_width=10)
+    t.add_column("size", justify="right", no_wrap=True, min_width=8)
     t.add_column("note")
     for r in d["regions"]:
         t.add_row(r["name"], f"{r['start']:#010x}", f"{(r['end'] - 1):#010x}" if r["end"] else "-",
@@ -116,7 +117,7 @@ def render_layout(m: Machine, console: Any) -> None:
     console.print(t)
     console.print(f"FIXADDR_TOP {m.FIXADDR_TOP:#010x}  FIXADDR_START {m.FIXADDR_START:#010x}  "
                   f"FIX_KMAP_BEGIN {m.FIX_KMAP_BEGIN}  FIX_KMAP_END {m.FIX_KMAP_END}  "
-                  f"kmap_pte {m.kmap_pte:#x} (phys)", highlight=False)
+                  f"kmap_pte {m.kmap_pte:#x} (phys)", highlight=False, soft_wrap=True)
     if not d["kmap_slots"]:
         console.print("no kmap slots: HIGHMEM=n")
         return
@@ -127,9 +128,9 @@ def render_layout(m: Machine, console: Any) -> None:
     s = Table(title=title, title_justify="left")
     ncpu = m.config.cpus
     if ncpu <= 4:
-        s.add_column("slot" if m.profile.stack_slots else "km_type")
+        s.add_column("slot" if m.profile.stack_slots else "km_type", overflow="fold")
         for cpu in range(ncpu):
-            s.add_column(f"CPU {cpu}: vaddr (fixmap)", justify="right")
+            s.add_column(f"CPU {cpu}: vaddr (fixmap)", justify="right", overflow="fold")
         by_type: dict[str, list[str]] = {}
         for slot in d["kmap_slots"]:
             by_type.setdefault(slot["type"], []).append(f"{slot['vaddr']:#010x} ({slot['fixmap']})")
@@ -137,7 +138,7 @@ def render_layout(m: Machine, console: Any) -> None:
             s.add_row(tname, *cells)
     else:
         for col in ("CPU", "km_type", "idx", "fixmap", "vaddr"):
-            s.add_column(col, justify="left" if col == "km_type" else "right")
+            s.add_column(col, justify="left" if col == "km_type" else "right", overflow="fold")
         for slot in d["kmap_slots"]:
             s.add_row(str(slot["cpu"]), slot["type"], str(slot["idx"]), str(slot["fixmap"]),
                       f"{slot['vaddr']:#010x}")
