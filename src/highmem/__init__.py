@@ -26,7 +26,7 @@ from __future__ import annotations
 # Neither typing nor importlib at import time: `import highmem` must stay cheap.
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
