@@ -120,16 +120,19 @@ def review_patch(patch_path: str, tree: str, table: ApiTable) -> PatchReview:
             after_src = open(os.path.join(tmp, rel), "rb").read() if os.path.isfile(os.path.join(tmp, rel)) else b""
             old = _touched(scan_source(rel, before[rel], table).findings, before[rel], old_ranges, table, rel)
             new = _touched(scan_source(rel, after_src, table).findings, after_src, new_ranges, table, rel)
-            old_c = Counter(_key(f) for f in old)
-            new_c = Counter(_key(f) for f in new)
-            for f in new:
-                if new_c[_key(f)] > old_c[_key(f)] and f.severity == "warning":
-                    review.introduced.append(f)
-                    new_c[_key(f)] -= 1
-            old_c = Counter(_key(f) for f in old)
-            new_c = Counter(_key(f) for f in new)
-            for f in old:
-                if old_c[_key(f)] > new_c[_key(f)] and f.severity == "warning":
-                    review.fixed.append(f)
-                    old_c[_key(f)] -= 1
+            review.introduced.extend(_surplus(new, old))
+            review.fixed.extend(_surplus(old, new))
     return review
+
+
+def _surplus(these: list[Finding], those: list[Finding]) -> list[Finding]:
+    """The warnings of ``these`` beyond as many equal ones (by :func:`_key`) as ``those`` has."""
+    mine = Counter(_key(f) for f in these)
+    theirs = Counter(_key(f) for f in those)
+    out: list[Finding] = []
+    for f in these:
+        k = _key(f)
+        if mine[k] > theirs[k] and f.severity == "warning":
+            out.append(f)
+            mine[k] -= 1
+    return out
