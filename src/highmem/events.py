@@ -318,7 +318,7 @@ class EventBus:
     the hot path).  Any context; observers must not emit events themselves.
     """
 
-    __slots__ = ("_observers", "active", "emit", "on_access")
+    __slots__ = ("_observers", "active", "emit", "on_access", "on_kmap", "on_kunmap")
 
     def __init__(self) -> None:
         self._observers: list[Observer] = []
@@ -328,12 +328,20 @@ class EventBus:
         #: loads and stores call it with plain values instead of building Load/Store events: the
         #: observer builds one only for an access it must report.  None otherwise.
         self.on_access: Callable[..., None] | None = None
+        #: Likewise ``on_kmap(cpu, context, type, idx, vaddr, pfn)`` and ``on_kunmap(cpu, context, type,
+        #: idx, vaddr, cleared)``: a highmem kmap_atomic (or a DEBUG_HIGHMEM kunmap_atomic) then builds
+        #: no SetPte/PteClear/TlbFlushOne events, which that observer does not judge.  None otherwise.
+        self.on_kmap: Callable[..., None] | None = None
+        self.on_kunmap: Callable[..., None] | None = None
 
     def _rebind(self) -> None:
         self.active = bool(self._observers)
         self.emit = self._observers[0] if len(self._observers) == 1 else self._fan_out
         self.on_access = (getattr(self._observers[0], "on_access", None) if len(self._observers) == 1
                           else None)
+        sole = self._observers[0] if len(self._observers) == 1 else None
+        self.on_kmap = getattr(sole, "on_kmap", None)
+        self.on_kunmap = getattr(sole, "on_kunmap", None)
 
     def subscribe(self, observer: Observer) -> Observer:
         """Add ``observer``; it is called with every later event.  Returns it."""

@@ -119,7 +119,16 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
                    f"slot {type.name} of CPU {cpu} (fixmap {m.kmap_fixmap_base + idx}, {vaddr:#010x}) "
                    "is already mapped")
     new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
-    if m.bus.active:
+    bus = m.bus
+    if bus.on_kmap is not None:
+        # The sole observer judges the mapping only (EventBus.on_kmap): no PTE or flush events.
+        pte_struct.pack_into(frame, off, new)
+        if m.X86_INVLPG or m.config.cpu_has_pge:
+            m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
+        else:
+            m.cpus[cpu].flush_tlb()
+        bus.on_kmap(cpu, cur.name, type.name, idx, vaddr, page.pfn)
+    elif bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
         m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
@@ -168,6 +177,15 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
         raise _bug(m, "kunmap_atomic",
                    f"address {kvaddr:#010x} is not the slot of {type.name} on CPU {cpu} "
                    f"(fixmap {m.kmap_fixmap_base + idx}, {slot:#010x})")
+    if m.bus.on_kunmap is not None:
+        # As in kmap_atomic: the sole observer judges the unmapping only, no PTE or flush events.
+        m.pte_struct.pack_into(frame, off, 0)
+        if m.X86_INVLPG or m.config.cpu_has_pge:
+            m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
+        else:
+            m.cpus[cpu].flush_tlb()
+        m.bus.on_kunmap(cpu, cur.name, type.name, idx, kvaddr, True)
+        return
     ptep = m.kmap_pte - idx * m.pte_size
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, 0)

@@ -255,6 +255,14 @@ class Checker:
         event = (ev.Store if write else ev.Load)(cpu, context, vaddr, size, pfn, tlb)
         self._judge_access(event, page, mp)
 
+    def on_kmap(self, cpu: int, context: str, type: str, idx: int, vaddr: int, pfn: int) -> None:
+        """Direct hook for a highmem kmap_atomic when the checker is the only observer (EventBus.on_kmap)."""
+        self._on_kmap(ev.KmapAtomic(cpu, context, type, idx, vaddr, pfn))
+
+    def on_kunmap(self, cpu: int, context: str, type: str, idx: int, vaddr: int, cleared: bool) -> None:
+        """Direct hook for a DEBUG_HIGHMEM kunmap_atomic when the checker is the only observer."""
+        self._on_kunmap(ev.KunmapAtomic(cpu, context, type, idx, vaddr, cleared))
+
     def _on_access(self, ev: Any) -> None:
         page = ev.vaddr & PAGE_MASK
         if not self.kmap_lo <= page < self.kmap_hi:
