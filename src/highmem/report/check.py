@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
 from highmem.words import plural
 
-__all__ = ["render_explorations", "exploration_json", "symbols"]
+__all__ = ["render_explorations", "exploration_json", "explain", "symbols"]
 
 
 def escape(text: str) -> str:
@@ -17,11 +19,45 @@ def escape(text: str) -> str:
     return _escape(text)
 
 
+def _shown_path(path: str) -> str:
+    """A built-in as ``builtin:NAME.toml``, a file under the working directory relative to it."""
+    import os
+
+    p = Path(path)
+    if p.parent.name == "builtin" and p.parent.parent.name == "scenarios":
+        return f"builtin:{p.name}"
+    try:
+        return str(p.resolve().relative_to(Path(os.getcwd()).resolve()))
+    except ValueError:
+        return path
+
+
+def explain(ex: Exploration, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The operations involved in ``ex``'s first ``kind`` finding (step, context, ``file:line``,
+    operation) and why its window was open; one replay of the shrunk schedule, kept on the
+    exploration.  Any context; after exploration only."""
+    cache = ex.__dict__.setdefault("_explained", {})
+    if kind not in cache:
+        from highmem.report.locate import explain_finding
+
+        rep = ex.by_kind[kind]
+        try:
+            sites, why = explain_finding(ex.scenario, ex.config, rep.choices, rep.finding)
+        except HighmemError:
+            sites, why = [], None
+        cache[kind] = ([{"step": st.step, "context": st.context,
+                         "at": _shown_path(st.path) + (f":{st.line}" if st.line else ""), "op": st.op}
+                        for st in sites if st.step is not None], why)
+    return cache[kind]
+
+
 def exploration_json(ex: Exploration, files: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
-    """One scenario's result as JSON (``findings`` carry kind, message and the shrunk schedule)."""
+    """One scenario's result as JSON (``findings`` carry kind, message, the shrunk schedule, the
+    operations involved and why the window was open)."""
     d = ex.to_dict()
     for f, rep in zip(d["findings"], ex.by_kind.values(), strict=True):
         f["schedule"] = [list(c) for c in rep.choices]
+        f["operations"], f["window"] = explain(ex, rep.kind)
         if files and rep.kind in files.get(ex.scenario.name, {}):
             f["schedule_file"] = files[ex.scenario.name][rep.kind]
     d["expected"] = sorted(ex.scenario.expect)
@@ -135,6 +171,12 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
                 where.append("contexts " + ", ".join(f.contexts))
             if where:
                 console.print("  " + "; ".join(where), highlight=False, markup=False, soft_wrap=True)
+            ops, why = explain(ex, rep.kind)
+            for o in ops:
+                console.print(f"  step {o['step']}: {o['context']} at {o['at']}" + (f" {o['op']}" if o["op"] else ""),
+                              highlight=False, markup=False, soft_wrap=True)
+            if why:
+                console.print(f"  why: {why}", highlight=False, markup=False, soft_wrap=True)
             sched = ", ".join(f"{p}: {lab}" for p, lab in rep.choices) or "the default schedule"
             shrunk = f" (shrunk from {plural(rep.original_choices, 'choice')})" if rep.shrunk else ""
             console.print(f"  schedule{shrunk}: {sched}", highlight=False, markup=False, soft_wrap=True)

@@ -17,10 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from highmem.events import ContextEvent
+from highmem.report.window import CpuStateRecorder, why_open
 from highmem.scenarios.model import ContextSpec, Scenario
 from highmem.sim.findings import Finding
 
-__all__ = ["Site", "scenario_path", "op_lines", "locate_finding"]
+__all__ = ["Site", "scenario_path", "op_lines", "locate_finding", "explain_finding"]
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,21 @@ def _context_site(sc: Scenario, path: str | None, instance: str, step: int | Non
 
 
 def locate_finding(sc: Scenario, cfg: Any, choices: list[tuple[int, str]], finding: Finding) -> list[Site]:
-    """The sites of ``finding``'s steps (earliest first), found by replaying ``choices``.
+    """The sites of ``finding``'s steps (earliest first), found by replaying ``choices``; see
+    :func:`explain_finding`, which also says why the window was open.  Any context."""
+    return explain_finding(sc, cfg, choices, finding)[0]
+
+
+def explain_finding(sc: Scenario, cfg: Any, choices: list[tuple[int, str]],
+                    finding: Finding) -> tuple[list[Site], str | None]:
+    """The sites of ``finding``'s steps (earliest first), found by replaying ``choices`` once, and
+    why the window was open (:func:`highmem.report.window.why_open`), or None.
 
     A step no operation explains (the engine's own, e.g. a deadlock's last step) is located at the
     header of the context involved; a finding with no locatable step gets its contexts' headers.
     """
     from highmem.scenarios.ops import OP_STARTS
     from highmem.sim.explore import run_once
-    from highmem.sim.strategy import SparseReplayStrategy
 
     path = scenario_path(sc)
     lines_of: dict[str, list[int | None]] = {}
@@ -138,13 +147,21 @@ def locate_finding(sc: Scenario, cfg: Any, choices: list[tuple[int, str]], findi
     def starts(m: Any, spec: ContextSpec, index: int) -> None:
         if not subscribed:
             subscribed.append(m)
-            m.subscribe(lambda ev: seq.append((m.engine.step, getattr(ev, "context", ""), "", -1)))
+
+            def observe(ev: Any) -> None:
+                seq.append((m.engine.step, getattr(ev, "context", ""), "", -1))
+                if isinstance(ev, ContextEvent):
+                    ctx_events.append((m.engine.step, ev))
+
+            m.subscribe(observe)
         seq.append((m.engine.step, m.current.name, spec.name, index))
 
     wanted = set(finding.steps)
+    ctx_events: list[tuple[int, ContextEvent]] = []
+    strategy = CpuStateRecorder(choices)
     token = OP_STARTS.set(starts)
     try:
-        run_once(sc, cfg, SparseReplayStrategy(choices))
+        run_once(sc, cfg, strategy)
     finally:
         OP_STARTS.reset(token)
     current: dict[str, tuple[str, int]] = {}
@@ -209,4 +226,4 @@ def locate_finding(sc: Scenario, cfg: Any, choices: list[tuple[int, str]], findi
                 sites.append(site)
     if not sites and path is not None:
         sites.append(Site(None, "", path, None))
-    return sites
+    return sites, why_open(finding, strategy.points, ctx_events)

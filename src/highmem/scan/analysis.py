@@ -141,8 +141,43 @@ _VALUE_NODES = ("identifier", "field_expression", "parenthesized_expression", "c
 _NEGATED = {"!=": "==", ">=": "<", ">": "<="}
 
 
+def _call_key(name: str, node: Node) -> str:
+    args = node.child_by_field_name("arguments")
+    parts = [node_text(a) for a in args.named_children if a.type != "comment"] if args is not None else []
+    return f"{name}({', '.join(parts)})"
+
+
+#: Flag setters and the test each one settles: (pattern of the setter, test's name, truth).
+#: ``zram_set_flag(z, i, F)`` makes a later ``zram_test_flag(z, i, F)`` true on that path.
+_SETTERS = (
+    (re.compile(r"^(\w+)_set_flag$"), r"\1_test_flag", True),
+    (re.compile(r"^(\w+)_clear_flag$"), r"\1_test_flag", False),
+    (re.compile(r"^(__)?set_bit$"), "test_bit", True),
+    (re.compile(r"^(__)?clear_bit$"), "test_bit", False),
+    (re.compile(r"^(__)?SetPage(\w+)$"), r"Page\2", True),
+    (re.compile(r"^(__)?ClearPage(\w+)$"), r"Page\2", False),
+    (re.compile(r"^set_buffer_(\w+)$"), r"buffer_\1", True),
+    (re.compile(r"^clear_buffer_(\w+)$"), r"buffer_\1", False),
+)
+
+
+def _setter_fact(node: Node) -> tuple[str, bool] | None:
+    """The test a flag-setting call settles on its path, as a fact key and its truth, or None."""
+    name = _call_name(node)
+    if name is None:
+        return None
+    for pat, test, truth in _SETTERS:
+        if pat.match(name):
+            return _call_key(pat.sub(test, name), node), truth
+    return None
+
+
 def _fact_key(node: Node) -> tuple[str, bool]:
     """A condition's text in a normal form, and whether the form is its negation (``a != b`` is not ``a == b``)."""
+    if node.type == "call_expression":
+        name = _call_name(node)
+        if name is not None:
+            return _call_key(name, node), False
     if node.type == "binary_expression":
         op = node.child_by_field_name("operator").type
         if op in _NEGATED:
@@ -184,6 +219,9 @@ def _repeated_conditions(body: Node) -> set[str]:
         n = stack.pop()
         if n.type in ("if_statement", "while_statement", "do_statement", "for_statement", "conditional_expression"):
             add(n.child_by_field_name("condition"))
+        elif n.type == "call_expression" and (fact := _setter_fact(n)) is not None:
+            # A setter counts as one test of its flag: set once, tested once, and the two correlate.
+            seen[fact[0]] = seen.get(fact[0], 0) + 1
         elif n.type in ("assignment_expression", "init_declarator"):
             lhs = n.child_by_field_name("left") or n.child_by_field_name("declarator")
             rhs = n.child_by_field_name("right") or n.child_by_field_name("value")
@@ -669,7 +707,16 @@ class _Analysis:
                 return None
             return self.ev(inner, w)
         if t == "cast_expression":
-            return self.ev(n.child_by_field_name("value"), w)
+            v = self.ev(n.child_by_field_name("value"), w)
+            ty = n.child_by_field_name("type")
+            if isinstance(v, Ref) and ty is not None and node_text(ty).strip() == "void":
+                # A map cast to (void) is discarded on purpose (2.6's shmem maps KM_USER1 so that a
+                # later, shared unmap balances): its unmap lives elsewhere, so it is no leak.
+                m = w.find(v.mid)
+                if m is not None and m.live:
+                    w.update(m, escaped=True)
+                return None
+            return v
         if t == "pointer_expression":
             arg = n.child_by_field_name("argument")
             if n.child(0).type == "*":
@@ -819,6 +866,11 @@ class _Analysis:
         if api is not None and api.nargs is not None and api.nargs != len(args):
             api = None  # a function of that name with another signature (another kernel generation)
         vals = [self.ev(a, w) for a in args]
+        if api is None and name is not None:
+            fact = _setter_fact(n)
+            if fact is not None and fact[0] in self.useful:
+                w.facts.discard((fact[0], not fact[1]))
+                w.facts.add(fact)
         if api is None:
             handoff = self.table.may_unmap.get(name or "", set())
             for i, (a, v) in enumerate(zip(args, vals, strict=True)):

@@ -1,0 +1,67 @@
+"""Value reasoning: flag setters settle their tests, and a map cast to (void) is no leak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from highmem.scan import scan_paths
+
+_STORE = """// SPDX-License-Identifier: MIT
+#include <linux/highmem.h>
+
+static int slot_store(struct slot_table *t, u32 index, struct page *page, void *dst, size_t len)
+{
+	void *src;
+
+	if (len > SLOT_MAX_STORE) {
+		%s(t, index, SLOT_RAW);
+		src = kmap_atomic(page);
+		memcpy(dst, src, PAGE_SIZE);
+	} else {
+		src = t->buffer;
+		memcpy(dst, src, len);
+	}
+	if (unlikely(slot_test_flag(t, index, SLOT_RAW)))
+		kunmap_atomic(src);
+	return 0;
+}
+"""
+
+
+def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
+    f = tmp_path / "t.c"
+    f.write_text(text)
+    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
+
+
+def test_flags_set_flag_settles_the_test_before_the_unmap(tmp_path: Path) -> None:
+    """slot_set_flag() before the map makes slot_test_flag() true: the unmap runs, no leak."""
+    assert _diag(tmp_path, _STORE % "slot_set_flag") == []
+
+
+def test_flags_clear_flag_leaves_the_leak(tmp_path: Path) -> None:
+    """slot_clear_flag() before the map makes the test false: the mapping leaks at the return."""
+    assert _diag(tmp_path, _STORE % "slot_clear_flag") == [
+        (18, "kmap-leak", "'src' from kmap_atomic() at line 10 is not released on this path; call kunmap_atomic() "
+                          "before returning")]
+
+
+def test_flags_other_index_is_not_settled(tmp_path: Path) -> None:
+    """A flag set on another index says nothing about this one: the leak stays reported."""
+    text = (_STORE % "slot_set_flag").replace("slot_set_flag(t, index,", "slot_set_flag(t, index + 1,")
+    assert [r for _, r, _ in _diag(tmp_path, text)] == ["kmap-leak"]
+
+
+def test_flags_void_cast_map_is_no_leak(tmp_path: Path) -> None:
+    """(void) kmap_atomic(...) is discarded on purpose (its unmap is elsewhere); a plain call is a leak."""
+    body = """#include <linux/highmem.h>
+
+static void entry_balance(struct entry *e, int balance)
+{
+	if (balance)
+		%skmap_atomic(ZERO_PAGE(0), KM_USER1);
+	kunmap_atomic(e, KM_USER0);
+}
+"""
+    assert _diag(tmp_path, body % "(void) ") == []
+    assert [r for _, r, _ in _diag(tmp_path, body % "")] == ["kmap-leak"]
