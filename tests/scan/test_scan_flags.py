@@ -65,3 +65,29 @@ static void entry_balance(struct entry *e, int balance)
 """
     assert _diag(tmp_path, body % "(void) ") == []
     assert [r for _, r, _ in _diag(tmp_path, body % "")] == ["kmap-leak"]
+
+
+_COPY = """#include <linux/highmem.h>
+
+static int fill_page(struct page *page, const void __user *src)
+{
+	void *kaddr = kmap_atomic(page%s);
+	int ret;
+
+	ret = copy_from_user(kaddr, src, PAGE_SIZE);
+	kunmap_atomic(kaddr%s);
+	return ret ? -EFAULT : 0;
+}
+"""
+
+
+def test_flags_uaccess_in_stack_kmap_atomic_is_no_sleep(tmp_path: Path) -> None:
+    """2.6.37+ kmap_atomic() disables page faults: copy_from_user() fails fast there, it does not sleep."""
+    assert _diag(tmp_path, _COPY % ("", "")) == []
+
+
+def test_flags_uaccess_in_km_type_section_sleeps(tmp_path: Path) -> None:
+    """2.4's kmap_atomic(page, KM_USER0) leaves page faults on: copy_from_user() there may sleep."""
+    assert _diag(tmp_path, _COPY % (", KM_USER0", ", KM_USER0")) == [
+        (8, "sleep-in-atomic", "copy_from_user() may sleep, but it is called inside the kmap_atomic() section of "
+                               "'kaddr' (line 5)")]
