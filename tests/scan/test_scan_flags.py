@@ -91,3 +91,28 @@ def test_flags_uaccess_in_km_type_section_sleeps(tmp_path: Path) -> None:
     assert _diag(tmp_path, _COPY % (", KM_USER0", ", KM_USER0")) == [
         (8, "sleep-in-atomic", "copy_from_user() may sleep, but it is called inside the kmap_atomic() section of "
                                "'kaddr' (line 5)")]
+
+
+_LOOKUP = """#include <linux/highmem.h>
+
+static int table_lookup(struct page *page, u32 key, u32 *slot)
+{
+	struct table_entry *te;
+	void *base = kmap_atomic(page);
+
+	te = (struct table_entry *)base + key;
+	kunmap_atomic(base);
+	%s
+}
+"""
+
+
+def test_flags_error_pointer_test_after_unmap_is_no_use(tmp_path: Path) -> None:
+    """PTR_ERR_OR_ZERO() on a pointer into an unmapped page reads only its value: no use-after-unmap."""
+    assert _diag(tmp_path, _LOOKUP % "return PTR_ERR_OR_ZERO(te);") == []
+
+
+def test_flags_load_through_pointer_after_unmap_warns(tmp_path: Path) -> None:
+    """A load through the same pointer after the unmap stays a use-after-unmap."""
+    assert _diag(tmp_path, _LOOKUP % "return te->slot;") == [
+        (10, "use-after-unmap", "'te->slot' dereferences 'base' after it was unmapped at line 9")]

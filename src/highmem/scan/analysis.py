@@ -39,6 +39,9 @@ _IRQ_ON = re.compile(r"^(?:local_irq_enable|local_irq_restore|raw_local_irq_rest
 _IDENT = re.compile(rb"[A-Za-z_]\w*")
 _LOCKISH = re.compile(rb"\b(?:raw_)?(?:spin_|read_|write_)(?:un)?lock|preempt_(?:dis|en)able|local_irq_|local_bh_|"
                       rb"\b_*(?:cli|sti|restore_flags|save_and_cli)\b")
+#: Calls that test or convert the pointer's value and never load through it (include/linux/err.h):
+#: a stale address handed to them after its unmap is not a use of the mapping.
+_POINTER_VALUE = frozenset({"IS_ERR", "IS_ERR_OR_NULL", "PTR_ERR", "PTR_ERR_OR_ZERO", "ERR_CAST"})
 #: Calls that read or write through an address and keep nothing: passing a mapping to them is not
 #: handing it over (so a leak after them is still this function's).
 _CONSUMER = re.compile(r"^(?:mem\w*|str\w*|__?mem\w*|crc\w*|csum\w*|flush_dcache_\w*|copy_\w+|print\w*|pr_\w+|"
@@ -881,7 +884,8 @@ class _Analysis:
                 if isinstance(v, Ref) and not v.weak:
                     m = w.find(v.mid)
                     if m is not None and not m.live:
-                        self._deref(w, v, a, "passes")
+                        if name not in _POINTER_VALUE:
+                            self._deref(w, v, a, "passes")
                     elif m is not None and not _CONSUMER.match(name or ""):
                         w.update(m, passed=True)
                 holder = _key(a)

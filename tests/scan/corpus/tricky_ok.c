@@ -190,3 +190,33 @@ static int slot_store(struct slot_table *t, u32 index, struct page *page, void *
 		kunmap_atomic(src);
 	return 0;
 }
+
+/*
+ * A pointer into the mapping tested for an error code after the unmap: IS_ERR() and
+ * PTR_ERR_OR_ZERO() look at the pointer's value, never through it.
+ */
+static struct table_entry *table_find(void *base, u32 key)
+{
+	struct table_entry *te = base;
+	int i;
+
+	for (i = 0; i < TABLE_ENTRIES; i++, te++)
+		if (te->key == key)
+			return te;
+	return ERR_PTR(-ENOENT);
+}
+
+static int table_lookup(struct page *page, u32 key, u32 *slot, bool sorted)
+{
+	struct table_entry *te;
+	void *base = kmap_atomic(page);
+
+	if (sorted)
+		te = table_find(base, key);
+	else
+		te = base;
+	if (!IS_ERR(te))
+		*slot = te->slot;
+	kunmap_atomic(base);
+	return PTR_ERR_OR_ZERO(te);
+}
