@@ -116,3 +116,38 @@ def test_flags_load_through_pointer_after_unmap_warns(tmp_path: Path) -> None:
     """A load through the same pointer after the unmap stays a use-after-unmap."""
     assert _diag(tmp_path, _LOOKUP % "return te->slot;") == [
         (10, "use-after-unmap", "'te->slot' dereferences 'base' after it was unmapped at line 9")]
+
+
+_SINK = """#include <linux/highmem.h>
+
+static char sink_page[PAGE_SIZE];
+
+static int fill(struct page *page, char *spare, int bad)
+{
+	char *out;
+
+	if (page)
+		out = kmap_local_page(page);
+	else
+		out = %s;
+	if (bad)
+		goto fail;
+	memset(out, 0, PAGE_SIZE);
+fail:
+	if (out != %s)
+		kunmap_local(out);
+	return 0;
+}
+"""
+
+
+def test_flags_mapping_differs_from_static_buffer(tmp_path: Path) -> None:
+    """A mapping never equals a static buffer's address: the unmap under `out != sink_page` runs."""
+    assert _diag(tmp_path, _SINK % ("sink_page", "sink_page")) == []
+
+
+def test_flags_mapping_may_equal_pointer_argument(tmp_path: Path) -> None:
+    """Compared with a pointer argument the test is undecided: the path that skips the unmap leaks."""
+    assert _diag(tmp_path, _SINK % ("spare", "spare")) == [
+        (19, "kmap-leak", "'out' from kmap_local_page() at line 10 is not released on this path; call "
+                          "kunmap_local() before returning")]

@@ -308,7 +308,7 @@ class _Analysis:
         out = list(dict.fromkeys(states))
         if len(out) > MAX_STATES:
             self.truncated = True
-            out = out[:MAX_STATES]
+            out = _diverse(out, MAX_STATES)
         return out
 
     def exec(self, st: Stmt | None, states: list[State]) -> list[State]:
@@ -525,6 +525,8 @@ class _Analysis:
                 r = self._truth_of_value(null_side[0], w)
                 if r is not None:
                     return r if null_side[1] else not r
+            if op in ("==", "!=") and self._mapping_vs_object(node, w):
+                return op == "!="
         if t == "call_expression" and _call_name(node) in ("IS_ERR", "IS_ERR_OR_NULL"):
             args = node.child_by_field_name("arguments").named_children
             if args:
@@ -545,6 +547,37 @@ class _Analysis:
         if (key, False) in w.facts:
             return neg
         return None
+
+    def _mapping_vs_object(self, node: Node, w: Work) -> bool:
+        """Whether ``a == b`` compares a mapping's address with the address of a named object.
+
+        A kmap address lies in the pkmap or fixmap window (or is a lowmem page's own address), never
+        at a static buffer or a variable, so ``next_out != sink_page`` holds whenever ``next_out``
+        is a mapping; the false side of that test is not a path.
+        """
+        lhs, rhs = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if lhs is None or rhs is None:
+            return False
+        for a, b in ((lhs, rhs), (rhs, lhs)):
+            v = _value_of(a, w)
+            if isinstance(v, Ref) and not v.weak and w.find(v.mid) is not None and self._object_address(b):
+                return True
+        return False
+
+    def _object_address(self, node: Node) -> bool:
+        """``&name``, or a file-scope name (an array such as ``sink_page``), as opposed to a value."""
+        node = _strip(node)
+        if node is None:
+            return False
+        if node.type == "pointer_expression" and node.child(0).type == "&":
+            arg = _strip(node.child_by_field_name("argument"))
+            return arg is not None and arg.type == "identifier"
+        if node.type == "identifier":
+            name = node_text(node)
+            # A file-scope pointer could hold this very mapping only if this function stored it
+            # there, and a stored mapping has escaped (it is never a leak) anyway.
+            return name not in self.locals and not name.isupper()
+        return False
 
     def _truth_of_value(self, node: Node, w: Work) -> bool | None:
         v = _value_of(node, w)
@@ -1013,6 +1046,28 @@ class _Analysis:
             w.update(target, live=False, unmap_line=line, unmap_column=col, unmap_trips=w.trips)
         if api.lock:
             w.locks = max(w.locks - 1, 0)
+
+
+def _diverse(states: list[State], limit: int) -> list[State]:
+    """The first ``limit`` of ``states`` taken round-robin across their distinct mapping sets.
+
+    Paths that differ only in facts and variables far outnumber those that differ in what is
+    mapped; cutting the list in its order would drop, say, the one path that still holds a mapping
+    at ``goto out`` (a leak), so every distinct set of mappings keeps a representative first.
+    """
+    groups: dict[tuple[Mapping, ...], list[State]] = {}
+    for st in states:
+        groups.setdefault(st.maps, []).append(st)
+    out: list[State] = []
+    rank = 0
+    while len(out) < limit:
+        for g in groups.values():
+            if rank < len(g):
+                out.append(g[rank])
+                if len(out) == limit:
+                    break
+        rank += 1
+    return out
 
 
 def analyse_function(fn: Function, path: str, table: ApiTable, irq_line: int | None = None,

@@ -220,3 +220,34 @@ static int table_lookup(struct page *page, u32 key, u32 *slot, bool sorted)
 	kunmap_atomic(base);
 	return PTR_ERR_OR_ZERO(te);
 }
+
+/*
+ * Pages without a struct page are filled through a static sink buffer; the test against the
+ * sink's address before the unmap is true whenever the pointer holds a mapping.
+ */
+static char fill_sink[PAGE_SIZE];
+
+static int fill_pages(struct page **pages, int n, int stop)
+{
+	char *out = NULL;
+	int i, err = 0;
+
+	for (i = 0; i < n; i++) {
+		if (pages[i])
+			out = kmap_local_page(pages[i]);
+		else
+			out = fill_sink;
+		if (i == stop) {
+			err = -EINTR;
+			goto done;
+		}
+		memset(out, i, PAGE_SIZE);
+		if (out != fill_sink)
+			kunmap_local(out);
+		out = NULL;
+	}
+done:
+	if (out && out != (char *)&fill_sink)
+		kunmap_local(out);
+	return err;
+}
