@@ -634,6 +634,7 @@ class _Analysis:
         self.ev(node, w)
         return w.freeze()
 
+
     def decl(self, s: State, node: Node) -> State:
         w = Work(s)
         for d in node.children_by_field_name("declarator"):
@@ -978,12 +979,19 @@ class _Analysis:
         site = n.start_byte
         gen = 1 + max((m.mid[1] for m in w.maps if m.mid[0] == site), default=-1)
         line, col = n.start_point[0] + 1, n.start_point[1] + 1
-        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail, lazy=api.lazy)
+        reuses: frozenset[tuple[int, int]] = frozenset()
+        depth = 0
+        if kind in ("local", "atomic"):
+            depth = len(w.live_stack())
+            reuses = frozenset(x.mid for x in w.maps if x.stacked and x.popped and x.depth == depth)
+        m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail, lazy=api.lazy,
+                    depth=depth, reuses=reuses)
         if api.handle >= 0 and api.handle < len(args):
             key = _key(args[api.handle])
             if key:
                 m = Mapping((site, gen), kind, api.name, line, col, page, slot, key, may_fail=api.may_fail,
-                            escaped=key not in self.locals or "->" in key, lazy=api.lazy)
+                            escaped=key not in self.locals or "->" in key, lazy=api.lazy, depth=depth,
+                            reuses=reuses)
                 w.vars[key] = Ref(m.mid)
         w.maps.append(m)
         if api.lock:
@@ -1007,6 +1015,13 @@ class _Analysis:
         via = "unknown"
         if isinstance(v, Ref) and not v.weak:
             target, via = w.find(v.mid), "addr"
+            if target is not None and not target.live and target.stacked:
+                stack = w.live_stack()
+                if stack and target.mid in stack[-1].reuses:
+                    # The slot was taken again at the same depth: its address is the stale
+                    # pointer's (__fix_to_virt(FIX_KMAP_BEGIN + idx), mm/highmem.c), and the
+                    # kernel's unmap, which pops the top of the stack, releases the new mapping.
+                    target = stack[-1]
         elif v in (NULL, UNINIT) and kind != "pkmap":
             via = "null"
         else:
@@ -1043,7 +1058,8 @@ class _Analysis:
         if target is not None and target.live:
             self.ctx.unmapped_sites.add(target.mid[0])
             line, col = n.start_point[0] + 1, n.start_point[1] + 1
-            w.update(target, live=False, unmap_line=line, unmap_column=col, unmap_trips=w.trips)
+            w.update(target, live=False, unmap_line=line, unmap_column=col, unmap_trips=w.trips,
+                     popped=target.stacked and not later and target.depth == len(w.live_stack()) - 1)
         if api.lock:
             w.locks = max(w.locks - 1, 0)
 

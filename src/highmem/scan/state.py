@@ -41,6 +41,13 @@ class Mapping:
     passed: bool = False
     lazy: bool = False
     unmap_trips: int = 0
+    #: For a stack mapping, how many stack mappings were live when it was made: its slot index
+    #: relative to the function's entry (kmap_local_idx(), mm/highmem.c).
+    depth: int = 0
+    #: Unmapped as the top of the stack, in order: its slot is free for the next mapping.
+    popped: bool = False
+    #: The mappings, popped in order from this depth, whose slot (and so address) this one took.
+    reuses: frozenset[tuple[int, int]] = frozenset()
 
     @property
     def stacked(self) -> bool:

@@ -251,3 +251,28 @@ done:
 		kunmap_local(out);
 	return err;
 }
+
+/*
+ * The table is unmapped around a call that may sleep and mapped again, and the loop's end
+ * unmaps through the first pointer: the new mapping sits in the same stack slot, at the same
+ * address, so that unmap releases it.
+ */
+static int table_reclaim(struct page *page, int n)
+{
+	u32 *start, *p;
+	int i;
+
+	start = p = kmap_local_page(page);
+	for (i = 0; i < n; i++, p++) {
+		if (!*p)
+			continue;
+		kunmap_local(start);
+		if (reclaim_entry(page, i)) {
+			kmap_local_page(page);
+			break;
+		}
+		p = kmap_local_page(page) + i;
+	}
+	kunmap_local(start);
+	return i;
+}
