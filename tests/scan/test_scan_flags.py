@@ -151,3 +151,50 @@ def test_flags_mapping_may_equal_pointer_argument(tmp_path: Path) -> None:
     assert _diag(tmp_path, _SINK % ("spare", "spare")) == [
         (19, "kmap-leak", "'out' from kmap_local_page() at line 10 is not released on this path; call "
                           "kunmap_local() before returning")]
+
+
+_BLOCKS = """#include <linux/highmem.h>
+
+static int dir_find_space(struct address_space *mapping, int nr_pages, int need)
+{
+	struct page *page0, *page;
+	void *meta, *p;
+	int i;
+
+	page0 = find_get_page(mapping, 0);
+	meta = kmap(page0);
+	for (i = 0; i < nr_pages; i++) {
+		if (i == 0) {
+			page = page0;
+			p = meta;
+		} else {
+			page = find_get_page(mapping, %s);
+			p = kmap(page);
+		}
+		if (!memchr_inv(p, 0, need))
+			goto found;
+		if (page != page0)
+			kunmap(page);
+	}
+	kunmap(page0);
+	return -ENOSPC;
+
+found:
+	memset(p, 0xff, need);
+	if (page != page0)
+		kunmap(page);
+	kunmap(page0);
+	return i;
+}
+"""
+
+
+def test_flags_lookup_with_other_arguments_is_another_page(tmp_path: Path) -> None:
+    """A page looked up at another index differs from page0: `page != page0` holds, the unmap runs."""
+    assert _diag(tmp_path, _BLOCKS % "i") == []
+
+
+def test_flags_same_lookup_may_be_the_same_page(tmp_path: Path) -> None:
+    """The very same lookup may return page0 again: the path that skips the unmap leaks."""
+    leak = "'p' from kmap() at line 17 is not released on this path; call kunmap() before returning"
+    assert _diag(tmp_path, _BLOCKS % "0") == [(25, "kmap-leak", leak), (32, "kmap-leak", leak)]

@@ -11,7 +11,7 @@ findings made so far and is counted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from highmem.scan.apis import SELF_CONTAINED, Api, ApiTable
@@ -86,9 +86,14 @@ def _key(node: Node) -> str | None:
     return None
 
 
+#: Second passes counted on one path; past it, an event in a later pass looks like one in the
+#: pass before (so loop-carried events in deeply nested loops may be reported).
+_MAX_TRIPS = 8
+
+
 def _trip(s: State) -> State:
     """``s`` entering a loop body the second time: events after this are loop-carried."""
-    return State(s.maps, s.vars, s.irq_off, s.locks, s.facts, min(s.trips + 1, 3))
+    return State(s.maps, s.vars, s.irq_off, s.locks, s.facts, min(s.trips + 1, _MAX_TRIPS))
 
 
 def _cond_strip(node: Node | None) -> Node | None:
@@ -139,6 +144,8 @@ def _null_test(node: Node) -> tuple[Node, bool] | None:
     return None
 
 
+_VAR_INDEX = re.compile(r"^[A-Za-z_]\w*\[[^\]]*[A-Za-z_][^\]]*\]$")
+_NAME_EQ = re.compile(r"^([A-Za-z_]\w*) == ([A-Za-z_]\w*)$")
 _VALUE_NODES = ("identifier", "field_expression", "parenthesized_expression", "cast_expression", "update_expression",
                 "assignment_expression")
 _NEGATED = {"!=": "==", ">=": "<", ">": "<="}
@@ -278,6 +285,9 @@ class _Analysis:
         self.useful = _repeated_conditions(fn.body)
         self.useful_idents = {x.decode() for k in self.useful for x in _IDENT.findall(k.encode())}
         self._infos: dict[int, tuple[frozenset[str], bool, bool]] = {}
+        #: For each name, the texts of the calls assigned to it anywhere in the function ("" for
+        #: anything else assigned).
+        self.sources: dict[str, set[str]] = {}
         self._tracked_cache: dict[Any, set[str]] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
@@ -289,7 +299,22 @@ class _Analysis:
                     name = declarator_name(d)
                     if name:
                         self.locals.add(name)
+            if n.type in ("assignment_expression", "init_declarator"):
+                lhs = n.child_by_field_name("left" if n.type == "assignment_expression" else "declarator")
+                rhs = n.child_by_field_name("right" if n.type == "assignment_expression" else "value")
+                name = node_text(lhs) if lhs is not None and lhs.type == "identifier" else None
+                rhs = _strip(rhs) if rhs is not None else None
+                if name is not None and rhs is not None:
+                    self.sources.setdefault(name, set()).add(
+                        node_text(rhs) if rhs.type == "call_expression" else "")
             stack.extend(n.named_children)
+        #: ``a == b`` conditions between two plain names, tested more than once.
+        self.eq_keys: dict[str, list[tuple[str, str]]] = {}
+        for k in self.useful:
+            m = _NAME_EQ.match(k)
+            if m and m[1] != m[2]:
+                self.eq_keys.setdefault(m[1], []).append((k, m[2]))
+                self.eq_keys.setdefault(m[2], []).append((k, m[1]))
 
     # ----- statements -------------------------------------------------------------------------------
     def run(self) -> None:
@@ -414,6 +439,9 @@ class _Analysis:
         self.cont.append([])
         out: list[State] = []
         cur = states
+        span = (0, -1)
+        if st.cond is not None and st.cond.parent is not None:
+            span = (st.cond.parent.start_point[0] + 1, st.cond.parent.end_point[0] + 1)
         if st.min_iter == 1:
             for i in range(st.max_iter):
                 self.cont[-1] = []
@@ -422,7 +450,7 @@ class _Analysis:
                 cur = self._dedupe(self.exec(st.body, cur) + self.cont[-1])
                 t, f = self.branch(st.cond, cur) if st.cond is not None else (cur, [])
                 if not st.forever:
-                    out += f
+                    out += [_exited(s, span) for s in f]
                 cur = t
         else:
             for i in range(st.max_iter + 1):
@@ -436,7 +464,7 @@ class _Analysis:
                 else:
                     t, f = cur, []
                 if not st.forever:
-                    out += f
+                    out += f if i == 0 else [_exited(s, span) for s in f]
                 if i == st.max_iter:
                     break
                 self.cont[-1] = []
@@ -670,6 +698,7 @@ class _Analysis:
         else:
             w.vars.pop(name, None)
         if value is not None:
+            self._pointer_facts(w, name, value)
             if name not in self.useful:
                 return
             src = _key(value)
@@ -680,6 +709,27 @@ class _Analysis:
                 w.facts.add((name, False))
             elif t in ("1", "true"):
                 w.facts.add((name, True))
+
+    def _pointer_facts(self, w: Work, name: str, value: Node) -> None:
+        """What ``name = value`` settles about a tested ``name == other``.
+
+        A copy of ``other`` equals it.  The result of a lookup equals ``other`` when ``other`` only
+        ever holds that same lookup; when every value of ``other`` comes from the same function
+        called with other arguments (``page0 = find_or_create_page(m, 0, gfp)`` against
+        ``page = find_or_create_page(m, index, gfp)``), the two are taken to be distinct objects,
+        the assumption the code's own ``if (page != page0) kunmap(page)`` makes.
+        """
+        src = _strip(value)
+        if src is None:
+            return
+        for key, other in self.eq_keys.get(name, ()):
+            if src.type == "identifier" and node_text(src) == other:
+                w.facts.add((key, True))
+            elif src.type == "call_expression" and (fn := _call_name(src)) is not None:
+                theirs = self.sources.get(other, set())
+                text = node_text(src)
+                if theirs and all(t.startswith(fn + "(") and t != text for t in theirs):
+                    w.facts.add((key, False))
 
     def _tick(self) -> None:
         self.steps += 1
@@ -796,7 +846,19 @@ class _Analysis:
                     return Ref(right.mid, True, right.weak)
             return None
         if t == "update_expression":
-            return self.ev(n.child_by_field_name("argument"), w)
+            arg = n.child_by_field_name("argument")
+            v = self.ev(arg, w)
+            k = _key(arg) if arg is not None else None
+            if k is not None:
+                # ``i++`` leaves ``i`` neither 0 nor what the path knew of it; a pointer stepped
+                # through a mapping still points into it.
+                cur = w.vars.get(k)
+                if isinstance(cur, Ref):
+                    w.vars[k] = Ref(cur.mid, True, cur.weak)
+                elif cur is not None:
+                    del w.vars[k]
+                w.forget_facts(k)
+            return v
         if t == "assignment_expression":
             return self.assign(n, w)
         if t == "call_expression":
@@ -980,18 +1042,22 @@ class _Analysis:
         gen = 1 + max((m.mid[1] for m in w.maps if m.mid[0] == site), default=-1)
         line, col = n.start_point[0] + 1, n.start_point[1] + 1
         reuses: frozenset[tuple[int, int]] = frozenset()
+        # A page that is an element of a local array indexed by a variable (``kmap(pages[i])``
+        # in a loop, released by a second loop) is one of many mappings: which of them an unmap
+        # releases is not tracked, as for mappings stored in arrays.
+        opaque = page is not None and _VAR_INDEX.search(page) is not None
         depth = 0
         if kind in ("local", "atomic"):
             depth = len(w.live_stack())
             reuses = frozenset(x.mid for x in w.maps if x.stacked and x.popped and x.depth == depth)
         m = Mapping((site, gen), kind, api.name, line, col, page, slot, "", may_fail=api.may_fail, lazy=api.lazy,
-                    depth=depth, reuses=reuses)
+                    depth=depth, reuses=reuses, opaque=opaque)
         if api.handle >= 0 and api.handle < len(args):
             key = _key(args[api.handle])
             if key:
                 m = Mapping((site, gen), kind, api.name, line, col, page, slot, key, may_fail=api.may_fail,
                             escaped=key not in self.locals or "->" in key, lazy=api.lazy, depth=depth,
-                            reuses=reuses)
+                            reuses=reuses, opaque=opaque)
                 w.vars[key] = Ref(m.mid)
         w.maps.append(m)
         if api.lock:
@@ -1062,6 +1128,22 @@ class _Analysis:
                      popped=target.stacked and not later and target.depth == len(w.live_stack()) - 1)
         if api.lock:
             w.locks = max(w.locks - 1, 0)
+
+
+def _exited(s: State, span: tuple[int, int]) -> State:
+    """``s`` leaving a loop (lines ``span``) by its test after a pass: its unmaps are marked so.
+
+    Whether a pointer unmapped in the loop is still used after it depends on when the test
+    ends the loop (``while (len < data_len)`` after the last fragment is unmapped), which the
+    analysis does not evaluate; a use after such an exit is not reported, as loop-carried uses
+    are not.
+    """
+    def inside(m: Mapping) -> bool:
+        return not m.live and not m.exited and span[0] <= m.unmap_line <= span[1]
+    if not any(inside(m) for m in s.maps):
+        return s
+    maps = tuple(replace(m, exited=True) if inside(m) else m for m in s.maps)
+    return State(maps, s.vars, s.irq_off, s.locks, s.facts, s.trips)
 
 
 def _diverse(states: list[State], limit: int) -> list[State]:

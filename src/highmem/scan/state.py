@@ -44,6 +44,8 @@ class Mapping:
     #: For a stack mapping, how many stack mappings were live when it was made: its slot index
     #: relative to the function's entry (kmap_local_idx(), mm/highmem.c).
     depth: int = 0
+    #: Unmapped inside a loop the path then left by its (undecided) test.
+    exited: bool = False
     #: Unmapped as the top of the stack, in order: its slot is free for the next mapping.
     popped: bool = False
     #: The mappings, popped in order from this depth, whose slot (and so address) this one took.

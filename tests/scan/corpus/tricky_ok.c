@@ -276,3 +276,32 @@ static int table_reclaim(struct page *page, int n)
 	kunmap_local(start);
 	return i;
 }
+
+/*
+ * Fragments are mapped one at a time; the last pass unmaps the last fragment and the tail copy
+ * after the loop then has nothing left to copy (the loop's test ends it exactly there).
+ */
+static void frags_gather(u8 *dest, struct page **frags, unsigned int nr, unsigned int len,
+			 unsigned int total)
+{
+	unsigned int frag = 0;
+	u8 *src = kmap_local_page(frags[0]);
+	bool unmap = true;
+
+	while (len < total) {
+		memcpy(dest, src, len);
+		total -= len;
+		dest += len;
+		if (unmap) {
+			kunmap_local(src);
+			unmap = false;
+		}
+		if (frag < nr) {
+			src = kmap_local_page(frags[++frag]);
+			unmap = true;
+		}
+	}
+	memcpy(dest, src, total);
+	if (unmap)
+		kunmap_local(src);
+}

@@ -59,10 +59,16 @@ class Context:
     table: Any = None
 
     def report(self, rule: str, node: Node | tuple[int, int], message: str,
-               notes: list[tuple[int, int, str]] = ()) -> None:  # type: ignore[assignment]
-        """Record a finding of ``rule`` at ``node``; the same finding on several paths is kept once."""
+               notes: list[tuple[int, int, str]] = (),  # type: ignore[assignment]
+               same: str | None = None) -> None:
+        """Record a finding of ``rule`` at ``node``; the same finding on several paths is kept once.
+
+        ``same`` names what makes two findings at one place the same one when their messages
+        differ only by the path taken (the use of one mapping after either of two unmaps): the
+        first path's message is kept, as a compiler reports one diagnostic per place.
+        """
         line, col = node if isinstance(node, tuple) else pos(node)
-        key = (rule, line, col, message)
+        key = (rule, line, col, message if same is None else same)
         if key not in self.findings:
             self.findings[key] = Finding(rule, self.path, line, col, self.function, message,
                                          tuple(Note(self.path, ln, c, msg) for ln, c, msg in notes))

@@ -17,10 +17,11 @@ class DoubleUnmap(Rule):
 
     def on_unmap(self, ctx: Context, w: Work, ev: UnmapEvent) -> None:
         m = ev.target
-        if m is None or m.live or ev.via not in ("addr", "page") or m.unmap_trips != w.trips:
+        if m is None or m.live or m.opaque or ev.via not in ("addr", "page") or m.unmap_trips != w.trips:
             # (a second unmap only after the loop went round again depends on the loop's exit
             # condition, which the analysis does not evaluate: not reported)
             return
         ctx.report(self.id, ev.node,
                    f"{ev.api}({ev.arg}) releases {describe(m)} again; it was already unmapped at line {m.unmap_line}",
-                   [ctx.mapped_here(m), (m.unmap_line, m.unmap_column, f"{describe(m)} first unmapped here")])
+                   [ctx.mapped_here(m), (m.unmap_line, m.unmap_column, f"{describe(m)} first unmapped here")],
+                   same=f"{ev.api}({ev.arg}) {m.line}:{m.column}")

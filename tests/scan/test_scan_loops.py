@@ -1,0 +1,78 @@
+"""Loops: counters change between passes, and exit tests are not evaluated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from highmem.scan import scan_paths
+
+
+def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
+    f = tmp_path / "t.c"
+    f.write_text(text)
+    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
+
+
+_SECOND_PASS = """#include <linux/highmem.h>
+
+static void fill(struct page **pages, void *first, int n)
+{
+	void *p;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (i == 0)
+			p = first;
+		else
+			p = kmap_local_page(pages[0]);
+		memset(p, 0, PAGE_SIZE);
+	}
+}
+"""
+
+
+def test_loops_counter_is_not_zero_on_second_pass(tmp_path: Path) -> None:
+    """After `i++` the test `i == 0` is open again: the map made on the second pass leaks."""
+    assert _diag(tmp_path, _SECOND_PASS) == [
+        (15, "kmap-leak", "'p' from kmap_local_page() at line 12 is not released on this path; call "
+                          "kunmap_local() before returning")]
+
+
+_FRAGS = """#include <linux/highmem.h>
+
+static void gather(u8 *dest, struct page **frags, unsigned int nr, unsigned int len, unsigned int total)
+{
+	unsigned int frag = 0;
+	u8 *src = kmap_local_page(frags[0]);
+	bool unmap = true;
+
+	%s
+	while (len < total) {
+		memcpy(dest, src, len);
+		total -= len;
+		dest += len;
+		if (unmap) {
+			kunmap_local(src);
+			unmap = false;
+		}
+		if (frag < nr) {
+			src = kmap_local_page(frags[++frag]);
+			unmap = true;
+		}
+	}
+	memcpy(dest, src, total);
+	if (unmap)
+		kunmap_local(src);
+}
+"""
+
+
+def test_loops_use_after_exit_test_not_reported(tmp_path: Path) -> None:
+    """The pointer unmapped in the loop's last pass is used after it only if the test allows."""
+    assert _diag(tmp_path, _FRAGS % "") == []
+
+
+def test_loops_unmap_before_loop_still_reported(tmp_path: Path) -> None:
+    """Unmapped before the loop is entered: the copy after it reads a stale address on every path."""
+    text = _FRAGS % "kunmap_local(src);\n\tunmap = false;"
+    assert [(ln, r) for ln, r, _ in _diag(tmp_path, text)] == [(12, "use-after-unmap"), (24, "use-after-unmap")]
