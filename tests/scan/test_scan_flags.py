@@ -198,3 +198,56 @@ def test_flags_same_lookup_may_be_the_same_page(tmp_path: Path) -> None:
     """The very same lookup may return page0 again: the path that skips the unmap leaks."""
     leak = "'p' from kmap() at line 17 is not released on this path; call kunmap() before returning"
     assert _diag(tmp_path, _BLOCKS % "0") == [(25, "kmap-leak", leak), (32, "kmap-leak", leak)]
+
+
+_BLIT = """#include <linux/highmem.h>
+
+struct blit {
+	u8 *dst_addr, *src_addr;
+	u32 mapped_dst, mapped_src;
+	struct page **dst_pages, **src_pages;
+};
+
+static void blit_line(struct blit *d, u32 dst_offset, u32 src_offset, u32 bytes)
+{
+	while (bytes) {
+		u32 dst_page = dst_offset >> PAGE_SHIFT;
+		u32 src_page = src_offset >> PAGE_SHIFT;
+		bool unmap_dst = d->dst_addr && dst_page != d->mapped_dst;
+		bool unmap_src = d->src_addr && (%s);
+
+		if (unmap_src) {
+			kunmap_local(d->src_addr);
+			d->src_addr = NULL;
+		}
+		if (unmap_dst) {
+			kunmap_local(d->dst_addr);
+			d->dst_addr = NULL;
+		}
+		if (!d->dst_addr) {
+			d->dst_addr = kmap_local_page(d->dst_pages[dst_page]);
+			d->mapped_dst = dst_page;
+		}
+		if (!d->src_addr) {
+			d->src_addr = kmap_local_page(d->src_pages[src_page]);
+			d->mapped_src = src_page;
+		}
+		memcpy(d->dst_addr, d->src_addr, 64);
+		dst_offset += 64;
+		src_offset += 64;
+		bytes -= 64;
+	}
+}
+"""
+
+
+def test_flags_test_kept_in_local_settles_later_test(tmp_path: Path) -> None:
+    """`unmap_src` is true whenever `unmap_dst` is: src is always released first, in stack order."""
+    assert [r for _, r, _ in _diag(tmp_path, _BLIT % "src_page != d->mapped_src || unmap_dst")] == \
+        ["escape", "escape"]
+
+
+def test_flags_independent_local_tests_stay_open(tmp_path: Path) -> None:
+    """Without `|| unmap_dst` the destination may be released while the later source is live."""
+    assert [r for _, r, _ in _diag(tmp_path, _BLIT % "src_page != d->mapped_src")] == \
+        ["unmap-order", "escape", "escape"]

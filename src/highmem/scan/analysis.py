@@ -18,7 +18,7 @@ from highmem.scan.apis import SELF_CONTAINED, Api, ApiTable
 from highmem.scan.cfg import Alt, Break, Continue, Decl, Expr, Goto, If, Label, Loop, Return, Seq, Stmt, Switch, build
 from highmem.scan.parse import Function, declarator_name, node_text
 from highmem.scan.rules import Context, Rule, UnmapEvent, make_rules
-from highmem.scan.state import NULL, UNINIT, Mapping, Ref, State, Work
+from highmem.scan.state import DEF, NULL, UNINIT, Mapping, Ref, State, Work
 
 __all__ = ["analyse_function", "Summary", "MAX_STATES", "MAX_STEPS"]
 
@@ -199,6 +199,34 @@ def _fact_key(node: Node) -> tuple[str, bool]:
     return node_text(node), False
 
 
+def _condition_leaves(c: Node | None) -> list[str]:
+    """The fact keys of the tests a condition is built of (through ``!``, ``&&``, ``||``)."""
+    c = _cond_strip(c)
+    if c is None:
+        return []
+    if c.type == "unary_expression" and c.child(0).type == "!":
+        return _condition_leaves(c.child_by_field_name("argument"))
+    if c.type == "binary_expression" and c.child_by_field_name("operator").type in ("&&", "||"):
+        return _condition_leaves(c.child_by_field_name("left")) + _condition_leaves(c.child_by_field_name("right"))
+    null_side = _null_test(c) if c.type == "binary_expression" else None
+    if null_side is not None:
+        return _condition_leaves(null_side[0])
+    return [_fact_key(c)[0]]
+
+
+_BOOL_OPS = ("&&", "||", "==", "!=", "<", "<=", ">", ">=")
+
+
+def _is_condition(node: Node | None) -> bool:
+    """Whether an initializer is a test (``a && (b || c)``, ``x != y``, ``!p``) rather than a value."""
+    node = _strip(node) if node is not None else None
+    if node is None:
+        return False
+    if node.type == "unary_expression" and node.child(0).type == "!":
+        return True
+    return node.type == "binary_expression" and node.child_by_field_name("operator").type in _BOOL_OPS
+
+
 def _repeated_conditions(body: Node) -> set[str]:
     """Condition keys that occur at least twice in ``body``: the only facts worth keeping on a path
     (a fact tested once cannot correlate two branches, and keeping it splits states for nothing)."""
@@ -206,22 +234,8 @@ def _repeated_conditions(body: Node) -> set[str]:
     stack = [body]
 
     def add(c: Node | None) -> None:
-        c = _cond_strip(c)
-        if c is None:
-            return
-        if c.type == "unary_expression" and c.child(0).type == "!":
-            add(c.child_by_field_name("argument"))
-            return
-        if c.type == "binary_expression" and c.child_by_field_name("operator").type in ("&&", "||"):
-            add(c.child_by_field_name("left"))
-            add(c.child_by_field_name("right"))
-            return
-        null_side = _null_test(c) if c.type == "binary_expression" else None
-        if null_side is not None:
-            add(null_side[0])
-            return
-        key = _fact_key(c)[0]
-        seen[key] = seen.get(key, 0) + 1
+        for key in _condition_leaves(c):
+            seen[key] = seen.get(key, 0) + 1
 
     copies: list[tuple[str, str]] = []
     consts: list[tuple[str, str]] = []
@@ -288,6 +302,9 @@ class _Analysis:
         #: For each name, the texts of the calls assigned to it anywhere in the function ("" for
         #: anything else assigned).
         self.sources: dict[str, set[str]] = {}
+        #: Locals initialised with a test and never assigned again: name -> the test.
+        self.defs: dict[str, Node] = {}
+        assigned: dict[str, int] = {}
         self._tracked_cache: dict[Any, set[str]] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
@@ -307,7 +324,20 @@ class _Analysis:
                 if name is not None and rhs is not None:
                     self.sources.setdefault(name, set()).add(
                         node_text(rhs) if rhs.type == "call_expression" else "")
+                    assigned[name] = assigned.get(name, 0) + 1
+                    if n.type == "init_declarator" and _is_condition(rhs):
+                        self.defs[name] = rhs
+            elif n.type == "update_expression":
+                arg = n.child_by_field_name("argument")
+                if arg is not None:
+                    assigned[node_text(arg)] = assigned.get(node_text(arg), 0) + 2
             stack.extend(n.named_children)
+        # A test kept in a local (``bool unmap_src = d->src_addr && (... || unmap_dst);``) and
+        # never reassigned is tested through its name: its parts are worth facts too.
+        self.defs = {k: v for k, v in self.defs.items() if assigned.get(k) == 1}
+        for d in self.defs.values():
+            self.useful.update(_condition_leaves(d))
+        self.useful_idents = {x.decode() for k in self.useful for x in _IDENT.findall(k.encode())}
         #: ``a == b`` conditions between two plain names, tested more than once.
         self.eq_keys: dict[str, list[tuple[str, str]]] = {}
         for k in self.useful:
@@ -569,6 +599,8 @@ class _Analysis:
             r = self._truth_of_value(node, w)
             if r is not None:
                 return r
+        if (d := self._definition(node, w)) is not None:
+            return self._decide(d, w)
         key, neg = _fact_key(node)
         if (key, True) in w.facts:
             return not neg
@@ -607,6 +639,15 @@ class _Analysis:
             return name not in self.locals and not name.isupper()
         return False
 
+    def _definition(self, node: Node, w: Work) -> Node | None:
+        """The test a local was initialised with, while nothing it reads has changed on this path."""
+        if node.type != "identifier":
+            return None
+        name = node_text(node)
+        d = self.defs.get(name)
+        v = w.vars.get(name)
+        return d if d is not None and isinstance(v, str) and v.startswith(DEF) else None
+
     def _truth_of_value(self, node: Node, w: Work) -> bool | None:
         v = _value_of(node, w)
         if isinstance(v, Ref) and not v.weak:
@@ -625,11 +666,23 @@ class _Analysis:
         if t == "unary_expression" and node.child(0).type == "!":
             self._assume(node.child_by_field_name("argument"), w, not truth)
             return
+        if (d := self._definition(node, w)) is not None:
+            self._assume(d, w, truth)
+            return
         if t == "binary_expression":
             op = node.child_by_field_name("operator").type
             if (op == "&&" and truth) or (op == "||" and not truth):
                 self._assume(node.child_by_field_name("left"), w, truth)
                 self._assume(node.child_by_field_name("right"), w, truth)
+            elif op in ("&&", "||"):
+                # One side already settled to the value that does not decide the whole: the
+                # other side is what made it true (||) or false (&&).
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                neutral = op == "&&"
+                if self._decide(left, w) is neutral:
+                    self._assume(right, w, truth)
+                elif self._decide(right, w) is neutral:
+                    self._assume(left, w, truth)
             null_side = _null_test(node)
             if null_side is not None:
                 self._assume_value(null_side[0], w, truth == null_side[1])
@@ -699,6 +752,9 @@ class _Analysis:
             w.vars.pop(name, None)
         if value is not None:
             self._pointer_facts(w, name, value)
+            if self.defs.get(name) is not None and _strip(value) is not None and \
+                    _strip(value).id == self.defs[name].id:
+                w.vars[name] = DEF + node_text(value)
             if name not in self.useful:
                 return
             src = _key(value)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["Mapping", "Ref", "NULL", "UNINIT", "State", "Work"]
+__all__ = ["Mapping", "Ref", "NULL", "UNINIT", "DEF", "State", "Work"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class Ref:
 
 NULL = "null"
 UNINIT = "uninit"
+#: Prefix of the value of a local that holds a test (followed by the test's text); it stands
+#: while no name the test reads is assigned.
+DEF = "\0def "
 Value = Ref | str
 
 
@@ -125,6 +128,9 @@ class Work:
 
     def forget_facts(self, name: str) -> None:
         self.facts = {f for f in self.facts if not _mentions(f[0], name)}
+        for k, v in list(self.vars.items()):
+            if isinstance(v, str) and v.startswith(DEF) and _mentions(v, name):
+                del self.vars[k]
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -305,3 +305,44 @@ static void frags_gather(u8 *dest, struct page **frags, unsigned int nr, unsigne
 	if (unmap)
 		kunmap_local(src);
 }
+
+/*
+ * A copy loop keeps both pages mapped across passes; the source is released whenever the
+ * destination is (the test kept in unmap_src says so), so releases stay in stack order.
+ */
+struct line_blit {
+	u8 *dst_addr, *src_addr;
+	u32 mapped_dst, mapped_src;
+	struct page **dst_pages, **src_pages;
+};
+
+static void line_blit_copy(struct line_blit *lb, u32 dst_offset, u32 src_offset, u32 bytes)
+{
+	while (bytes) {
+		u32 dst_page = dst_offset >> PAGE_SHIFT;
+		u32 src_page = src_offset >> PAGE_SHIFT;
+		bool unmap_dst = lb->dst_addr && dst_page != lb->mapped_dst;
+		bool unmap_src = lb->src_addr && (src_page != lb->mapped_src || unmap_dst);
+
+		if (unmap_src) {
+			kunmap_local(lb->src_addr);
+			lb->src_addr = NULL;
+		}
+		if (unmap_dst) {
+			kunmap_local(lb->dst_addr);
+			lb->dst_addr = NULL;
+		}
+		if (!lb->dst_addr) {
+			lb->dst_addr = kmap_local_page(lb->dst_pages[dst_page]);
+			lb->mapped_dst = dst_page;
+		}
+		if (!lb->src_addr) {
+			lb->src_addr = kmap_local_page(lb->src_pages[src_page]);
+			lb->mapped_src = src_page;
+		}
+		memcpy(lb->dst_addr + (dst_offset & ~PAGE_MASK), lb->src_addr + (src_offset & ~PAGE_MASK), 64);
+		dst_offset += 64;
+		src_offset += 64;
+		bytes -= 64;
+	}
+}
