@@ -76,3 +76,64 @@ def test_loops_unmap_before_loop_still_reported(tmp_path: Path) -> None:
     """Unmapped before the loop is entered: the copy after it reads a stale address on every path."""
     text = _FRAGS % "kunmap_local(src);\n\tunmap = false;"
     assert [(ln, r) for ln, r, _ in _diag(tmp_path, text)] == [(12, "use-after-unmap"), (24, "use-after-unmap")]
+
+
+_LAST = """#include <linux/highmem.h>
+
+static void pack(struct page *page, int n)
+{
+	u8 *acc = NULL;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!acc)
+			acc = kmap_local_page(page);
+		acc[i] = 1;
+		if (i == %s)
+			kunmap_local(acc);
+	}
+}
+"""
+
+
+def test_loops_counting_loop_ends_after_last_pass(tmp_path: Path) -> None:
+    """`for (i = 0; i < n; i++)` leaves only after the pass where `i == n - 1` held: released there."""
+    assert _diag(tmp_path, _LAST % "n - 1") == []
+
+
+def test_loops_release_on_another_pass_leaks(tmp_path: Path) -> None:
+    """Released when `i == n - 2` instead: the loop can end with the mapping still held."""
+    assert [r for _, r, _ in _diag(tmp_path, _LAST % "n - 2")] == ["kmap-leak"]
+
+
+_DRAIN = """#include <linux/highmem.h>
+
+static void drain(struct page *page, unsigned int len)
+{
+	u8 *p = kmap_local_page(page);
+
+	while (len) {
+		unsigned int n = min(len, 64u);
+
+		memset(p, 0, n);
+		len -= n;
+		if (%s)
+			kunmap_local(p);
+	}
+}
+"""
+
+
+def test_loops_skipped_loop_that_releases_is_no_leak(tmp_path: Path) -> None:
+    """The loop that releases the mapping runs unless `len` is 0 at entry: that path is not a leak."""
+    assert _diag(tmp_path, _DRAIN % "!len") == []
+
+
+def test_loops_zero_test_is_negation(tmp_path: Path) -> None:
+    """`len == 0` is the same fact as `!len`: the loop leaves exactly after the releasing pass."""
+    assert _diag(tmp_path, _DRAIN % "len == 0") == []
+
+
+def test_loops_release_under_other_test_leaks(tmp_path: Path) -> None:
+    """Released under a test unrelated to the loop's: a pass can end the loop with it held."""
+    assert [r for _, r, _ in _diag(tmp_path, _DRAIN % "n < 64")] == ["kmap-leak"]

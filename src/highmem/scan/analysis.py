@@ -190,6 +190,10 @@ def _fact_key(node: Node) -> tuple[str, bool]:
             return _call_key(name, node), False
     if node.type == "binary_expression":
         op = node.child_by_field_name("operator").type
+        null_side = _null_test(node)
+        if null_side is not None:
+            # ``x == 0`` is ``!x`` and ``x != 0`` is ``x``: one fact, whichever way it is written.
+            return _fact_key(_cond_strip(null_side[0]) or null_side[0])[0], not null_side[1]
         if op in _NEGATED:
             return (f"{node_text(node.child_by_field_name('left'))} {_NEGATED[op]} "
                     f"{node_text(node.child_by_field_name('right'))}", True)
@@ -306,6 +310,7 @@ class _Analysis:
         self.defs: dict[str, Node] = {}
         assigned: dict[str, int] = {}
         self._tracked_cache: dict[Any, set[str]] = {}
+        self._released: dict[int, frozenset[str]] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
         stack = [fn.body]
@@ -469,6 +474,9 @@ class _Analysis:
         self.cont.append([])
         out: list[State] = []
         cur = states
+        last = _last_pass_key(st)
+        if last is not None:
+            self.useful.add(last)  # the pass's test of it is what the exit is decided by
         span = (0, -1)
         if st.cond is not None and st.cond.parent is not None:
             span = (st.cond.parent.start_point[0] + 1, st.cond.parent.end_point[0] + 1)
@@ -491,10 +499,13 @@ class _Analysis:
                     t, f = cur, cur
                 elif st.cond is not None:
                     t, f = self.branch(st.cond, cur)
+                    if last is not None:
+                        t = [_unmark(x) for x in t if (_LAST, True) not in x.facts]
+                        f = [_unmark(x) for x in f if (_LAST, False) not in x.facts]
                 else:
                     t, f = cur, []
                 if not st.forever:
-                    out += f if i == 0 else [_exited(s, span) for s in f]
+                    out += [self._skipped(x, st) for x in f] if i == 0 else [_exited(x, span) for x in f]
                 if i == st.max_iter:
                     break
                 self.cont[-1] = []
@@ -502,10 +513,52 @@ class _Analysis:
                     t = [_trip(s) for s in t]
                 cur = self._dedupe(self.exec(st.body, t) + self.cont[-1])
                 if st.update is not None:
+                    if last is not None:
+                        cur = [_mark(x, last) for x in cur]
                     cur = [self.eval_stmt(s, st.update) for s in cur]
         self.cont.pop()
         out += self.brk.pop()
         return self._dedupe(out)
+
+    def _skipped(self, s: State, st: Loop) -> State:
+        """``s`` passing a loop that was not entered: mappings the body releases are not tracked on.
+
+        ``while (srclen) { ... kunmap_atomic(bounce); ... }`` with ``srclen`` the length of a
+        scatterlist entry: the loop that releases the mapping is skipped only for a zero-length
+        entry, which the code's callers never make.  A leak of such a mapping that only the
+        zero-pass path shows is therefore not reported; every path through the body still is.
+        """
+        loop_node = st.cond.parent if st.cond is not None else None
+        if loop_node is None or not any(m.live for m in s.maps):
+            return s
+        names = self._released_in(loop_node)
+        if not names:
+            return s
+        held = {v.mid for k, v in s.vars if isinstance(v, Ref) and k in names}
+        if not any(m.live and not m.opaque and m.mid in held for m in s.maps):
+            return s
+        maps = tuple(replace(m, opaque=True) if m.live and m.mid in held else m for m in s.maps)
+        return State(maps, s.vars, s.irq_off, s.locks, s.facts, s.trips)
+
+    def _released_in(self, node: Node) -> frozenset[str]:
+        """Names passed to an unmap call anywhere in ``node`` (cached per node)."""
+        got = self._released.get(node.id)
+        if got is None:
+            names: set[str] = set()
+            stack = [node]
+            while stack:
+                n = stack.pop()
+                if n.type == "call_expression":
+                    api = self.table.get(_call_name(n) or "")
+                    args_node = n.child_by_field_name("arguments")
+                    if api is not None and api.action == "unmap" and args_node is not None:
+                        args = [a for a in args_node.named_children if a.type != "comment"]
+                        if api.handle < len(args):
+                            names.update(x.decode() for x in _IDENT.findall(args[api.handle].text))
+                stack.extend(n.named_children)
+            got = frozenset(names)
+            self._released[node.id] = got
+        return got
 
     def switch(self, st: Switch, states: list[State]) -> list[State]:
         entry = [self.eval_stmt(s, st.cond) for s in states]
@@ -550,12 +603,29 @@ class _Analysis:
             elif truth is False:
                 f_out.append(s2)
             else:
-                yes, no = Work(s2), Work(s2)
-                self._assume(cond, yes, True)
-                self._assume(cond, no, False)
-                t_out.append(yes.freeze())
-                f_out.append(no.freeze())
+                t_out += self._assume_split(cond, s2, True)
+                f_out += self._assume_split(cond, s2, False)
         return t_out, f_out
+
+    def _assume_split(self, cond: Node, s: State, truth: bool) -> list[State]:
+        """``s`` with ``cond`` assumed ``truth``; a false ``A && B`` (a true ``A || B``) with
+        neither side settled is two paths: ``!A``, and ``A && !B`` (``A``, and ``!A && B``)."""
+        c = _cond_strip(cond)
+        if c is not None and c.type == "binary_expression":
+            op = c.child_by_field_name("operator").type
+            if (op == "&&" and not truth) or (op == "||" and truth):
+                left, right = c.child_by_field_name("left"), c.child_by_field_name("right")
+                w0 = Work(s)
+                if self._decide(left, w0) is None and self._decide(right, w0) is None \
+                        and not _impure(left) and not _impure(right):
+                    first, second = Work(s), Work(s)
+                    self._assume(left, first, truth)
+                    self._assume(left, second, not truth)
+                    self._assume(right, second, truth)
+                    return [first.freeze(), second.freeze()]
+        w = Work(s)
+        self._assume(cond, w, truth)
+        return [w.freeze()]
 
     def _decide(self, node: Node | None, w: Work) -> bool | None:
         """The value of condition ``node`` on this path, if the state or the path's facts fix it."""
@@ -1184,6 +1254,73 @@ class _Analysis:
                      popped=target.stacked and not later and target.depth == len(w.live_stack()) - 1)
         if api.lock:
             w.locks = max(w.locks - 1, 0)
+
+
+#: A fact that stands for "this was the last pass" across a counting loop's ``i++``.
+_LAST = "\0last pass"
+
+
+def _last_pass_key(st: Loop) -> str | None:
+    """For ``for (...; i < N; i++)``, the fact key of ``i == N - 1`` as the body would test it.
+
+    The loop ends after a pass exactly when ``i == N - 1`` held in it (``i`` counts by one and
+    nothing else in the body assigns it, which :func:`_assigns` checks): a pass that tested
+    ``i != N - 1`` true goes round again, one that tested ``i == N - 1`` true leaves.
+    """
+    cond, upd = _strip(st.cond) if st.cond is not None else None, st.update
+    if cond is None or upd is None or cond.type != "binary_expression" or \
+            cond.child_by_field_name("operator").type != "<":
+        return None
+    var = cond.child_by_field_name("left")
+    if var is None or var.type != "identifier":
+        return None
+    name = node_text(var)
+    one_step = (upd.type == "update_expression" and node_text(upd).replace(" ", "") in (name + "++", "++" + name)) \
+        or (upd.type == "assignment_expression" and node_text(upd).replace(" ", "") == name + "+=1")
+    if not one_step or _assigns(st.body, name):
+        return None
+    return f"{name} == {node_text(cond.child_by_field_name('right'))} - 1"
+
+
+def _assigns(st: Stmt | None, name: str) -> bool:
+    """Whether the statement tree ``st`` assigns or steps ``name`` anywhere."""
+    if st is None:
+        return False
+    n = re.escape(name.encode())
+    pat = re.compile(rb"(?<![\w.>])" + n + rb"\s*(?:[-+*/|&^]?=(?!=)|\+\+|--)|(?:\+\+|--)\s*" + n + rb"\b|"
+                     rb"(?<!&)&(?!&)\s*" + n + rb"\b")
+    stack: list[Any] = [st]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Seq):
+            stack.extend(x.items)
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                v = getattr(x, f)
+                if isinstance(v, Stmt):
+                    stack.append(v)
+                elif isinstance(v, list):
+                    stack.extend(i for i in v if isinstance(i, Stmt))
+                    stack.extend(i[1] for i in v if isinstance(i, tuple) and len(i) == 2 and isinstance(i[1], Stmt))
+                elif v is not None and hasattr(v, "text") and pat.search(v.text):
+                    return True
+    return False
+
+
+def _mark(s: State, key: str) -> State:
+    """``s`` before the ``i++`` of its counting loop: whether this was the last pass, if known."""
+    facts = {f for f in s.facts if f[0] != _LAST}
+    if (key, True) in s.facts:
+        facts.add((_LAST, True))
+    elif (key, False) in s.facts:
+        facts.add((_LAST, False))
+    return State(s.maps, s.vars, s.irq_off, s.locks, frozenset(facts), s.trips)
+
+
+def _unmark(s: State) -> State:
+    if not any(f[0] == _LAST for f in s.facts):
+        return s
+    return State(s.maps, s.vars, s.irq_off, s.locks, frozenset(f for f in s.facts if f[0] != _LAST), s.trips)
 
 
 def _exited(s: State, span: tuple[int, int]) -> State:
