@@ -6,7 +6,7 @@ written) whose task does what the reported path does: its maps, its unmaps, the 
 the addresses and the sleeping call, on the profile of the mapping's kind (``linux-5.11`` for
 local maps, ``linux-2.6.37`` for stack ``kmap_atomic``, ``linux-2.4`` for ``km_type`` slots), with
 an interrupt or a second task where the consequence needs one to show.  ``highmem check`` on it
-gives the corresponding dynamic finding (:data:`DYNAMIC`).
+gives the corresponding dynamic finding (:func:`expected`).
 
 Departure from a faithful replay: the path is reduced to its mapping events; the bytes stored
 and loaded are the scenario's own, not the kernel function's data.
@@ -19,9 +19,10 @@ import re
 
 from highmem.scan.diagnostics import Finding
 
-__all__ = ["scenario_text", "write_scenarios", "DYNAMIC", "replay_kind", "has_replay"]
+__all__ = ["scenario_text", "write_scenarios", "DYNAMIC", "expected", "replay_kind", "has_replay"]
 
-#: Static rule -> the dynamic finding kinds `highmem check` reports for its replay.
+#: Static rule -> the dynamic finding kinds `highmem check` reports for its replay (two variants
+#: differ: see :func:`expected`).
 DYNAMIC = {
     "unmap-order": ["unmap-order"],
     "kmap-leak": ["slot-in-use"],
@@ -33,6 +34,29 @@ DYNAMIC = {
 }
 
 _PROFILE = {"local": "linux-5.11", "atomic": "linux-2.6.37", "kmtype": "linux-2.4", "pkmap": "linux-5.11"}
+
+
+def _under_lock(f: Finding) -> bool:
+    """A sleep in a kmap_local section that holds a spinlock or runs with interrupts off."""
+    return f.rule == "sleep-in-atomic" and ("spinlock is held" in f.message or "interrupts are disabled" in f.message)
+
+
+def _local_unmap_of_kmap(f: Finding) -> bool:
+    """``kunmap_local()``/``kunmap_atomic()`` given the address of a ``kmap()`` mapping."""
+    return f.rule == "wrong-unmap" and "releases a stack mapping" in f.message
+
+
+def expected(f: Finding) -> list[str]:
+    """The dynamic finding kinds `highmem check` reports for the replay of ``f``.
+
+    A sleep under a spinlock deadlocks the task that needs the lock to wake the sleeper; a
+    ``kunmap_local()`` of a ``kmap()`` address does nothing on x86 (``kmap_high_unmap_local()``
+    releases pkmap entries only with ARCH_NEEDS_KMAP_HIGH_GET, ARM; mm/highmem.c, 5.15), so the
+    entry is never freed and, once the pool is used up, the next ``kmap()`` sleeps for ever.
+    """
+    if _under_lock(f) or _local_unmap_of_kmap(f):
+        return ["deadlock"]
+    return DYNAMIC[f.rule]
 
 
 def replay_kind(f: Finding) -> str:
@@ -71,6 +95,13 @@ def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
         return (['{ op = "raise_softirq", softirq = "leaky" }', '{ op = "work", steps = 4 }',
                  '{ op = "raise_softirq", softirq = "leaky" }', '{ op = "work", steps = 4 }'],
                 [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }'], "softirq")
+    if r == "wrong-unmap" and _local_unmap_of_kmap(f):
+        # Two kmap() entries released with kunmap_local() stay taken: with a pool of two, the
+        # third kmap() waits on pkmap_map_wait for an entry that is never freed.
+        return ['{ op = "kmap", page = "A", as = "a" }', '{ op = "load", addr = "a", size = 1, expect = "a" }',
+                '{ op = "kunmap_local", addr = "a" }', '{ op = "kmap", page = "B", as = "b" }',
+                '{ op = "kunmap_local", addr = "b" }', '{ op = "kmap", page = "C", as = "c" }',
+                '{ op = "kunmap", page = "C" }'], [], "pool"
     if r == "wrong-unmap":
         return [m("A", "a"), '{ op = "kunmap", page = "A" }'], [], ""
     if r == "double-unmap":
@@ -78,6 +109,15 @@ def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
     if r == "use-after-unmap":
         return [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }', u("a", "A"),
                 '{ op = "load", addr = "a", size = 2 }'], [], ""
+    if _under_lock(f):
+        # The sleeper holds the lock its waker needs: the waker, on the other CPU, spins for ever.
+        lock, unlock = (("spin_lock_irq", "spin_unlock_irq") if "interrupts are disabled" in f.message
+                        else ("spin_lock", "spin_unlock"))
+        return ([f'{{ op = "{lock}", lock = "L" }}', m("A", "a"), '{ op = "store", addr = "a", data = "aa" }',
+                 '{ op = "sleep", queue = "q" }', '{ op = "load", addr = "a", size = 2, expect = "aa" }',
+                 u("a", "A"), f'{{ op = "{unlock}", lock = "L" }}'],
+                ['{ op = "work", steps = 3 }', '{ op = "spin_lock", lock = "L" }', '{ op = "wake", queue = "q" }',
+                 '{ op = "spin_unlock", lock = "L" }'], "task")
     if r == "sleep-in-atomic":
         return [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }', '{ op = "schedule" }',
                 '{ op = "load", addr = "a", size = 2, expect = "aa" }', u("a", "A")], [], ""
@@ -97,17 +137,8 @@ def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
 
 
 def has_replay(f: Finding) -> bool:
-    """Whether the model shows a consequence of ``f``.
-
-    Not replayed: notes; a sleep in a kmap_local section under a spinlock (the model checks sleeping
-    with atomic kmaps only); ``kunmap_local()`` of a ``kmap()`` address, which the kernel turns into
-    ``kunmap_high()`` (mm/highmem.c ``kmap_high_unmap_local()``), so nothing visible happens at once.
-    """
-    if f.rule not in DYNAMIC:
-        return False
-    if f.rule == "sleep-in-atomic" and ("spinlock is held" in f.message or "interrupts are disabled" in f.message):
-        return False
-    return not (f.rule == "wrong-unmap" and "releases a stack mapping" in f.message)
+    """Whether the model shows a consequence of ``f``: every warning does; notes are not replayed."""
+    return f.rule in DYNAMIC
 
 
 def scenario_text(f: Finding, index: int = 0) -> str | None:
@@ -121,11 +152,19 @@ def scenario_text(f: Finding, index: int = 0) -> str | None:
     desc = f"Replay of {where} in {f.function}(): {f.message}".replace("\\", "/").replace('"', "'")
     lines = ["[scenario]", f'name = "{name}"', f'description = "{desc}"',
              f'reference = "highmem scan finding [highmem-{f.rule}] at {where}"',
-             f"expect = {DYNAMIC[f.rule]!r}".replace("'", '"'), "", "[machine]", f'profile = "{_PROFILE[kind]}"',
-             "cpus = 1", "nr_cpus = 1", 'memory = "2G"', "config = { SMP = false }", "", "[pages]",
-             'A = { fill = "a" }', 'B = { fill = "b" }', "", "[[task]]", 'name = "path"', "cpu = 0", "ops = ["]
+             f"expect = {expected(f)!r}".replace("'", '"'), "", "[machine]", f'profile = "{_PROFILE[kind]}"']
+    if handler == "task":
+        lines += ["cpus = 2", "nr_cpus = 2", 'memory = "2G"']
+    else:
+        lines += ["cpus = 1", "nr_cpus = 1", 'memory = "2G"', "config = { SMP = false }"]
+    if handler == "pool":
+        lines += ["last_pkmap = 2"]
+    lines += ["", "[pages]", 'A = { fill = "a" }', 'B = { fill = "b" }', 'C = { fill = "c" }', "", "[[task]]",
+              'name = "path"', "cpu = 0", "ops = ["]
     lines += [f"  {op}," for op in task] + ["]"]
-    if irq:
+    if handler == "task":
+        lines += ["", "[[task]]", 'name = "waker"', "cpu = 1", "ops = ["] + [f"  {op}," for op in irq] + ["]"]
+    elif irq:
         section, hname = ("[[softirq]]", "leaky") if handler == "softirq" else ("[[irq]]", "irq0")
         lines += ["", section, f'name = "{hname}"', "cpu = 0", "max = 2" if handler else "max = 1", "ops = ["]
         lines += [f"  {op}," for op in irq] + ["]"]
