@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from highmem.errors import HighmemError
+from highmem.errors import HighmemError, PageFault
 from highmem.events import EventBus
 from highmem.hw.cpu import CPU
 from highmem.hw.pagetable import __PAGE_KERNEL as _PAGE_KERNEL_NOGLOBAL
@@ -370,8 +370,17 @@ class Machine:
             frame, off = self.kmap_pte_at[idx]
             return self.kmap_vaddr[idx], frame, off
         ptep = self.kmap_pte - idx * self.pte_size
-        vaddr = self.fixmap.fix_to_virt_unchecked(self.kmap_fixmap_base + idx) & 0xFFFFFFFF
-        return vaddr, self.phys.frame(ptep >> PAGE_SHIFT), ptep & 0xFFF
+        if not 0 <= ptep < self.max_low_pfn << PAGE_SHIFT:
+            # kmap_pte - idx is a pointer into the direct map; this far from the kmap page table it
+            # leaves lowmem, and the kernel's write through it faults (no fixup: an Oops).
+            raise PageFault((self.PAGE_OFFSET + ptep) & 0xFFFFFFFF, self.current.cpu, True, "pgd")
+        return self.slot_vaddr(idx), self.phys.frame(ptep >> PAGE_SHIFT), ptep & 0xFFF
+
+    def slot_vaddr(self, idx: int) -> int:
+        """``__fix_to_virt(FIX_KMAP_BEGIN + idx)`` for any idx, without touching its PTE."""
+        if 0 <= idx < len(self.kmap_vaddr):
+            return self.kmap_vaddr[idx]
+        return self.fixmap.fix_to_virt_unchecked(self.kmap_fixmap_base + idx) & 0xFFFFFFFF
 
     def kmap_slot(self, cpu: int, type: Any) -> tuple[int, VirtAddr]:
         """(fixmap index, virtual address) of the slot of ``type`` on ``cpu``."""

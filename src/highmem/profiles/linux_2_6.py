@@ -177,8 +177,9 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     cleared = False
     if not m.HIGHMEM:
         pass  # include/linux/highmem.h without HIGHMEM: kunmap_atomic is pagefault_enable() only
-    elif idx < len(m.kmap_vaddr) and vaddr == m.kmap_vaddr[idx]:
-        frame, off = m.kmap_pte_at[idx]
+    elif vaddr == m.slot_vaddr(idx):
+        # Any idx, as C computes it: an integer type outside the enum names another fixmap entry.
+        _, frame, off = m.slot_pte(idx)
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, 0)
         if m.bus.active:

@@ -1,15 +1,14 @@
 """The trace recorder: every event of a run, tagged with its step, as plain dicts.
 
-An observer; it keeps the records in memory.  ``write_jsonl`` writes them as
-JSON Lines (one object per line) after a header line that names the schema
-and its version, so a reader can refuse a trace it does not understand.
+An observer; it keeps the records in memory.  The engine writes no files:
+:func:`highmem.report.trace_io.write_trace` writes them as JSON Lines (one
+object per line, atomically) after a header line that names the schema and
+its version, so a reader can refuse a trace it does not understand.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = ["TraceRecorder", "TRACE_SCHEMA", "TRACE_VERSION", "OLDEST_TRACE_VERSION"]
@@ -32,10 +31,3 @@ class TraceRecorder:
         d: dict[str, Any] = {"step": self.step_of(), "kind": ev.kind}  # type: ignore[attr-defined]
         d.update(ev._asdict())
         self.records.append(d)
-
-    def write_jsonl(self, path: str | Path, header: dict[str, Any]) -> None:
-        """Write the header line, then one line per event."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"schema": TRACE_SCHEMA, "version": TRACE_VERSION, **header}, sort_keys=True) + "\n")
-            for r in self.records:
-                f.write(json.dumps(r, sort_keys=True) + "\n")
