@@ -3,7 +3,9 @@
 Layers, each importing only those below it: :mod:`~highmem.scan.parse` (tree-sitter),
 :mod:`~highmem.scan.cfg` (structured control flow), :mod:`~highmem.scan.apis` (what kernel
 functions do to mappings), :mod:`~highmem.scan.state` and :mod:`~highmem.scan.analysis` (the
-path-sensitive walk), :mod:`~highmem.scan.rules` (one module per rule),
+path-sensitive walk, built on :mod:`~highmem.scan.values`, :mod:`~highmem.scan.paths`,
+:mod:`~highmem.scan.conditions`, :mod:`~highmem.scan.expressions` and
+:mod:`~highmem.scan.calls`), :mod:`~highmem.scan.rules` (one module per rule),
 :mod:`~highmem.scan.diagnostics` (findings and their formats) and :mod:`~highmem.scan.driver`
 (files, jobs, suppressions).  Nothing here imports :mod:`highmem.sim`.
 """
