@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import os
+
 import pytest
+from hypothesis import settings
 
 import highmem
+
+# In CI the property tests draw the same examples on every run (derandomize): a red CI run then
+# names a failure anyone can reproduce, not one a later run may not draw.  Local runs stay random,
+# which is where new counterexamples come from.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.fixture
