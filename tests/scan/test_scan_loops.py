@@ -137,3 +137,27 @@ def test_loops_zero_test_is_negation(tmp_path: Path) -> None:
 def test_loops_release_under_other_test_leaks(tmp_path: Path) -> None:
     """Released under a test unrelated to the loop's: a pass can end the loop with it held."""
     assert [r for _, r, _ in _diag(tmp_path, _DRAIN % "n < 64")] == ["kmap-leak"]
+
+
+_SUM = """#include <linux/highmem.h>
+
+static u32 sum_pages(struct page *page, int n)
+{
+	u32 *v = NULL;
+	u32 s = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		v = kmap_local_page(page);
+		s += v[0];
+		kunmap_local(v);
+	}
+	return s + v[1];
+}
+"""
+
+
+def test_loops_use_after_loop_that_always_unmaps_warns(tmp_path: Path) -> None:
+    """Each pass maps first and unmaps last: the pointer is stale on every exit, so the use warns."""
+    assert _diag(tmp_path, _SUM) == [
+        (14, "use-after-unmap", "'v[1]' dereferences 'v' after it was unmapped at line 12")]

@@ -74,6 +74,7 @@ class _Analysis(Conditions, Expressions, Calls):
         assigned: dict[str, int] = {}
         self._tracked_cache: dict[Any, set[str]] = {}
         self._released: dict[int, frozenset[str]] = {}
+        self._mapped: dict[int, frozenset[tuple[str, int]]] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
         stack = [fn.body]
@@ -240,9 +241,10 @@ class _Analysis(Conditions, Expressions, Calls):
         last = _last_pass_key(st)
         if last is not None:
             self.useful.add(last)  # the pass's test of it is what the exit is decided by
-        span = (0, -1)
+        span, remaps = (0, -1), frozenset[tuple[str, int]]()
         if st.cond is not None and st.cond.parent is not None:
             span = (st.cond.parent.start_point[0] + 1, st.cond.parent.end_point[0] + 1)
+            remaps = self._mapped_in(st.cond.parent)
         if st.min_iter == 1:
             for i in range(st.max_iter):
                 self.cont[-1] = []
@@ -251,7 +253,7 @@ class _Analysis(Conditions, Expressions, Calls):
                 cur = self._dedupe(self.exec(st.body, cur) + self.cont[-1])
                 t, f = self.branch(st.cond, cur) if st.cond is not None else (cur, [])
                 if not st.forever:
-                    out += [_exited(s, span) for s in f]
+                    out += [_exited(s, span, remaps) for s in f]
                 cur = t
         else:
             for i in range(st.max_iter + 1):
@@ -268,7 +270,7 @@ class _Analysis(Conditions, Expressions, Calls):
                 else:
                     t, f = cur, []
                 if not st.forever:
-                    out += [self._skipped(x, st) for x in f] if i == 0 else [_exited(x, span) for x in f]
+                    out += [self._skipped(x, st) for x in f] if i == 0 else [_exited(x, span, remaps) for x in f]
                 if i == st.max_iter:
                     break
                 self.cont[-1] = []
@@ -321,6 +323,25 @@ class _Analysis(Conditions, Expressions, Calls):
                 stack.extend(n.named_children)
             got = frozenset(names)
             self._released[node.id] = got
+        return got
+
+    def _mapped_in(self, node: Node) -> frozenset[tuple[str, int]]:
+        """(name, line) of each assignment of a map call's address in ``node`` (cached per node)."""
+        got = self._mapped.get(node.id)
+        if got is None:
+            found: set[tuple[str, int]] = set()
+            stack = [node]
+            while stack:
+                n = stack.pop()
+                if n.type == "assignment_expression":
+                    lhs, rhs = n.child_by_field_name("left"), n.child_by_field_name("right")
+                    if lhs is not None and rhs is not None and any(
+                            (api := self.table.get(x.decode())) is not None and api.action == "map"
+                            for x in _IDENT.findall(rhs.text)):
+                        found.add((node_text(lhs), n.start_point[0] + 1))
+                stack.extend(n.named_children)
+            got = frozenset(found)
+            self._mapped[node.id] = got
         return got
 
     def switch(self, st: Switch, states: list[State]) -> list[State]:

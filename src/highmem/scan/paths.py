@@ -11,7 +11,7 @@ from typing import Any
 
 from highmem.scan.cfg import Loop, Seq, Stmt
 from highmem.scan.parse import node_text
-from highmem.scan.state import Mapping, State
+from highmem.scan.state import Mapping, Ref, State
 from highmem.scan.values import _strip
 
 __all__ = ["_MAX_TRIPS", "_trip", "_LAST", "_last_pass_key", "_assigns", "_mark", "_unmark", "_exited", "_diverse"]
@@ -93,16 +93,22 @@ def _unmark(s: State) -> State:
     return State(s.maps, s.vars, s.irq_off, s.locks, frozenset(f for f in s.facts if f[0] != _LAST), s.trips)
 
 
-def _exited(s: State, span: tuple[int, int]) -> State:
+def _exited(s: State, span: tuple[int, int], remaps: frozenset[tuple[str, int]]) -> State:
     """``s`` leaving a loop (lines ``span``) by its test after a pass: its unmaps are marked so.
 
-    Whether a pointer unmapped in the loop is still used after it depends on when the test
-    ends the loop (``while (len < data_len)`` after the last fragment is unmapped), which the
-    analysis does not evaluate; a use after such an exit is not reported, as loop-carried uses
-    are not.
+    Only a mapping the pass unmapped *and then had a chance to map again* into the same variable
+    (``remaps``: the names a map is assigned to in the loop, with its line) is marked: whether
+    the pointer is still used stale after the loop then depends on when the test ends the loop
+    (``while (len < data_len)`` after the last fragment is unmapped and no new one is mapped),
+    which the analysis does not evaluate, so such a use is not reported, as loop-carried uses
+    are not.  A loop that maps at the top of each pass and unmaps at its end leaves the pointer
+    stale on every exit: a use after it stays reported.
     """
     def inside(m: Mapping) -> bool:
-        return not m.live and not m.exited and span[0] <= m.unmap_line <= span[1]
+        if m.live or m.exited or not span[0] <= m.unmap_line <= span[1]:
+            return False
+        names = {k for k, v in s.vars if isinstance(v, Ref) and v.mid == m.mid} | {m.name}
+        return any(name in names and line > m.unmap_line for name, line in remaps)
     if not any(inside(m) for m in s.maps):
         return s
     maps = tuple(replace(m, exited=True) if inside(m) else m for m in s.maps)
