@@ -30,9 +30,13 @@ def test_unmap_order_buggy_file_reported() -> None:
 
 
 def test_kmap_leak_goto_error_path_reported() -> None:
-    """The goto error path returns with 'h' still mapped."""
+    """The goto error path returns with 'h' still mapped; the early returns keep 'idx' and 'r' mapped."""
     assert _diag("kmap_leak_bad.c") == [
         (15, 2, "kmap-leak", "'h' from kmap_local_page() at line 7 is not released on this path; call kunmap_local() "
+                             "before returning"),
+        (24, 3, "kmap-leak", "'idx' from kmap() at line 21 is not released on this path; call kunmap() before "
+                             "returning"),
+        (36, 3, "kmap-leak", "'r' from kmap_atomic() at line 33 is not released on this path; call kunmap_atomic() "
                              "before returning")]
 
 
@@ -87,6 +91,20 @@ def test_escape_struct_store_noted() -> None:
     assert [(f.line, f.rule, f.severity, f.message) for f in res.findings] == [
         (7, "escape", "note", "'c->base' holds a kmap_local_page() mapping; a local mapping stays valid only "
                               "in this task until its unmap")]
+
+
+def test_remap_held_slot_shared_slot_reported() -> None:
+    """Source and bounce mapped in one KM_IRQ0, two pages compared through one KM_USER0: the first
+    address is used after the second map took its slot."""
+    assert _diag("remap_held_slot_bad.c") == [
+        (13, 14, "remap-held-slot", "'src' passes 'src' in KM_IRQ0, but kmap_atomic() at line 12 mapped another "
+                                    "page in KM_IRQ0 since; the access reaches that page"),
+        (23, 17, "remap-held-slot", "'pa' passes 'pa' in KM_USER0, but kmap_atomic() at line 22 mapped another "
+                                    "page in KM_USER0 since; the access reaches that page"),
+    ]
+    assert _notes("remap_held_slot_bad.c") == [
+        [(11, 8, "'src' mapped here with kmap_atomic()"), (12, 8, "KM_IRQ0 mapped again here")],
+        [(21, 13, "'pa' mapped here with kmap_atomic()"), (22, 13, "KM_USER0 mapped again here")]]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*_ok.c")))

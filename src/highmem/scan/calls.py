@@ -185,6 +185,11 @@ class Calls:
                             escaped=key not in self.locals or "->" in key, lazy=api.lazy, depth=depth,
                             reuses=reuses, opaque=opaque)
                 w.vars[key] = Ref(m.mid)
+        if kind == "kmtype" and slot is not None:
+            # One km_type slot per CPU: the new PTE replaces a mapping this path still holds there.
+            for x in list(w.maps):
+                if x.live and x.kind == "kmtype" and x.slot == slot and not x.opaque:
+                    w.update(x, live=False, unmap_line=line, unmap_column=col, unmap_trips=w.trips, replaced=True)
         w.maps.append(m)
         if api.lock:
             w.locks = min(w.locks + 1, 3)

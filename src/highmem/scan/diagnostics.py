@@ -37,6 +37,7 @@ RULES = {
     "use-after-unmap": "warning",
     "sleep-in-atomic": "warning",
     "wrong-context": "warning",
+    "remap-held-slot": "warning",
     "escape": "note",
 }
 
@@ -55,6 +56,9 @@ RULE_HELP = {
                         "Use kmap_local_page() (which allows sleeping), or move the call out of the section."),
     "wrong-context": ("A km_type slot is used in a context it is not reserved for (2.4-2.6.36).",
                       "Disable interrupts around KM_IRQ*/KM_BOUNCE_READ; use KM_IRQ* in interrupt handlers."),
+    "remap-held-slot": ("A km_type slot is mapped again while the address of its earlier mapping is still used "
+                        "(2.4-2.6.36).",
+                        "Give each mapping that is live at the same time its own km_type (KM_USER0 and KM_USER1)."),
     "escape": ("A local mapping is stored outside the function or returned.",
                "Make sure the code that uses it runs in the same task and releases it in stack order."),
 }

@@ -31,6 +31,7 @@ DYNAMIC = {
     "use-after-unmap": ["page-fault"],
     "sleep-in-atomic": ["sleep-in-atomic"],
     "wrong-context": ["stale-access"],
+    "remap-held-slot": ["remap-held-slot"],
 }
 
 _PROFILE = {"local": "linux-5.11", "atomic": "linux-2.6.37", "kmtype": "linux-2.4", "pkmap": "linux-5.11"}
@@ -46,16 +47,30 @@ def _local_unmap_of_kmap(f: Finding) -> bool:
     return f.rule == "wrong-unmap" and "releases a stack mapping" in f.message
 
 
-def expected(f: Finding) -> list[str]:
+def expected(f: Finding, profile: str = "linux-2.4") -> list[str]:
     """The dynamic finding kinds `highmem check` reports for the replay of ``f``.
 
-    A sleep under a spinlock deadlocks the task that needs the lock to wake the sleeper; a
-    ``kunmap_local()`` of a ``kmap()`` address does nothing on x86 (``kmap_high_unmap_local()``
+    ``profile`` is the one the replay runs on (:func:`scenario_text` says which).  A sleep under a
+    spinlock deadlocks the task that needs the lock to wake the sleeper; a leaked ``kmap()`` keeps
+    its pkmap entry, so with the pool used up the next ``kmap()`` sleeps for ever; on 2.6 a
+    ``km_type`` slot mapped again while busy BUGs (``slot-in-use``); a ``kunmap_local()`` of a
+    ``kmap()`` address does nothing on x86 (``kmap_high_unmap_local()``
     releases pkmap entries only with ARCH_NEEDS_KMAP_HIGH_GET, ARM; mm/highmem.c, 5.15), so the
     entry is never freed and, once the pool is used up, the next ``kmap()`` sleeps for ever.
     """
-    if _under_lock(f) or _local_unmap_of_kmap(f):
+    if _under_lock(f) or _local_unmap_of_kmap(f) or (f.rule == "kmap-leak" and replay_kind(f) == "pkmap"):
         return ["deadlock"]
+    if f.rule == "kmap-leak" and replay_kind(f) == "atomic":
+        # 2.6.37's stack pushes the second run's map one slot up (no busy-slot BUG): what shows is
+        # the softirq returning with its mapping still pushed.
+        return ["leaked-mapping"]
+    if f.rule == "wrong-context" and profile != "linux-2.4":
+        # The interrupt's kmap_atomic() of the busy slot BUGs in 2.6 (kmap_atomic_prot).
+        return ["slot-in-use"]
+    if f.rule == "remap-held-slot" and profile != "linux-2.4":
+        # 2.6's kmap_atomic_prot() BUGs whenever the slot's PTE is not none (2.6.32
+        # arch/x86/mm/highmem_32.c): the remap is caught at once, not silent as in 2.4.
+        return ["slot-in-use"]
     return DYNAMIC[f.rule]
 
 
@@ -89,6 +104,12 @@ def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
     if r == "unmap-order":
         return [m("A", "a"), m("B", "b"), '{ op = "store", addr = "b", data = "bb" }', u("a", "A"),
                 '{ op = "load", addr = "b", size = 2, expect = "bb" }', u("b", "B")], [], ""
+    if r == "kmap-leak" and kind == "pkmap":
+        # kmap() may sleep, so the path is a task: two leaked entries of a pool of two, and the
+        # third kmap() waits on pkmap_map_wait for an entry that is never freed.
+        return ['{ op = "kmap", page = "A", as = "a" }', '{ op = "store", addr = "a", data = "aa" }',
+                '{ op = "kmap", page = "B", as = "b" }', '{ op = "kmap", page = "C", as = "c" }',
+                '{ op = "kunmap", page = "C" }'], [], "pool"
     if r == "kmap-leak":
         # The path runs as a softirq twice: the second run finds the slot the first one leaked
         # still mapped (a task's leaked local slot is only visible to its next map).
@@ -121,6 +142,14 @@ def _ops_for(f: Finding, kind: str) -> tuple[list[str], list[str], str]:
     if r == "sleep-in-atomic":
         return [m("A", "a"), '{ op = "store", addr = "a", data = "aa" }', '{ op = "schedule" }',
                 '{ op = "load", addr = "a", size = 2, expect = "aa" }', u("a", "A")], [], ""
+    if r == "remap-held-slot":
+        slot = re.search(r"\bKM_[A-Z_0-9]+", f.message)
+        s = slot.group() if slot else "KM_USER0"
+        return [f'{{ op = "kmap_atomic", page = "A", type = "{s}", as = "a" }}',
+                '{ op = "store", addr = "a", data = "aa" }',
+                f'{{ op = "kmap_atomic", page = "B", type = "{s}", as = "b" }}',
+                '{ op = "load", addr = "a", size = 2, expect = "aa" }',
+                f'{{ op = "kunmap_atomic", addr = "b", type = "{s}" }}'], [], "nodebug"
     if r == "wrong-context":
         slot = (re.search(r"\bKM_[A-Z_0-9]+", f.message) or re.search(r"KM_USER0", "KM_USER0"))
         s = slot.group() if slot else "KM_USER0"
@@ -142,19 +171,37 @@ def has_replay(f: Finding) -> bool:
 
 
 def scenario_text(f: Finding, index: int = 0) -> str | None:
-    """The TOML scenario replaying finding ``f`` (``None`` when :func:`has_replay` says there is none)."""
+    """The TOML scenario replaying finding ``f`` (``None`` when :func:`has_replay` says there is none).
+
+    A ``km_type`` finding replays on ``linux-2.4``; when its slot is one 2.4.22's enum lacks
+    (``KM_IRQ0`` came with 2.6), on ``linux-2.6`` (2.6.32's enum).
+    """
+    from highmem.errors import HighmemError
+
     if not has_replay(f):
         return None
     kind = replay_kind(f)
+    try:
+        return _scenario_text(f, index, kind, _PROFILE[kind])
+    except HighmemError:
+        if kind != "kmtype":
+            raise
+        return _scenario_text(f, index, kind, "linux-2.6")
+
+
+def _scenario_text(f: Finding, index: int, kind: str, profile: str) -> str:
     task, irq, handler = _ops_for(f, kind)
     name = f"scan-{f.rule}-{index}"
     where = f"{f.path}:{f.line}:{f.column}"
     desc = f"Replay of {where} in {f.function}(): {f.message}".replace("\\", "/").replace('"', "'")
     lines = ["[scenario]", f'name = "{name}"', f'description = "{desc}"',
              f'reference = "highmem scan finding [highmem-{f.rule}] at {where}"',
-             f"expect = {expected(f)!r}".replace("'", '"'), "", "[machine]", f'profile = "{_PROFILE[kind]}"']
+             f"expect = {expected(f, profile)!r}".replace("'", '"'), "", "[machine]", f'profile = "{profile}"']
     if handler == "task":
         lines += ["cpus = 2", "nr_cpus = 2", 'memory = "2G"']
+    elif handler == "nodebug":
+        # Without DEBUG_HIGHMEM the second map silently replaces the first (with it, the BUG fires).
+        lines += ["cpus = 1", "nr_cpus = 1", 'memory = "2G"', "config = { SMP = false, DEBUG_HIGHMEM = false }"]
     else:
         lines += ["cpus = 1", "nr_cpus = 1", 'memory = "2G"', "config = { SMP = false }"]
     if handler == "pool":

@@ -44,6 +44,9 @@ class Mapping:
     #: For a stack mapping, how many stack mappings were live when it was made: its slot index
     #: relative to the function's entry (kmap_local_idx(), mm/highmem.c).
     depth: int = 0
+    #: A km_type mapping whose slot this path mapped again (its ``unmap_*`` give that map):
+    #: the address now reaches the other page.
+    replaced: bool = False
     #: Unmapped inside a loop the path then left by its (undecided) test.
     exited: bool = False
     #: Unmapped as the top of the stack, in order: its slot is free for the next mapping.

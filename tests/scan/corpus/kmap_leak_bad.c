@@ -14,3 +14,27 @@ static int read_header(struct page *page, struct hdr *out)
 fail:
 	return -EINVAL;
 }
+
+/* The same with a persistent map: the early return keeps the pkmap entry for ever. */
+static int read_index(struct page *page, u32 *out)
+{
+	u32 *idx = kmap(page);
+
+	if (!idx[0])
+		return -ENOENT;
+	*out = idx[0];
+	kunmap(page);
+	return 0;
+}
+
+/* And with a stack kmap_atomic (2.6.37+): the short-record path returns still mapped. */
+static int read_record(struct page *page, size_t off, struct rec *out)
+{
+	struct rec *r = kmap_atomic(page) + off;
+
+	if (r->len < sizeof(*r))
+		return -EIO;
+	*out = *r;
+	kunmap_atomic(r);
+	return 0;
+}

@@ -11,6 +11,7 @@ from highmem.scan.rules.base import Context, Rule, UnmapEvent, describe
 from highmem.scan.rules.double_unmap import DoubleUnmap
 from highmem.scan.rules.escape import Escape
 from highmem.scan.rules.kmap_leak import KmapLeak
+from highmem.scan.rules.remap_held_slot import RemapHeldSlot
 from highmem.scan.rules.sleep_in_atomic import SleepInAtomic
 from highmem.scan.rules.unmap_order import UnmapOrder
 from highmem.scan.rules.use_after_unmap import UseAfterUnmap
@@ -20,7 +21,7 @@ from highmem.scan.rules.wrong_unmap import WrongUnmap
 __all__ = ["Context", "Rule", "UnmapEvent", "describe", "ALL_RULES", "make_rules"]
 
 ALL_RULES: tuple[type[Rule], ...] = (UnmapOrder, KmapLeak, WrongUnmap, DoubleUnmap, UseAfterUnmap, SleepInAtomic,
-                                     WrongContext, Escape)
+                                     WrongContext, RemapHeldSlot, Escape)
 
 
 def make_rules() -> list[Rule]:

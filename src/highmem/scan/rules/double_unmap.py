@@ -17,7 +17,7 @@ class DoubleUnmap(Rule):
 
     def on_unmap(self, ctx: Context, w: Work, ev: UnmapEvent) -> None:
         m = ev.target
-        if m is None or m.live or m.opaque or ev.via not in ("addr", "page") or m.unmap_trips != w.trips:
+        if m is None or m.live or m.opaque or m.replaced or ev.via not in ("addr", "page") or m.unmap_trips != w.trips:
             # (a second unmap only after the loop went round again depends on the loop's exit
             # condition, which the analysis does not evaluate: not reported)
             return

@@ -18,7 +18,7 @@ class UseAfterUnmap(Rule):
     id = "use-after-unmap"
 
     def on_use(self, ctx: Context, w: Work, m: Mapping, node: Any, how: str) -> None:
-        if m.live or m.opaque or m.unmap_trips != w.trips or m.exited:
+        if m.live or m.opaque or m.replaced or m.unmap_trips != w.trips or m.exited:
             # Loop-carried (unmapped in an earlier pass, or in the pass before the loop's test
             # ended it): whether the use happens depends on the exit test.
             return
