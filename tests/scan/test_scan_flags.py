@@ -251,3 +251,33 @@ def test_flags_independent_local_tests_stay_open(tmp_path: Path) -> None:
     """Without `|| unmap_dst` the destination may be released while the later source is live."""
     assert [r for _, r, _ in _diag(tmp_path, _BLIT % "src_page != d->mapped_src")] == \
         ["unmap-order", "escape", "escape"]
+
+
+_SCRUB = """#include <linux/highmem.h>
+
+static void scrub_block(struct page *pg, unsigned long offset, u32 size)
+{
+	unsigned long flags = 0;
+	void *virt;
+
+	if (%s)
+		local_irq_save(flags);
+	virt = kmap_atomic(pg, KM_BOUNCE_READ);
+	scrub_words(virt + offset, size);
+	kunmap_atomic(virt, KM_BOUNCE_READ);
+	if (%s)
+		local_irq_restore(flags);
+}
+"""
+
+
+def test_flags_lowmem_page_takes_no_slot(tmp_path: Path) -> None:
+    """Interrupts off only `if (PageHighMem(pg))`: a lowmem page's kmap_atomic() uses no slot."""
+    assert _diag(tmp_path, _SCRUB % ("PageHighMem(pg)", "PageHighMem(pg)")) == []
+
+
+def test_flags_other_test_leaves_slot_exposed(tmp_path: Path) -> None:
+    """Interrupts off under an unrelated test: the path with them on maps KM_BOUNCE_READ exposed."""
+    assert _diag(tmp_path, _SCRUB % ("size > 64", "size > 64")) == [
+        (10, "wrong-context", "kmap_atomic() maps the mapping of 'pg' in KM_BOUNCE_READ on a path where "
+                              "interrupts are enabled; an interrupt that takes KM_BOUNCE_READ overwrites it")]

@@ -27,3 +27,18 @@ int dev_open(struct dev *d)
 {
 	return request_irq(d->irq, dev_interrupt, SA_SHIRQ, "dev", d);
 }
+
+/* Interrupts go off only for a high page: a lowmem page's kmap_atomic() takes no slot. */
+static void scrub_block(struct page *pg, unsigned long offset, u32 size)
+{
+	unsigned long flags = 0;
+	void *virt;
+
+	if (PageHighMem(pg))
+		local_irq_save(flags);
+	virt = kmap_atomic(pg, KM_BOUNCE_READ);
+	scrub_words(virt + offset, size);
+	kunmap_atomic(virt, KM_BOUNCE_READ);
+	if (PageHighMem(pg))
+		local_irq_restore(flags);
+}

@@ -25,6 +25,11 @@ class WrongContext(Rule):
     def on_map(self, ctx: Context, w: Work, m: Mapping, node: Any) -> None:
         if m.kind != "kmtype" or not m.slot:
             return
+        if m.page is not None and (f"PageHighMem({m.page})", False) in w.facts:
+            # kmap_atomic() of a lowmem page returns page_address() and takes no slot (2.4.22
+            # include/asm-i386/highmem.h, 2.6.32 arch/x86/mm/highmem_32.c): code that disables
+            # interrupts only `if (PageHighMem(pg))` is right on the other side.
+            return
         if _IRQ_SLOTS.match(m.slot) and w.irq_off == 0 and ctx.irq_handler_line is None:
             ctx.report("wrong-context", node, f"{m.api}() maps {describe(m)} in {m.slot} on a path where interrupts "
                                               f"are enabled; an interrupt that takes {m.slot} overwrites it")
