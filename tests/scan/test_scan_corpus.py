@@ -76,12 +76,12 @@ def test_sleep_in_atomic_both_sections_reported() -> None:
 
 
 def test_wrong_context_irq_slot_and_handler_reported() -> None:
-    """KM_BOUNCE_READ with interrupts on; KM_USER0 in a registered interrupt handler."""
+    """KM_BOUNCE_READ in process context (after lock_page()); KM_USER0 in a registered interrupt handler."""
     assert _diag("wrong_context_bad.c") == [
-        (7, 14, "wrong-context", "kmap_atomic() maps the mapping of 'page' in KM_BOUNCE_READ on a path where "
+        (10, 8, "wrong-context", "kmap_atomic() maps the mapping of 'page' in KM_BOUNCE_READ on a path where "
                                  "interrupts are enabled; an interrupt that takes KM_BOUNCE_READ overwrites it"),
-        (16, 12, "wrong-context", "kmap_atomic() maps the mapping of 'd->page' in KM_USER0 in interrupt handler "
-                                  "dev_interrupt() (registered at line 24); interrupt code must use a KM_IRQ slot"),
+        (19, 12, "wrong-context", "kmap_atomic() maps the mapping of 'd->page' in KM_USER0 in interrupt handler "
+                                  "dev_interrupt() (registered at line 27); interrupt code must use a KM_IRQ slot"),
     ]
 
 

@@ -9,10 +9,13 @@ from highmem.scan import scan_paths
 SRC = """\
 static void bounce_copy(struct page *page, char *buf, int len)
 {
-\tchar *vto = kmap_atomic(page, KM_BOUNCE_READ);
+\tchar *vto;
 
+\tlock_page(page);
+\tvto = kmap_atomic(page, KM_BOUNCE_READ);
 \tmemcpy(vto, buf, len);
 \tkunmap_atomic(vto, KM_BOUNCE_READ);
+\tunlock_page(page);
 }
 """
 

@@ -377,13 +377,17 @@ class _Analysis(Conditions, Expressions, Calls):
             raise _Budget
 
 
+_CALLEE = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+
+
 def analyse_function(fn: Function, path: str, table: ApiTable, irq_line: int | None = None,
                      summary: Summary | None = None) -> tuple[list[Any], str]:
     """Analyse ``fn`` of file ``path``; returns its findings and ``ok``, ``budget`` or ``truncated``.
 
     With ``summary``, also records in it what ``fn`` does as a helper (the driver's first pass).
     """
-    ctx = Context(path, fn.name, irq_line, table=table)
+    ctx = Context(path, fn.name, irq_line, table=table,
+                  callees=frozenset(x.decode() for x in _CALLEE.findall(fn.body.text)))
     rules = make_rules()
     a = _Analysis(fn, table, ctx, rules, summary)
     status = "ok"

@@ -42,3 +42,15 @@ static void scrub_block(struct page *pg, unsigned long offset, u32 size)
 	if (PageHighMem(pg))
 		local_irq_restore(flags);
 }
+
+/*
+ * No interrupt handling and no sleeping call of its own: the interrupt state is the caller's
+ * (a queuecommand path runs under the host lock with interrupts off), which is not judged here.
+ */
+static void sense_copy(struct scsi_cmd *cmd, const u8 *sense, int len)
+{
+	u8 *p = kmap_atomic(cmd->sense_page, KM_IRQ0);
+
+	memcpy(p + cmd->sense_offset, sense, len);
+	kunmap_atomic(p, KM_IRQ0);
+}

@@ -57,6 +57,8 @@ class Context:
     findings: dict[tuple[str, int, int, str], Finding] = field(default_factory=dict)
     unmapped_sites: set[int] = field(default_factory=set)
     table: Any = None
+    #: Names the function's body calls anywhere (``name(`` in its text), on any path.
+    callees: frozenset[str] = frozenset()
 
     def report(self, rule: str, node: Node | tuple[int, int], message: str,
                notes: list[tuple[int, int, str]] = (),  # type: ignore[assignment]

@@ -19,8 +19,29 @@ __all__ = ["WrongContext"]
 _IRQ_SLOTS = re.compile(r"^(KM_IRQ\d*|KM_BH_IRQ|KM_BOUNCE_READ)$")
 
 
+#: Calls that show a function manages the interrupt flag itself (so a path's "interrupts on" is
+#: what the code does, not an unknown inherited from the caller).
+_IRQ_CALLS = re.compile(r"^(?:local_irq_(?:save|restore|disable|enable)|(?:raw_)?(?:spin|read|write)_(?:un)?lock_irq"
+                        r"(?:save|restore)?|_*(?:cli|sti)|_*save_and_cli|_*save_flags|_*restore_flags)$")
+
+
 class WrongContext(Rule):
+    """An interrupt slot with interrupts on is reported only where the function shows its own
+    interrupt state: it toggles the flag somewhere, or it calls something that may sleep (so it
+    runs with interrupts on).  Otherwise the state is its caller's (a SCSI ``queuecommand`` runs
+    under ``host_lock`` with interrupts off in 2.6), which an intra-procedural analysis cannot
+    see; 2.6's own ``debug_kmap_atomic()`` checks that case at run time."""
+
     id = "wrong-context"
+
+    def __init__(self) -> None:
+        self.candidates: list[tuple[Any, str]] = []
+
+    def finish(self, ctx: Context) -> None:
+        table = ctx.table
+        if any(_IRQ_CALLS.match(n) or (table is not None and table.may_sleep(n)) for n in ctx.callees):
+            for node, message in self.candidates:
+                ctx.report("wrong-context", node, message)
 
     def on_map(self, ctx: Context, w: Work, m: Mapping, node: Any) -> None:
         if m.kind != "kmtype" or not m.slot:
@@ -31,8 +52,8 @@ class WrongContext(Rule):
             # interrupts only `if (PageHighMem(pg))` is right on the other side.
             return
         if _IRQ_SLOTS.match(m.slot) and w.irq_off == 0 and ctx.irq_handler_line is None:
-            ctx.report("wrong-context", node, f"{m.api}() maps {describe(m)} in {m.slot} on a path where interrupts "
-                                              f"are enabled; an interrupt that takes {m.slot} overwrites it")
+            self.candidates.append((node, f"{m.api}() maps {describe(m)} in {m.slot} on a path where interrupts "
+                                          f"are enabled; an interrupt that takes {m.slot} overwrites it"))
         elif m.slot.startswith("KM_USER") and ctx.irq_handler_line is not None:
             ctx.report("wrong-context", node, f"{m.api}() maps {describe(m)} in {m.slot} in interrupt handler "
                                               f"{ctx.function}() (registered at line {ctx.irq_handler_line}); "
