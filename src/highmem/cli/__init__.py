@@ -56,7 +56,9 @@ EXAMPLES = {
 }
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, a subcommand, the same parser with that subcommand alone
+    (what parses ``highmem ONLY ...`` identically, without importing and building the other six)."""
     from highmem import __version__
 
     p = Parser(prog="highmem", description="An executable model of Linux's atomic high-memory mappings.",
@@ -64,6 +66,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"highmem {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
     for name, mod in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"highmem.cli.{mod}")
         module.add_parser(sub)
         examples = getattr(module, "EXAMPLES", None) or EXAMPLES.get(name)
@@ -102,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             except (ValueError, OSError):
                 pass
     try:
-        parser = _build_parser()
+        # The first argument a subcommand: argparse hands everything after it to that subcommand's
+        # parser, so the others are never needed (their names appear only in the top-level help and
+        # the unknown-command error, neither possible then).
+        parser = _build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         sys.stderr.write("highmem: interrupted\n")

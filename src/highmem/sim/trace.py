@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    # Only in an annotation: pathlib (with urllib.parse) costs a start-up a few milliseconds.
+    from pathlib import Path
 
 __all__ = ["TraceRecorder", "TRACE_SCHEMA", "TRACE_VERSION", "OLDEST_TRACE_VERSION"]
 
