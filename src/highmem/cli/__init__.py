@@ -7,13 +7,18 @@ mistake prints one sentence on stderr, never a traceback.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
 
-from highmem.cli.common import Parser
 from highmem.errors import HighmemError
+
+# Not typing: importing it would cost --version more than everything else it does.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+# argparse (with re, enum and gettext), highmem.cli.common (with typing) and importlib are imported
+# when a parser is built, not here: `highmem --version` needs none of them.
 
 __all__ = ["main", "SUBCOMMANDS", "EXAMPLES"]
 
@@ -59,7 +64,11 @@ EXAMPLES = {
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, a subcommand, the same parser with that subcommand alone
     (what parses ``highmem ONLY ...`` identically, without importing and building the other six)."""
+    import argparse
+    import importlib
+
     from highmem import __version__
+    from highmem.cli.common import Parser
 
     p = Parser(prog="highmem", description="An executable model of Linux's atomic high-memory mappings.",
                epilog="Run `highmem COMMAND --help` for a command's options and examples.")
@@ -140,5 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    import importlib
+
     mod = importlib.import_module(f"highmem.cli.{SUBCOMMANDS[args.command]}")
     return int(mod.run(args))

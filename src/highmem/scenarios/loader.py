@@ -13,8 +13,6 @@ functions ``fn(k, pages)``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import re
 import sys
@@ -34,7 +32,8 @@ if TYPE_CHECKING:
 
 # pathlib, tomllib and hashlib are not imported here: a built-in scenario needs none of them (its
 # parsed form is cached, see highmem.scenarios.parsed), and together they cost most of a
-# ``python -c pass``. User files import pathlib and tomllib where they are read.
+# ``python -c pass``. User files import pathlib and tomllib where they are read, Python scenarios
+# importlib.util.
 
 __all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
 
@@ -660,6 +659,8 @@ def load_python(spec: str) -> Scenario:
     The function (default ``scenario``) takes no arguments and returns a
     :class:`Scenario`.  Only ever called for a name the user gave.
     """
+    # Here, not at import: a TOML or built-in scenario needs neither.
+    import importlib.util
     from pathlib import Path
 
     target, _, func = spec.partition(":")
