@@ -13,7 +13,6 @@ functions ``fn(k, pages)``.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any
@@ -420,7 +419,9 @@ def _parse_toml(cx: _Ctx, text: str) -> dict[str, Any]:
 
 def _stem(where: str) -> str:
     """``pathlib.Path(where).stem`` on POSIX: the final component without its last suffix."""
-    name = os.path.basename(where.rstrip("/"))
+    # pathlib drops empty and "." components ("a/./b/", "."), then takes the last one left.
+    parts = [p for p in where.split("/") if p not in ("", ".")]
+    name = parts[-1] if parts else ""
     i = name.rfind(".")
     return name[:i] if 0 < i < len(name) - 1 else name
 
