@@ -31,9 +31,38 @@ STRATEGIES = ("random", "pct", "exhaustive")
 class Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one ``highmem:`` line and exit status 2."""
 
+    #: True while argparse builds a help formatter only to check an argument's metavar
+    #: (``add_argument``) or to name the subcommands (``add_subparsers``).
+    _building = False
+
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"highmem: {message}\n")
         raise SystemExit(2)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        self._building = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._building = False
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        self._building = True
+        try:
+            return super().add_subparsers(**kwargs)
+        finally:
+            self._building = False
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        if self._building:
+            # A help formatter without a width asks the terminal for one, importing shutil (and with it
+            # bz2, lzma and fnmatch: about 2 ms of every start-up). The metavar check and the subcommand
+            # prog ("highmem", far shorter than any width) do not depend on the width; help, usage and
+            # version output still get the terminal's.
+            # (typeshed's formatter_class protocol takes prog only; every HelpFormatter takes width.)
+            formatter: Any = self.formatter_class
+            return formatter(prog=self.prog, width=80)
+        return super()._get_formatter()
 
 
 def machine_options(p: argparse.ArgumentParser) -> None:

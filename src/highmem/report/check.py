@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from highmem.errors import HighmemError
@@ -22,6 +21,7 @@ def escape(text: str) -> str:
 def _shown_path(path: str) -> str:
     """A built-in as ``builtin:NAME.toml``, a file under the working directory relative to it."""
     import os
+    from pathlib import Path  # here, not at import: --json never shows a path
 
     p = Path(path)
     if p.parent.name == "builtin" and p.parent.parent.name == "scenarios":

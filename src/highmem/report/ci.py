@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 from highmem.errors import HighmemError
@@ -34,6 +33,10 @@ def check_output_target(path: str, option: str) -> None:
     The file is opened for appending (created and removed again if it did not exist), which is the
     only test a root user's permissions and a read-only file system both answer truthfully.
     """
+    # pathlib only here, when an output file is named: it brings urllib.parse, a few milliseconds of
+    # every start-up otherwise.
+    from pathlib import Path
+
     p = Path(path)
     if p.is_dir():
         raise HighmemError(f"{option} {p} is a directory: name a file to write")

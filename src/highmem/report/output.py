@@ -9,15 +9,21 @@ callers to point at it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["write_text", "write_bytes"]
 
 
 def write_bytes(path: str | Path, data: bytes, what: str) -> Path:
     """Write ``data`` to ``path`` atomically; ``what`` names the file in the one-sentence error."""
+    # pathlib only when a file is written: it brings urllib.parse, a few milliseconds of a start-up.
+    from pathlib import Path
+
     p = Path(path)
     if p.is_dir():
         raise HighmemError(f"{what} {p} is a directory: name a file to write")

@@ -13,14 +13,9 @@ functions ``fn(k, pages)``.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import re
 import sys
-import tomllib
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Zone
@@ -29,6 +24,15 @@ from highmem.kernel.kmap_types import KM_TYPE_VARIANTS, km_type_label, unknown_k
 from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
 from highmem.scenarios.names import check_name, name_from_stem
 from highmem.scenarios.ops import OP_FIELDS, to_bytes
+from highmem.sha import sha256_hex
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# pathlib, tomllib and hashlib are not imported here: a built-in scenario needs none of them (its
+# parsed form is cached, see highmem.scenarios.parsed), and together they cost most of a
+# ``python -c pass``. User files import pathlib and tomllib where they are read, Python scenarios
+# importlib.util.
 
 __all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
 
@@ -132,6 +136,8 @@ class _Ctx:
 
 def load_toml(path: str | Path) -> Scenario:
     """Load and fully check the TOML scenario at ``path``."""
+    from pathlib import Path
+
     p = Path(path)
     try:
         with open(p, "rb") as f:
@@ -153,14 +159,11 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
     if len(text) > MAX_SCENARIO_BYTES:
         raise cx.fail(None, f"the scenario is {len(text)} characters long, more than the limit of "
                       f"{MAX_SCENARIO_BYTES}")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise cx.fail(int(m.group(1)) if m else None, f"TOML syntax error: {e}") from None
-    except RecursionError:
-        raise cx.fail(None, "its arrays or tables are nested too deeply to read (the limit of repeat nesting "
-                      f"is {MAX_NESTING})") from None
+    from highmem.scenarios.parsed import cached_doc
+
+    doc = cached_doc(text)
+    if doc is None:
+        doc = _parse_toml(cx, text)
     for key in doc:
         if key not in _TOP:
             raise cx.fail(lines.key("", key) or _find_header(lines, key),
@@ -172,7 +175,8 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
                           f"allowed are {', '.join(sorted(_SCENARIO_KEYS))}")
     name = head.get("name", None)
     if name is None:
-        name = name_from_stem(Path(where).stem)
+        # Path(where).stem without pathlib: the last component, less its last suffix.
+        name = name_from_stem(_stem(where))
     _want(cx, lines.key("scenario", "name"), "[scenario] name", name, str)
     _name(cx, lines.key("scenario", "name"), "[scenario] name", name)
     expect_kinds = head.get("expect", [])
@@ -397,6 +401,29 @@ def _find_header(lines: _Lines, key: str) -> int | None:
         if re.match(r"^\s*\[+\s*" + re.escape(key) + r"\s*\]+", line):
             return i + 1
     return None
+
+
+def _parse_toml(cx: _Ctx, text: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, its errors as one sentence naming the line."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise cx.fail(int(m.group(1)) if m else None, f"TOML syntax error: {e}") from None
+    except RecursionError:
+        raise cx.fail(None, "its arrays or tables are nested too deeply to read (the limit of repeat nesting "
+                      f"is {MAX_NESTING})") from None
+
+
+def _stem(where: str) -> str:
+    """``pathlib.Path(where).stem`` on POSIX: the final component without its last suffix."""
+    # pathlib drops empty and "." components ("a/./b/", "."), then takes the last one left.
+    parts = [p for p in where.split("/") if p not in ("", ".")]
+    name = parts[-1] if parts else ""
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
 
 
 def _table(cx: _Ctx, doc: dict[str, Any], key: str) -> dict[str, Any]:
@@ -633,13 +660,17 @@ def load_python(spec: str) -> Scenario:
     The function (default ``scenario``) takes no arguments and returns a
     :class:`Scenario`.  Only ever called for a name the user gave.
     """
+    # Here, not at import: a TOML or built-in scenario needs neither.
+    import importlib.util
+    from pathlib import Path
+
     target, _, func = spec.partition(":")
     func = func or "scenario"
     if target.endswith(".py"):
         path = Path(target)
         if not path.exists():
             raise HighmemError(f"Python scenario {target!r} does not exist")
-        modname = "highmem_user_scenario_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+        modname = "highmem_user_scenario_" + sha256_hex(str(path.resolve()).encode())[:12]
         mod_spec = importlib.util.spec_from_file_location(modname, path)
         if mod_spec is None or mod_spec.loader is None:
             raise HighmemError(f"Python scenario {target!r} cannot be imported")
@@ -681,7 +712,7 @@ def load_python(spec: str) -> Scenario:
     for c in sc.contexts:
         if c.fn is None and c.ops is None:
             raise HighmemError(f"Python scenario {spec!r}: context {c.name} has neither fn nor ops")
-    sc.digest = "sha256:" + hashlib.sha256(source_text.encode()).hexdigest()[:32]
+    sc.digest = "sha256:" + sha256_hex(source_text.encode())[:32]
     return sc
 
 

@@ -8,7 +8,6 @@ booted machine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from highmem.hw.physmem import PAGE_SIZE, Page, Zone
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.machine import Machine
 from highmem.profiles import make_config
+from highmem.sha import sha256_hex
 from highmem.sim.checker import Checker
 from highmem.sim.findings import Finding
 from highmem.sim.workload import IrqSpec, SoftirqSpec, TaskSpec, Workload
@@ -142,7 +142,7 @@ class Scenario:
                          d.read_km_type, sorted((k, v.hex()) for k, v in d.data.items())) for d in self.devices],
             "expect_blocks": [(e.device, e.block, e.offset, e.data.hex()) for e in self.expect_blocks],
         }, sort_keys=True, default=str)
-        return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:32]
+        return "sha256:" + sha256_hex(blob.encode())[:32]
 
     def _place(self, m: Machine, p: PageSpec) -> Page:
         """Page ``p`` at its chosen frame, checked against memory and its zone (one sentence each)."""

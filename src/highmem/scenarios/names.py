@@ -14,9 +14,13 @@ restricted to one plain character set, checked when a scenario loads:
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
+
+if TYPE_CHECKING:
+    # Only in annotations: pathlib (with urllib.parse) would cost every start-up a few milliseconds.
+    from pathlib import Path
 
 __all__ = ["MAX_NAME", "NAME_CHARSET", "RESERVED", "is_name", "check_name", "name_from_stem", "file_stem",
            "inside"]

@@ -54,14 +54,17 @@ class Booted:
 
     States: *empty* (nothing booted yet) and *used* (a machine was handed
     out); :meth:`acquire` hands out a machine as freshly booted: the first
-    two boot (the second is snapshotted), every later one restores.  When the snapshot cannot
+    two boot (the second is snapshotted), every later one restores; when the caller plans exactly
+    two runs (``planned=2``: a PCT calibration and one schedule), the snapshot waits for a third
+    run (only shrinking asks for one), which boots too.  When the snapshot cannot
     restore something the workload holds (:class:`~highmem.snapshot.SnapshotUnsupported`),
     every :meth:`acquire` boots afresh, as explorations did before snapshots.
     ``snapshot=False`` asks for that from the start (digests of results are
     pinned against it).
     """
 
-    def __init__(self, sc: Scenario, cfg: KernelConfig, *, snapshot: bool = True) -> None:
+    def __init__(self, sc: Scenario, cfg: KernelConfig, *, snapshot: bool = True,
+                 planned: int | None = None) -> None:
         self.sc = sc
         self.cfg = cfg
         self.use_snapshot = snapshot
@@ -72,6 +75,8 @@ class Booted:
         #: the simulator of the last schedule: its unfinished contexts end before the next restore
         self.last: Simulator | None = None
         self.boots = 0
+        #: the runs the caller expects to ask for, when it knows (None otherwise)
+        self.planned = planned
 
     def acquire(self) -> tuple[Machine, Workload]:
         """A machine as freshly booted, with the scenario's workload built on it (now *used*)."""
@@ -85,9 +90,11 @@ class Booted:
         m = Machine(self.cfg)
         w = self.sc.workload(m)
         self.boots += 1
-        # The second boot is snapshotted, not the first: taking a snapshot costs about a boot,
-        # so an exploration of one or two runs (a calibration and one schedule) pays nothing.
-        if self.use_snapshot and self.boots == 2:
+        # The second boot is snapshotted, not the first: taking a snapshot costs about two boots
+        # and pays only from the run after it, so a single run pays nothing. Nor do two planned runs
+        # (a calibration and one schedule, as `highmem check NAME --schedules 1`): the third, if
+        # shrinking asks for one, is snapshotted instead.
+        if self.use_snapshot and self.boots == (3 if self.planned == 2 else 2):
             from highmem.snapshot import Snapshot, SnapshotUnsupported
 
             try:
@@ -270,7 +277,9 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
     if schedules < 1:
         raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")
     ex = Exploration(sc, cfg, strategy, seed)
-    booted = Booted(sc, cfg, snapshot=snapshot)
+    # Runs planned: the PCT calibration and the schedules, unless exhaustive or run elsewhere.
+    planned = schedules + (strategy == "pct") if strategy != "exhaustive" and runner is None else None
+    booted = Booted(sc, cfg, snapshot=snapshot, planned=planned)
     first_results: dict[str, tuple[int, RunResult]] = {}
 
     def record(i: int, res: RunResult) -> None:
