@@ -23,6 +23,8 @@ and a program pays only for the layers it touches.
 
 from __future__ import annotations
 
+from highmem._lazy import lazy_exports
+
 # Neither typing nor importlib at import time: `import highmem` must stay cheap.
 TYPE_CHECKING = False
 
@@ -56,8 +58,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from highmem.api import record_trace, replay
     from highmem.errors import HighmemError, KernelBUG, Oops, PageFault, SimulatorError
     from highmem.hw.physmem import Page, Zone
@@ -82,17 +82,4 @@ if TYPE_CHECKING:
     from highmem.sim.findings import FINDING_KINDS, Finding
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use (PEP 562) and cache the name here."""
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'highmem' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("highmem", _EXPORTS, globals())

@@ -5,6 +5,8 @@ Public names are imported on first use (PEP 562), as in :mod:`highmem`.
 
 from __future__ import annotations
 
+from highmem._lazy import lazy_exports
+
 TYPE_CHECKING = False
 
 _EXPORTS = {
@@ -18,21 +20,10 @@ __all__ = ["Location", "Result", "Rule", "SarifLog", "check_sarif", "exploration
            "render_html"]
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from highmem.report.ci import check_sarif, junit_xml
     from highmem.report.html import render_html
     from highmem.report.notebook import exploration_html, finding_html
     from highmem.report.sarif import Location, Result, Rule, SarifLog
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and cache the name here."""
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'highmem.report' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("highmem.report", _EXPORTS, globals())
