@@ -14,7 +14,8 @@ import highmem.report
 def test_import_highmem_imports_nothing_else() -> None:
     """`import highmem` loads no other highmem module but its lazy-export helper, and neither rich nor typing."""
     code = ("import sys; before = set(sys.modules); import highmem; "
-            "print(sorted(m for m in set(sys.modules) - before if m not in ('highmem', 'highmem._lazy', '__future__')))")
+            "print(sorted(m for m in set(sys.modules) - before "
+            "if m not in ('highmem', 'highmem._lazy', '__future__')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
 
