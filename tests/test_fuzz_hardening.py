@@ -22,7 +22,7 @@ from fuzz_support import STATS, fuzz_examples, time_limit
 from highmem.cli import main
 from highmem.errors import HighmemError
 from highmem.scenarios import load_toml_text
-from highmem.scenarios.loader import MAX_MOVED, _moved
+from highmem.scenarios.limits import MAX_MOVED, moved
 from highmem.scenarios.names import file_stem, inside, is_name
 from highmem.sim.schedule import save_schedule
 
@@ -143,7 +143,7 @@ def test_fuzz_limits(text: str) -> None:
         assert "limit" in msg or "too large" in msg or "no step" in msg or "step budget" in msg, msg
         STATS[("limits", "refused")] += 1
         return
-    assert _moved(sc.contexts[0].ops or []) <= MAX_MOVED
+    assert moved(sc.contexts[0].ops or []) <= MAX_MOVED
     STATS[("limits", "loaded")] += 1
 
 

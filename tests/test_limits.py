@@ -10,7 +10,7 @@ import pytest
 from highmem.cli import main
 from highmem.errors import HighmemError
 from highmem.scenarios import load_toml, load_toml_text
-from highmem.scenarios.loader import MAX_MOVED, MAX_NESTING, MAX_SCENARIO_BYTES
+from highmem.scenarios.limits import MAX_MOVED, MAX_NESTING, MAX_SCENARIO_BYTES
 from highmem.sim.schedule import MAX_SCHEDULE_BYTES, load_schedule
 
 PAGE_TASK = ('[pages]\nA = "highmem"\n[[task]]\nname = "t"\n'

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from highmem.errors import HighmemError
-from highmem.scenarios.loader import load_python, load_scenario_file, load_toml, load_toml_text
+from highmem.scenarios.loader import load_scenario_file, load_toml, load_toml_text
 from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
+from highmem.scenarios.pyscenario import load_python
 
 __all__ = ["Scenario", "ContextSpec", "PageSpec", "ExpectSpec", "builtin_names", "load_builtin",
            "resolve", "load_toml", "load_toml_text", "load_python"]

@@ -1,4 +1,4 @@
-"""Loading scenarios: TOML files (declarative, never executing code) and Python ones.
+"""Loading TOML scenarios (declarative, never executing code), and choosing a file's loader.
 
 A TOML scenario is checked completely before anything runs: every table,
 field, type, page, CPU, km type, variable, interrupt and queue.  The first
@@ -6,35 +6,39 @@ problem is reported as one sentence naming the file, the line where it can
 be found, and the rule (a :class:`~highmem.errors.HighmemError`).
 
 A Python scenario (``path/to/file.py`` or ``package.module:function``) is
-imported only when the user names one; its function returns a
-:class:`~highmem.scenarios.model.Scenario` whose contexts carry Python
-functions ``fn(k, pages)``.
+:mod:`highmem.scenarios.pyscenario`'s, imported only when the user names one.
+The bounds every scenario is held to are in :mod:`highmem.scenarios.limits`.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Zone
 from highmem.kernel.config import parse_size
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS, km_type_label, unknown_km_type_message
+from highmem.scenarios.limits import (
+    MAX_ACCESS,
+    MAX_NESTING,
+    MAX_SCENARIO_BYTES,
+    MAX_STEPS,
+    check_moved,
+    static_steps,
+)
 from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
 from highmem.scenarios.names import check_name, name_from_stem
 from highmem.scenarios.ops import OP_FIELDS, to_bytes
-from highmem.sha import sha256_hex
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 # pathlib, tomllib and hashlib are not imported here: a built-in scenario needs none of them (its
 # parsed form is cached, see highmem.scenarios.parsed), and together they cost most of a
-# ``python -c pass``. User files import pathlib and tomllib where they are read, Python scenarios
-# importlib.util.
+# ``python -c pass``. User files import pathlib and tomllib where they are read.
 
-__all__ = ["load_toml", "load_toml_text", "load_python", "load_scenario_file"]
+__all__ = ["load_toml", "load_toml_text", "load_scenario_file"]
 
 _TOP = {"scenario", "machine", "pages", "task", "irq", "softirq", "expect", "device", "expect_block"}
 _DEVICE_KEYS = {"name": str, "blocks": int, "block_size": int, "bounce_pfn": int, "irq": str, "cpu": int,
@@ -50,17 +54,6 @@ _STR_FIELDS = {"page", "type", "as", "flags", "queue", "irq", "softirq", "comple
 _INT_FIELDS_EXTRA = {"block"}
 _ADDR_FIELDS = {"addr", "dst", "src"}
 _KIND_TEXT = {"addr": "an address", "bh": "a buffer_head", "flags": "saved flags"}
-#: Upper bounds that keep every accepted scenario finite and in memory.
-MAX_STEPS = 10_000_000
-#: Bytes one load, store or copy moves.
-MAX_ACCESS = 16 << 20
-#: Bytes every load, store and copy of a scenario may move in one schedule, counting repeat counts and
-#: each interrupt's and softirq's arrivals (its ``max`` plus the raise operations that name it).
-MAX_MOVED = 64 << 20
-#: Levels of ``repeat`` inside ``repeat``.
-MAX_NESTING = 16
-#: Bytes of a scenario file.
-MAX_SCENARIO_BYTES = 8 << 20
 #: String fields of operations that name something (checked as names; see highmem.scenarios.names).
 _NAME_FIELDS = _STR_FIELDS - {"type", "rw"}
 
@@ -341,14 +334,14 @@ def load_toml_text(text: str, where: str = "<scenario>") -> Scenario:
             counter = [0]
             env: dict[str, str] = {}
             _check_ops(cx, kind, i, ops, counter, env, page_names, km_names, declared, cfg.cpus, devices)
-            steps = _static_steps(ops)
+            steps = static_steps(ops)
             if steps > max_steps:
                 raise cx.fail(line, f"{kind} {cname} takes at least {steps} steps, more than the step budget of "
                               f"{max_steps} ([scenario] max_steps): shorten its repeats")
             sc.contexts.append(ContextSpec(kind, cname, cpu, ops=ops, max=mx, sa_interrupt=sa, line=line))
     if not any(c.kind == "task" for c in sc.contexts):
         raise cx.fail(None, "a scenario needs at least one [[task]]")
-    _check_moved(cx, sc.contexts)
+    check_moved(cx, sc.contexts)
     for i, ex in enumerate(_array(cx, doc, "expect")):
         line = lines.table("expect", i)
         for k in ex:
@@ -449,63 +442,6 @@ def _want(cx: _Ctx, line: int | None, what: str, value: Any, typ: Any) -> None:
         raise cx.fail(line, f"{what} must be {names}, not {value!r}")
 
 
-def _static_steps(ops: list[Any]) -> int:
-    """A lower bound of the steps one run of ``ops`` takes (every op but repeat is >= 1 step)."""
-    total = 0
-    for op in ops:
-        if op.get("op") == "work":
-            total += op.get("steps", 1)
-        elif op.get("op") == "repeat":
-            total += op["count"] * _static_steps(op["ops"])
-        else:
-            total += 1
-    return total
-
-
-def _moved(ops: list[Any]) -> int:
-    """Bytes one run of ``ops`` loads, stores and copies (repeats counted); ``ops`` are checked."""
-    total = 0
-    for op in ops:
-        name = op["op"]
-        if name == "store":
-            total += len(to_bytes(op["data"], "store data")) * op.get("repeat", 1)
-        elif name == "load":
-            total += op["size"] if "size" in op else len(to_bytes(op["expect"], "load expect"))
-        elif name == "copy":
-            total += op.get("size", 4096)
-        elif name == "repeat":
-            total += op["count"] * _moved(op["ops"])
-    return total
-
-
-def _raises(ops: list[Any], into: dict[tuple[str, str], int], times: int = 1) -> None:
-    """Count, into ``into``, the raise_irq/raise_softirq operations of one run of ``ops``."""
-    for op in ops:
-        name = op["op"]
-        if name == "raise_irq":
-            into[("irq", op["irq"])] = into.get(("irq", op["irq"]), 0) + times
-        elif name == "raise_softirq":
-            into[("softirq", op["softirq"])] = into.get(("softirq", op["softirq"]), 0) + times
-        elif name == "repeat":
-            _raises(op["ops"], into, times * op["count"])
-
-
-def _check_moved(cx: _Ctx, contexts: list[ContextSpec]) -> None:
-    """Refuse a scenario whose schedules would move more than :data:`MAX_MOVED` bytes."""
-    raised: dict[tuple[str, str], int] = {}
-    for c in contexts:
-        _raises(c.ops or [], raised)
-    total = 0
-    for c in contexts:
-        runs = 1 if c.kind == "task" else c.max + raised.get((c.kind, c.name), 0)
-        moved = _moved(c.ops or []) * runs
-        total += moved
-        if total > MAX_MOVED:
-            raise cx.fail(c.line, f"the scenario moves at least {total} bytes per schedule (loads, stores and "
-                          f"copies, repeats counted; {c.kind} {c.name} alone {moved} in {runs} run(s)), more than "
-                          f"the limit of {MAX_MOVED}")
-
-
 def _page_frame(cx: _Ctx, line: int | None, pname: str, spec: dict[str, Any]) -> int | None:
     """The frame ``[pages]`` asks for: ``pfn`` (a frame number) or ``phys`` (a page-aligned address)."""
     if "pfn" in spec and "phys" in spec:
@@ -592,7 +528,7 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
         if "flags" in op and env[op["flags"]] != "flags":
             raise cx.fail(line, f"{name} uses flags {op['flags']!r}, which holds {_KIND_TEXT[env[op['flags']]]}, "
                           "not saved flags")
-        if name == "repeat" and isinstance(op.get("ops"), list) and op["count"] > 1 and _static_steps(op["ops"]) == 0:
+        if name == "repeat" and isinstance(op.get("ops"), list) and op["count"] > 1 and static_steps(op["ops"]) == 0:
             raise cx.fail(line, "repeat body takes no step (no operation, or work with steps = 0): it would loop "
                           "without reaching a scheduling point")
         size = op.get("size", 0)
@@ -654,73 +590,13 @@ def _check_ops(cx: _Ctx, kind: str, k: int, ops: list[Any], counter: list[int], 
             env[str(op["as"])] = "flags"
 
 
-def load_python(spec: str) -> Scenario:
-    """Import a Python scenario: ``file.py`` or ``file.py:function`` or ``module:function``.
-
-    The function (default ``scenario``) takes no arguments and returns a
-    :class:`Scenario`.  Only ever called for a name the user gave.
-    """
-    # Here, not at import: a TOML or built-in scenario needs neither.
-    import importlib.util
-    from pathlib import Path
-
-    target, _, func = spec.partition(":")
-    func = func or "scenario"
-    if target.endswith(".py"):
-        path = Path(target)
-        if not path.exists():
-            raise HighmemError(f"Python scenario {target!r} does not exist")
-        modname = "highmem_user_scenario_" + sha256_hex(str(path.resolve()).encode())[:12]
-        mod_spec = importlib.util.spec_from_file_location(modname, path)
-        if mod_spec is None or mod_spec.loader is None:
-            raise HighmemError(f"Python scenario {target!r} cannot be imported")
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[modname] = module
-        source_text = path.read_text(encoding="utf-8")
-        try:
-            mod_spec.loader.exec_module(module)
-        except Exception as e:
-            raise HighmemError(f"Python scenario {target!r} fails to import: {type(e).__name__}: {e}") from None
-    else:
-        try:
-            module = importlib.import_module(target)
-        except Exception as e:
-            raise HighmemError(f"Python scenario module {target!r} cannot be imported: {e}") from None
-        source_text = Path(module.__file__ or "").read_text(encoding="utf-8") if module.__file__ else target
-    fn = getattr(module, func, None)
-    if not callable(fn):
-        raise HighmemError(f"Python scenario {spec!r} has no function {func!r} returning a Scenario")
-    try:
-        sc = fn()
-    except Exception as e:
-        raise HighmemError(f"Python scenario {spec!r}: {func}() raised {type(e).__name__}: {e}") from None
-    if not isinstance(sc, Scenario):
-        raise HighmemError(f"Python scenario {spec!r}: {func}() must return a highmem.scenarios.Scenario")
-    sc.python = True
-    sc.source = spec
-    try:
-        check_name("scenario name", sc.name)
-        for pg in sc.pages:
-            check_name("page name", pg.name)
-        for c in sc.contexts:
-            check_name(f"{c.kind} name", c.name, reserved=True)
-        for d in sc.devices:
-            check_name("device name", d.name)
-            check_name(f"device {d.name} irq", d.irq, reserved=True)
-    except HighmemError as e:
-        raise HighmemError(f"Python scenario {spec!r}: {e}") from None
-    for c in sc.contexts:
-        if c.fn is None and c.ops is None:
-            raise HighmemError(f"Python scenario {spec!r}: context {c.name} has neither fn nor ops")
-    sc.digest = "sha256:" + sha256_hex(source_text.encode())[:32]
-    return sc
-
-
 def load_scenario_file(spec: str) -> Scenario:
     """A scenario by file name: ``.toml`` or Python (``.py`` / ``module:function``)."""
     if spec.endswith(".toml"):
         return load_toml(spec)
     if spec.endswith(".py") or ":" in spec:
+        from highmem.scenarios.pyscenario import load_python
+
         return load_python(spec)
     raise HighmemError(f"scenario {spec!r} is neither a built-in name, a .toml file, nor a Python scenario "
                        "(file.py or module:function); `highmem scenarios` lists the built-ins")
