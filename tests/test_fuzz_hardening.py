@@ -94,8 +94,16 @@ def test_fuzz_replay_never_imports(tmp_path_factory: pytest.TempPathFactory, mon
         return real_import(name, package)
 
     monkeypatch.setattr(importlib, "import_module", spy_import)
-    monkeypatch.setattr(importlib.util, "spec_from_file_location",
-                        lambda *a, **k: imported.append(str(a[:2])))  # type: ignore[func-returns-value]
+    real_spec = importlib.util.spec_from_file_location
+
+    def spy_spec(name: str, *a: Any, **k: Any) -> Any:
+        # An editable install's finder loads highmem's own modules through this function too.
+        if name.startswith("highmem"):
+            return real_spec(name, *a, **k)
+        imported.append(str((name, *a[:1])))
+        return None
+
+    monkeypatch.setattr(importlib.util, "spec_from_file_location", spy_spec)
     err = io.StringIO()
     with contextlib.chdir(d), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err), \
             time_limit(30):
