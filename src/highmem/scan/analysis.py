@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from highmem.scan.apis import Api, ApiTable
 from highmem.scan.calls import _LOCKISH, Calls, Summary
@@ -73,8 +73,7 @@ class _Analysis(Conditions, Expressions, Calls):
         self.defs: dict[str, Node] = {}
         assigned: dict[str, int] = {}
         self._tracked_cache: dict[Any, set[str]] = {}
-        self._released: dict[int, frozenset[str]] = {}
-        self._mapped: dict[int, frozenset[tuple[str, int]]] = {}
+        self._loops: dict[int, _LoopText] = {}
         self.param_unmaps: dict[int, str] = {}
         self.leaves: list[set[int]] = []
         stack = [fn.body]
@@ -238,13 +237,10 @@ class _Analysis(Conditions, Expressions, Calls):
         self.cont.append([])
         out: list[State] = []
         cur = states
-        last = _last_pass_key(st)
+        text = self._loop_text(st)
+        last, span, remaps = text.last, text.span, text.mapped
         if last is not None:
             self.useful.add(last)  # the pass's test of it is what the exit is decided by
-        span, remaps = (0, -1), frozenset[tuple[str, int]]()
-        if st.cond is not None and st.cond.parent is not None:
-            span = (st.cond.parent.start_point[0] + 1, st.cond.parent.end_point[0] + 1)
-            remaps = self._mapped_in(st.cond.parent)
         if st.min_iter == 1:
             for i in range(st.max_iter):
                 self.cont[-1] = []
@@ -293,10 +289,9 @@ class _Analysis(Conditions, Expressions, Calls):
         entry, which the code's callers never make.  A leak of such a mapping that only the
         zero-pass path shows is therefore not reported; every path through the body still is.
         """
-        loop_node = st.cond.parent if st.cond is not None else None
-        if loop_node is None or not any(m.live for m in s.maps):
+        if not any(m.live for m in s.maps):
             return s
-        names = self._released_in(loop_node)
+        names = self._loop_text(st).released
         if not names:
             return s
         held = {v.mid for k, v in s.vars if isinstance(v, Ref) and k in names}
@@ -305,11 +300,18 @@ class _Analysis(Conditions, Expressions, Calls):
         maps = tuple(replace(m, opaque=True) if m.live and m.mid in held else m for m in s.maps)
         return State(maps, s.vars, s.irq_off, s.locks, s.facts, s.trips)
 
-    def _released_in(self, node: Node) -> frozenset[str]:
-        """Names passed to an unmap call anywhere in ``node`` (cached per node)."""
-        got = self._released.get(node.id)
-        if got is None:
-            names: set[str] = set()
+    def _loop_text(self, st: Loop) -> _LoopText:
+        """What a loop's source says, read once per loop: its lines, its last-pass fact, the
+        names its unmaps release, and the (name, line) of each map call's address it assigns."""
+        got = self._loops.get(id(st))
+        if got is not None:
+            return got
+        released: set[str] = set()
+        mapped: set[tuple[str, int]] = set()
+        span = (0, -1)
+        node = st.cond.parent if st.cond is not None else None
+        if node is not None:
+            span = (node.start_point[0] + 1, node.end_point[0] + 1)
             stack = [node]
             while stack:
                 n = stack.pop()
@@ -319,29 +321,16 @@ class _Analysis(Conditions, Expressions, Calls):
                     if api is not None and api.action == "unmap" and args_node is not None:
                         args = [a for a in args_node.named_children if a.type != "comment"]
                         if api.handle < len(args):
-                            names.update(x.decode() for x in _IDENT.findall(args[api.handle].text))
-                stack.extend(n.named_children)
-            got = frozenset(names)
-            self._released[node.id] = got
-        return got
-
-    def _mapped_in(self, node: Node) -> frozenset[tuple[str, int]]:
-        """(name, line) of each assignment of a map call's address in ``node`` (cached per node)."""
-        got = self._mapped.get(node.id)
-        if got is None:
-            found: set[tuple[str, int]] = set()
-            stack = [node]
-            while stack:
-                n = stack.pop()
-                if n.type == "assignment_expression":
+                            released.update(x.decode() for x in _IDENT.findall(args[api.handle].text))
+                elif n.type == "assignment_expression":
                     lhs, rhs = n.child_by_field_name("left"), n.child_by_field_name("right")
                     if lhs is not None and rhs is not None and any(
                             (api := self.table.get(x.decode())) is not None and api.action == "map"
                             for x in _IDENT.findall(rhs.text)):
-                        found.add((node_text(lhs), n.start_point[0] + 1))
+                        mapped.add((node_text(lhs), n.start_point[0] + 1))
                 stack.extend(n.named_children)
-            got = frozenset(found)
-            self._mapped[node.id] = got
+        got = _LoopText(_last_pass_key(st), span, frozenset(released), frozenset(mapped))
+        self._loops[id(st)] = got
         return got
 
     def switch(self, st: Switch, states: list[State]) -> list[State]:
@@ -375,6 +364,13 @@ class _Analysis(Conditions, Expressions, Calls):
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise _Budget
+
+
+class _LoopText(NamedTuple):
+    last: str | None
+    span: tuple[int, int]
+    released: frozenset[str]
+    mapped: frozenset[tuple[str, int]]
 
 
 _CALLEE = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
