@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from highmem.scan import scan_paths
+from scan_support import diag as _diag
+
 from highmem.scan.analysis import MAX_STATES
 
 
@@ -28,12 +29,6 @@ static int tally(struct page *page, unsigned int f, int n)
 	return n;
 }}
 """
-
-
-def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
-    f = tmp_path / "t.c"
-    f.write_text(text)
-    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
 
 
 def test_budget_leak_survives_state_cut(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from highmem.scan import scan_paths
+from scan_support import diag as _diag
 
 _STORE = """// SPDX-License-Identifier: MIT
 #include <linux/highmem.h>
@@ -26,12 +26,6 @@ static int slot_store(struct slot_table *t, u32 index, struct page *page, void *
 	return 0;
 }
 """
-
-
-def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
-    f = tmp_path / "t.c"
-    f.write_text(text)
-    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
 
 
 def test_flags_set_flag_settles_the_test_before_the_unmap(tmp_path: Path) -> None:

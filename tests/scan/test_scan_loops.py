@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from highmem.scan import scan_paths
-
-
-def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
-    f = tmp_path / "t.c"
-    f.write_text(text)
-    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
-
+from scan_support import diag as _diag
 
 _SECOND_PASS = """#include <linux/highmem.h>
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from highmem.scan import scan_paths
+from scan_support import diag as _diag
 
 _WALK = """#include <linux/highmem.h>
 
@@ -28,12 +28,6 @@ static int walk(struct page *page, struct page *other, int n)
 	return i;
 }
 """
-
-
-def _diag(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
-    f = tmp_path / "t.c"
-    f.write_text(text)
-    return [(d.line, d.rule, d.message) for d in scan_paths([str(f)]).findings]
 
 
 def test_slots_unmap_through_stale_pointer_releases_remap(tmp_path: Path) -> None:
