@@ -115,7 +115,7 @@ def test_cli_scenarios_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["check", "exit-holding-kmap", "--strategy", "foo"],
-     "strategy 'foo' does not exist: choose random, pct or exhaustive"),
+     "strategy 'foo' does not exist: choose random, pct, exhaustive or dpor"),
     (["check", "exit-holding-kmap", "--schedules", "0"], "--schedules 0 is invalid: explore at least one schedule"),
     (["check", "exit-holding-kmap", "--depth", "0"], "--depth 0 is invalid: the PCT bug depth is at least 1"),
     (["check", "exit-holding-kmap", "--config", "NOPE=y"], None),

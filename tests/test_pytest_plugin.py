@@ -61,7 +61,7 @@ def test_plugin_failure_shows_finding_schedule_and_replay(pytester: pytest.Pytes
 @pytest.mark.parametrize(("marker", "message"), [
     ("schedule=5", "@pytest.mark.highmem has no argument 'schedule': allowed are config, depth, "),
     ("schedules='many'", "@pytest.mark.highmem schedules='many' must be int"),
-    ("strategy='dfs'", "@pytest.mark.highmem strategy='dfs' does not exist: choose random, pct or exhaustive"),
+    ("strategy='dfs'", "@pytest.mark.highmem strategy='dfs' does not exist: choose random, pct, exhaustive or dpor"),
     ("schedules=0", "@pytest.mark.highmem schedules=0 must be at least 1"),
 ])
 def test_plugin_bad_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str, message: str) -> None:

@@ -39,6 +39,7 @@ EXAMPLES = {
   highmem check                                   every built-in scenario, 100 PCT schedules each
   highmem check sleep-holding-kmap -q             one built-in, the summary only
   highmem check my.toml --strategy exhaustive     every schedule within the preemption bounds
+  highmem check my.toml --strategy dpor           one schedule per class of equivalent ones
   highmem check --expected-ok --junit junit.xml --sarif check.sarif
                                                   the built-in library as a CI gate
   highmem check my.toml --out found/              save each finding's schedule and trace

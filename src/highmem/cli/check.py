@@ -28,12 +28,12 @@ def add_parser(sub: Any) -> None:
     chk.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                      help="built-in names, .toml files or Python scenarios (default: every built-in)")
     chk.add_argument("--profile", default=None, help="kernel generation (default: the scenario's)")
-    chk.add_argument("--strategy", default="pct", help="random, pct or exhaustive (default pct)")
+    chk.add_argument("--strategy", default="pct", help="random, pct, exhaustive or dpor (default pct)")
     chk.add_argument("--schedules", type=int, default=100, help="schedules per scenario (default 100)")
     chk.add_argument("--seed", type=int, default=0, help="seed of the strategy (default 0)")
     chk.add_argument("--depth", type=int, default=2, help="PCT bug depth d (default 2)")
-    chk.add_argument("--max-preemptions", type=int, default=2, help="exhaustive: preemption bound (default 2)")
-    chk.add_argument("--max-interrupts", type=int, default=2, help="exhaustive: interrupt bound (default 2)")
+    chk.add_argument("--max-preemptions", type=int, default=2, help="exhaustive, dpor: preemption bound (default 2)")
+    chk.add_argument("--max-interrupts", type=int, default=2, help="exhaustive, dpor: interrupt bound (default 2)")
     chk.add_argument("--replay", metavar="FILE", help="replay a schedule file written by --out")
     chk.add_argument("--config", action="append", default=[], metavar="NAME=y|n",
                      help="override a Kconfig option of the scenario's machine (repeatable)")
@@ -75,7 +75,7 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
             progress.update(task, completed=done, findings=found)
 
     runner = None
-    if args.parallel is not None and args.strategy != "exhaustive":
+    if args.parallel is not None and args.strategy not in ("exhaustive", "dpor"):
         from highmem.sim.parallel import ChunkRunner
 
         make, workers = args.parallel

@@ -25,7 +25,7 @@ MAX_SEED = 2**63 - 1
 #: Exhaustive preemption and interrupt bounds: far beyond what any search can finish.
 MAX_BOUND = 1000
 
-STRATEGIES = ("random", "pct", "exhaustive")
+STRATEGIES = ("random", "pct", "exhaustive", "dpor")
 
 
 class Parser(argparse.ArgumentParser):
@@ -155,7 +155,7 @@ def check_depth(depth: int) -> None:
 def check_strategy(strategy: str) -> None:
     """``--strategy``: one of :data:`STRATEGIES`."""
     if strategy not in STRATEGIES:
-        raise HighmemError(f"strategy {strategy!r} does not exist: choose random, pct or exhaustive")
+        raise HighmemError(f"strategy {strategy!r} does not exist: choose random, pct, exhaustive or dpor")
 
 
 def check_schedules(schedules: int) -> None:

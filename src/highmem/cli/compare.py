@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
     cmp = sub.add_parser("compare", help="run scenarios on every kernel generation and compare the findings")
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="built-in names, .toml or Python scenarios")
     cmp.add_argument("--profiles", default=None, help="comma-separated profiles (default: all four)")
-    cmp.add_argument("--strategy", default="pct", help="random, pct or exhaustive (default pct)")
+    cmp.add_argument("--strategy", default="pct", help="random, pct, exhaustive or dpor (default pct)")
     cmp.add_argument("--schedules", type=int, default=100, help="schedules per scenario and profile (default 100)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the strategy (default 0)")
     cmp.add_argument("--depth", type=int, default=2, help="PCT bug depth d (default 2)")

@@ -17,7 +17,7 @@ SHELLS = ("bash", "zsh", "fish")
 #: Values completed after an option (other options complete file names).
 VALUE_CHOICES = {
     "--profile": ("linux-2.4", "linux-2.6", "linux-2.6.37", "linux-5.11"),
-    "--strategy": ("random", "pct", "exhaustive"),
+    "--strategy": ("random", "pct", "exhaustive", "dpor"),
     "--trace-format": ("jsonl", "perfetto", "ftrace"),
     "--executor": ("process", "dask"),
     "--km-types": ("2.4.22", "book"),

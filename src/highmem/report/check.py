@@ -8,7 +8,7 @@ from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
 from highmem.words import plural
 
-__all__ = ["render_explorations", "exploration_json", "explain", "symbols"]
+__all__ = ["render_explorations", "exploration_json", "explain", "symbols", "dpor_verdict"]
 
 
 def escape(text: str) -> str:
@@ -61,6 +61,8 @@ def exploration_json(ex: Exploration, files: dict[str, dict[str, str]] | None = 
         if files and rep.kind in files.get(ex.scenario.name, {}):
             f["schedule_file"] = files[ex.scenario.name][rep.kind]
     d["expected"] = sorted(ex.scenario.expect)
+    if ex.dpor is not None:
+        d["dpor"]["verdict"] = dpor_verdict(ex)
     return d
 
 
@@ -129,6 +131,20 @@ def _stacked(exs: list[Exploration], console: Any, sym: dict[str, str]) -> None:
             console.print(f"  {line}", highlight=False)
 
 
+def dpor_verdict(ex: Exploration) -> str:
+    """What a DPOR exploration proved: every equivalence class within its bounds, or how far it got."""
+    d = ex.dpor or {}
+    bounds = (f"at most {plural(d.get('max_preemptions', 0), 'preemption')} of a task by another on its CPU, "
+              f"at most {plural(d.get('max_interrupts', 0), 'optional interrupt arrival')}")
+    redundant = d.get("redundant", 0)
+    extra = f"; {plural(redundant, 'schedule')} cut short as redundant" if redundant else ""
+    if ex.exhausted:
+        return (f"exhausted: every interleaving within the bounds ({plural(ex.schedules, 'schedule')}, at least one "
+                f"of every class of equivalent ones; bounds: {bounds}{extra})")
+    return (f"not exhausted: the limit of {plural(ex.schedules, 'schedule')} came first (bounds: {bounds}{extra}); "
+            "raise --schedules to prove the scenario clean within the bounds")
+
+
 def render_explorations(exs: list[Exploration], console: Any, files: dict[str, dict[str, str]],
                         details: bool = True) -> None:
     """The summary table (or, when it does not fit the console, a block per scenario), then each
@@ -150,6 +166,9 @@ def render_explorations(exs: list[Exploration], console: Any, files: dict[str, d
                 f"{s['global_tlb_flushes']}; bounce pages used {s['bounce_pages_used']} "
                 f"({s['bounce_pool_allocs']} from the emergency pool, low-water {s['emergency_pool_low_water']}) "
                 f"over {plural(ex.schedules, 'schedule')}", highlight=False, markup=False, soft_wrap=True)
+    for ex in exs:
+        if ex.dpor is not None:
+            console.print(f"{ex.scenario.name}: {dpor_verdict(ex)}", highlight=False, markup=False, soft_wrap=True)
     if not details:
         return
     for ex in exs:

@@ -108,20 +108,20 @@ def schedule_strategy(ex: Any, choices: list[tuple[int, str]] | None, *, depth: 
     """The strategy that runs one schedule of exploration ``ex`` again.
 
     ``choices``: a (shrunk) schedule to replay; else ``index``: the exploration's schedule of that
-    number (0 when None).  An exhaustive exploration is enumerated again up to ``index``, since
-    its schedules depend on the ones before; ``bounds`` are its (max_preemptions, max_interrupts).
+    number (0 when None).  An exhaustive (or DPOR) exploration is enumerated again up to ``index``,
+    since its schedules depend on the ones before; ``bounds`` are its (max_preemptions, max_interrupts).
     """
-    from highmem.sim.explore import _exhaustive, _strategy, pct_k
+    from highmem.sim.explore import _dpor, _exhaustive, _strategy, pct_k
     from highmem.sim.strategy import PrefixStrategy, SparseReplayStrategy
 
     sc, cfg = ex.scenario, ex.config
     if choices is not None:
         return SparseReplayStrategy(choices)
     i = index or 0
-    if ex.strategy != "exhaustive":
+    if ex.strategy not in ("exhaustive", "dpor"):
         k = pct_k(sc, cfg) if ex.strategy == "pct" else 0
         return _strategy(ex.strategy, ex.seed, i, depth, k)
-    if i == 0:
+    if i == 0 and ex.strategy == "exhaustive":
         return PrefixStrategy({})
     found: list[list[tuple[int, str]]] = []
 
@@ -131,8 +131,8 @@ def schedule_strategy(ex: Any, choices: list[tuple[int, str]] | None, *, depth: 
 
     from highmem.sim.explore import Exploration
 
-    _exhaustive(sc, cfg, i + 1, bounds[0], bounds[1], keep,
-                Exploration(sc, cfg, ex.strategy, ex.seed), False, {})
+    enumerate_ = _dpor if ex.strategy == "dpor" else _exhaustive
+    enumerate_(sc, cfg, i + 1, bounds[0], bounds[1], keep, Exploration(sc, cfg, ex.strategy, ex.seed), False, {})
     if not found:  # pragma: no cover - check_schedule_index refuses an index beyond the explored
         raise HighmemError(f"schedule {i} of {sc.name} could not be enumerated again")
     return SparseReplayStrategy(found[0])

@@ -41,7 +41,7 @@ from highmem.sim.workload import Workload
 __all__ = ["explore", "run_once", "run_range", "pct_k", "shrink", "Exploration", "KindReport", "STRATEGIES",
            "schedule_seed", "Booted"]
 
-STRATEGIES = ("random", "pct", "exhaustive")
+STRATEGIES = ("random", "pct", "exhaustive", "dpor")
 
 
 def schedule_seed(seed: int, index: int) -> int:
@@ -127,14 +127,22 @@ class Booted:
 
 
 def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool = False,
-             booted: Booted | None = None) -> tuple[RunResult, Any]:
-    """Boot (or restore ``booted``), run one schedule, return its result (and the trace recorder when asked)."""
+             booted: Booted | None = None, footprints: Any = None) -> tuple[RunResult, Any]:
+    """Boot (or restore ``booted``), run one schedule, return its result (and the trace recorder when asked).
+
+    ``footprints``: a :class:`~highmem.sim.footprint.Recorder` that collects the run's steps and
+    their footprints (for DPOR)."""
     if booted is None:
         m = Machine(cfg)
         w = sc.workload(m)
     else:
         m, w = booted.acquire()
-    sim = Simulator(m, w, strategy, max_steps=sc.max_steps, python_code=sc.python)
+    if footprints is None:
+        sim = Simulator(m, w, strategy, max_steps=sc.max_steps, python_code=sc.python)
+    else:
+        from highmem.sim.footprint import FootprintSimulator
+
+        sim = FootprintSimulator(m, w, strategy, footprints, max_steps=sc.max_steps, python_code=sc.python)
     if booted is not None:
         booted.release(sim)
     rec = None
@@ -186,6 +194,8 @@ class Exploration:
     unexplored: list[tuple[int, int]] = field(default_factory=list)
     #: Statistics over all schedules: high-water marks are maxima, low-water marks minima, counts sums.
     stats: dict[str, int] = field(default_factory=dict)
+    #: DPOR only: schedules cut short as redundant (every option asleep) and races reversed
+    dpor: dict[str, int] | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -193,6 +203,12 @@ class Exploration:
         return [r.finding for r in self.by_kind.values()]
 
     def to_dict(self) -> dict[str, Any]:
+        d = self._to_dict()
+        if self.dpor is not None:
+            d["dpor"] = dict(self.dpor)
+        return d
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.name,
             "source": self.scenario.source,
@@ -278,7 +294,7 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
         raise HighmemError(f"--schedules {schedules} is invalid: explore at least one schedule")
     ex = Exploration(sc, cfg, strategy, seed)
     # Runs planned: the PCT calibration and the schedules, unless exhaustive or run elsewhere.
-    planned = schedules + (strategy == "pct") if strategy != "exhaustive" and runner is None else None
+    planned = schedules + (strategy == "pct") if strategy not in ("exhaustive", "dpor") and runner is None else None
     booted = Booted(sc, cfg, snapshot=snapshot, planned=planned)
     first_results: dict[str, tuple[int, RunResult]] = {}
 
@@ -297,7 +313,9 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
         if progress is not None:
             progress(ex.schedules, sum(ex.counts.values()))
 
-    if strategy == "exhaustive":
+    if strategy == "dpor":
+        _dpor(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results, booted)
+    elif strategy == "exhaustive":
         _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results,
                     booted)
     elif runner is not None:
@@ -363,6 +381,27 @@ def _exhaustive(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_i
                     heapq.heappush(queue, (p + q, seq, devs + ((j, alt),), p, q))
                     seq += 1
     ex.exhausted = not queue
+
+
+def _dpor(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_irq: int,
+          record: Callable[[int, RunResult], None], ex: Exploration, stop_on_first: bool,
+          first_results: dict[str, Any], booted: Booted | None = None) -> None:
+    """Bounded source-set DPOR (:mod:`highmem.sim.dpor`): at least one schedule of every
+    equivalence class within the bounds, up to ``limit`` schedules."""
+    from highmem.sim.dpor import DporSearch
+
+    def run(strat: Strategy, rec: Any) -> RunResult:
+        return run_once(sc, cfg, strat, booted=booted, footprints=rec)[0]
+
+    def rec(i: int, res: RunResult) -> bool:
+        record(i, res)
+        return stop_on_first and bool(first_results)
+
+    search = DporSearch(run, max_pre, max_irq, cfg.cpus)
+    search.explore(limit, rec)
+    ex.exhausted = search.exhausted
+    ex.dpor = {"max_preemptions": max_pre, "max_interrupts": max_irq, "redundant": search.redundant,
+               "races": search.races}
 
 
 def _cost(res: RunResult) -> tuple[int, int, int, int]:

@@ -28,7 +28,7 @@ MARKER_ARGS: dict[str, tuple[type, ...]] = {
     "schedules": (int,), "strategy": (str,), "seed": (int,), "profile": (str,), "depth": (int,),
     "config": (list, tuple), "max_preemptions": (int,), "max_interrupts": (int,),
 }
-STRATEGIES = ("random", "pct", "exhaustive")
+STRATEGIES = ("random", "pct", "exhaustive", "dpor")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,7 +63,7 @@ def _check_marker(nodeid: str, mark: pytest.Mark) -> dict[str, Any]:
                                         f"{' or '.join(t.__name__ for t in types)}")
     if "strategy" in mark.kwargs and mark.kwargs["strategy"] not in STRATEGIES:
         raise pytest.UsageError(f"{nodeid}: @pytest.mark.highmem strategy={mark.kwargs['strategy']!r} does not "
-                                "exist: choose random, pct or exhaustive")
+                                "exist: choose random, pct, exhaustive or dpor")
     for k in ("schedules", "depth"):
         if k in mark.kwargs and mark.kwargs[k] < 1:
             raise pytest.UsageError(f"{nodeid}: @pytest.mark.highmem {k}={mark.kwargs[k]} must be at least 1")

@@ -1,0 +1,294 @@
+"""Partial-order reduction: one schedule per equivalence class of the model's dependency relation.
+
+Two schedules are *equivalent* when one becomes the other by swapping adjacent independent
+steps (Mazurkiewicz traces): they reach the same state, and the checker, which judges each step
+against state that step's footprint covers, finds the same kinds.  Plain exhaustive search runs
+every schedule; this runs at least one of every equivalence class, and usually about one.
+
+The algorithm is source-set DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas, "Optimal
+dynamic partial order reduction", POPL 2014, Algorithm 1), stateless: each schedule is replayed
+from a freshly restored machine.  After a run, every *race* (two dependent steps of different
+contexts with nothing ordering them in between) is reversed at the choice point before the first:
+some *initial* of the steps that would have to run first is added to that point's backtrack set,
+unless one already is there or asleep.  When none of them is offered at that point (an engine
+rule made it unavailable), every option there is added (the fallback of Flanagan and Godefroid,
+POPL 2005).  A choice point's sleep set holds the options already explored from an equivalent
+state; a run that reaches a point where every option sleeps is *redundant* and is not analysed.
+
+Bounds (see :func:`highmem.sim.footprint.step_cost`): at most ``max_preemptions`` preemptions of
+a task by another task of its CPU and at most ``max_interrupts`` optional interrupt arrivals on a
+busy CPU.  Both are the same for every schedule of an equivalence class, so the bounded search
+still covers every class within the bounds.  Switches between CPUs are not bounded: DPOR runs
+every order of their dependent steps.
+
+States of one exploration: *running* (a stack of choice points of the last schedule, some with
+options left to explore), then *exhausted* (no option left: every equivalence class within the
+bounds was run) or *cut* (the schedule limit came first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from highmem.errors import SimulatorError
+from highmem.sim.footprint import _DEV, _LIVE, _SYNC, Footprint, Recorder, Step, dependent, option_key, step_cost
+from highmem.sim.strategy import Strategy
+
+if TYPE_CHECKING:
+    from highmem.sim.engine import Option, Simulator
+
+__all__ = ["DporSearch", "Node", "DporStrategy"]
+
+Key = tuple[Any, ...]
+
+
+def _process(st: Step) -> tuple[str, int]:
+    """The context a step belongs to: (name, CPU); an arrival belongs to the handler it starts."""
+    k = st.key
+    if k[0] == "run":
+        return (k[1], st.cpu)
+    return (f"{k[1]}#{k[3]}", st.cpu)
+
+
+class Node:
+    """A choice point of the current schedule: its options (as keys), what each costs, what was
+    taken, what is left to explore (``backtrack``), what was explored (``done``: key -> footprint of
+    the step it took) and what is asleep (key -> footprint)."""
+
+    __slots__ = ("keys", "costs", "base", "chosen", "backtrack", "done", "sleep", "arrivals")
+
+    def __init__(self, keys: list[Key], costs: list[tuple[int, int]], base: tuple[int, int],
+                 sleep: dict[Key, Footprint]) -> None:
+        self.keys = keys
+        self.costs = costs
+        self.base = base
+        self.chosen: Key | None = None
+        self.backtrack: list[Key] = []
+        self.done: dict[Key, Footprint] = {}
+        self.sleep = sleep
+        #: (option index, CPU, device line?) of each optional arrival offered and not taken
+        self.arrivals: list[tuple[int, int, bool]] = []
+
+    def within(self, i: int, bounds: tuple[int, int]) -> bool:
+        """Whether taking option ``i`` here stays within ``bounds``."""
+        c = self.costs[i]
+        return self.base[0] + c[0] <= bounds[0] and self.base[1] + c[1] <= bounds[1]
+
+    def add(self, key: Key) -> None:
+        if key not in self.backtrack:
+            self.backtrack.append(key)
+
+
+class DporStrategy(Strategy):
+    """Replays the choice points ``stack[:depth]``, takes ``key`` at ``stack[depth]``, then
+    continues with the first option that is awake and within the bounds (option 0 when it is)."""
+
+    def __init__(self, search: DporSearch, rec: Recorder, depth: int, key: Key | None) -> None:
+        self.search = search
+        self.rec = rec
+        self.depth = depth
+        self.key = key
+        self.n = 0
+        #: sleep set carried along the steps since the last choice point
+        self.carry: dict[Key, Footprint] = {}
+        #: the step index from which the run is redundant or out of bounds (None: analysed to the end)
+        self.stop_at: int | None = None
+
+    def step_closed(self, st: Step) -> None:
+        """Recorder callback: a step ended; the sleep set loses what it depends on."""
+        if self.carry:
+            fp = st.fp
+            self.carry = {q: f for q, f in self.carry.items() if not dependent(f, fp)}
+        if st.node is not None and st.node >= self.depth:
+            node = self.search.stack[st.node]
+            node.done.setdefault(st.key, st.fp)
+            if node.arrivals:
+                self._arrivals(node, st)
+
+    def _arrivals(self, node: Node, st: Step) -> None:
+        """An optional arrival not taken may never happen, so no race brings it back: it is an
+        alternative of its own before every step it would not commute with (a step of its CPU,
+        a task's exit, which may end optional arrivals, and for a device line a change of what it
+        waits for).  Before a step of another CPU it would be the same class as one step later."""
+        fp = st.fp
+        for i, cpu, device in node.arrivals:
+            if (cpu == st.cpu or any(w and type(r) is tuple and r[0] == _LIVE[0] for r, w in fp.items())
+                    or device and (fp.get(_SYNC) is True or fp.get(_DEV) is True)):
+                k = node.keys[i]
+                if k not in node.sleep and k not in node.backtrack and node.within(i, self.search.bounds):
+                    node.add(k)
+
+    def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
+        n = self.n
+        self.n += 1
+        stack = self.search.stack
+        if self.stop_at is not None:
+            return 0
+        keys = [option_key(sim, o) for o in opts]
+        if n <= self.depth:
+            node = stack[n]
+            if node.keys != keys:
+                raise SimulatorError(f"the scenario is not deterministic: choice point {n} offers "
+                                     f"{keys} on replay, {node.keys} before")
+            want = self.key if n == self.depth else node.chosen
+            if n == self.depth:
+                node.chosen = want
+                node.add(want)  # type: ignore[arg-type]
+                self.carry = dict(node.sleep)
+                self.carry.update((k, f) for k, f in node.done.items() if k != want)
+            self.rec.pending_node = n
+            return keys.index(want)  # type: ignore[arg-type]
+        if self.rec.over_at is not None:
+            self.stop_at = self.rec.over_at
+            return 0
+        bounds = self.search.bounds
+        costs = [step_cost(sim, o) for o in opts]
+        node = Node(keys, costs, self.rec.cost, dict(self.carry))
+        pick = next((i for i, k in enumerate(keys) if k not in node.sleep and node.within(i, bounds)), None)
+        if pick is None:
+            # Every option sleeps (or leaves the bounds): what follows was explored already.
+            self.stop_at = len(self.rec.steps)
+            self.search.redundant += 1
+            return 0
+        node.chosen = keys[pick]
+        node.add(keys[pick])
+        node.arrivals = [(i, o.cpu, sim.irqs[(o.name, o.cpu)].ready is not None if o.kind == "irq" else False)
+                         for i, o in enumerate(opts) if o.kind != "run" and i != pick and self._optional(sim, o)]
+        stack.append(node)
+        self.rec.pending_node = n
+        return pick
+
+
+    @staticmethod
+    def _optional(sim: Simulator, o: Option) -> bool:
+        pending = sim.pending_irq[o.cpu] if o.kind == "irq" else sim.pending_softirq[o.cpu]
+        return o.name not in pending
+
+
+class DporSearch:
+    """One bounded DPOR exploration; ``run(strategy, recorder)`` runs one schedule and returns its result."""
+
+    def __init__(self, run: Callable[[Strategy, Recorder], Any], max_preemptions: int, max_interrupts: int,
+                 ncpus: int) -> None:
+        self._run = run
+        self.bounds = (max_preemptions, max_interrupts)
+        self.ncpus = ncpus
+        self.stack: list[Node] = []
+        self.schedules = 0
+        self.redundant = 0
+        self.races = 0
+        self.exhausted = False
+
+    def explore(self, limit: int, record: Callable[[int, Any], bool]) -> None:
+        """Run schedules until every class within the bounds is covered or ``limit`` ran;
+        ``record(i, result)`` returns True to stop early."""
+        depth, key = -1, None
+        while self.schedules < limit:
+            rec = Recorder(bounds=self.bounds)
+            strat = DporStrategy(self, rec, depth, key)
+            rec.on_close = strat.step_closed
+            del self.stack[depth + 1:]
+            res = self._run(strat, rec)
+            i = self.schedules
+            self.schedules += 1
+            start = next((j for j, s in enumerate(rec.steps) if s.node == depth), 0) if depth >= 0 else 0
+            stop = strat.stop_at if strat.stop_at is not None else len(rec.steps)
+            if rec.over_at is not None:
+                stop = min(stop, rec.over_at)
+            self._races(rec.steps, start, stop)
+            if record(i, res):
+                return
+            nxt = self._next()
+            if nxt is None:
+                self.exhausted = True
+                return
+            depth, key = nxt
+
+    def _next(self) -> tuple[int, Key] | None:
+        """The deepest choice point with an option left to explore, and that option."""
+        stack = self.stack
+        while stack:
+            d = len(stack) - 1
+            node = stack[d]
+            for k in node.backtrack:
+                if k not in node.done and k not in node.sleep:
+                    return d, k
+            stack.pop()
+        return None
+
+    def _races(self, steps: list[Step], start: int, stop: int) -> None:
+        """Vector clocks over the run's steps (one component per CPU); each race whose later step
+        lies in ``[start, stop)`` is reversed at the choice point before its earlier step."""
+        ncpu = self.ncpus
+        last_write: dict[Any, int] = {}
+        reads: dict[Any, list[int]] = {}
+        vc: list[list[int]] = []
+        pos: list[int] = []
+        count = [0] * ncpu
+        for j, s in enumerate(steps):
+            if j >= stop:
+                break
+            preds: set[int] = set()
+            for r, w in s.fp.items():
+                lw = last_write.get(r)
+                if lw is not None:
+                    preds.add(lw)
+                if w:
+                    rs = reads.get(r)
+                    if rs:
+                        preds.update(rs)
+            for r, w in s.fp.items():
+                if w:
+                    last_write[r] = j
+                    reads.pop(r, None)
+                else:
+                    reads.setdefault(r, []).append(j)
+            clock = [0] * ncpu
+            for i in preds:
+                vi = vc[i]
+                for c in range(ncpu):
+                    if vi[c] > clock[c]:
+                        clock[c] = vi[c]
+            count[s.cpu] += 1
+            clock[s.cpu] = count[s.cpu]
+            pos.append(count[s.cpu])
+            vc.append(clock)
+            if j < start:
+                continue
+            pj = _process(s)
+            for i in sorted(preds):
+                ei = steps[i]
+                if ei.node is None or _process(ei) == pj:
+                    continue
+                ci, pi = ei.cpu, pos[i]
+                if any(k != i and vc[k][ci] >= pi for k in preds):
+                    continue  # ordered through another step
+                self.races += 1
+                self._reverse(steps, vc, pos, i, j)
+
+    def _reverse(self, steps: list[Step], vc: list[list[int]], pos: list[int], i: int, j: int) -> None:
+        ei = steps[i]
+        node = self.stack[ei.node]  # type: ignore[index]
+        ci, pi = ei.cpu, pos[i]
+        # v: the steps after e_i that do not depend on it, then e_j; its initials are the steps of v
+        # that nothing earlier in v precedes.
+        v = [k for k in range(i + 1, j) if vc[k][ci] < pi] + [j]
+        initials: list[Key] = []
+        for x, k in enumerate(v):
+            sk = steps[k]
+            if not any(vc[k][steps[m].cpu] >= pos[m] for m in v[:x]):
+                if sk.key not in initials:
+                    initials.append(sk.key)
+        if any(q in node.backtrack or q in node.sleep for q in initials):
+            return
+        bounds = self.bounds
+        for q in initials:
+            if q in node.keys:
+                x = node.keys.index(q)
+                if node.within(x, bounds):
+                    node.add(q)
+                return
+        for x, q in enumerate(node.keys):
+            if q not in node.sleep and node.within(x, bounds):
+                node.add(q)
