@@ -137,7 +137,7 @@ def dpor_verdict(ex: Exploration) -> str:
     bounds = (f"at most {plural(d.get('max_preemptions', 0), 'preemption')} of a task by another on its CPU, "
               f"at most {plural(d.get('max_interrupts', 0), 'optional interrupt arrival')}")
     redundant = d.get("redundant", 0)
-    extra = f"; {plural(redundant, 'schedule')} cut short as redundant" if redundant else ""
+    extra = f"; {plural(redundant, 'redundant run')} abandoned" if redundant else ""
     if ex.exhausted:
         return (f"exhausted: every interleaving within the bounds ({plural(ex.schedules, 'schedule')}, at least one "
                 f"of every class of equivalent ones; bounds: {bounds}{extra})")

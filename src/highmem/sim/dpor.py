@@ -13,7 +13,8 @@ some *initial* of the steps that would have to run first is added to that point'
 unless one already is there or asleep.  When none of them is offered at that point (an engine
 rule made it unavailable), every option there is added (the fallback of Flanagan and Godefroid,
 POPL 2005).  A choice point's sleep set holds the options already explored from an equivalent
-state; a run that reaches a point where every option sleeps is *redundant* and is not analysed.
+state; a run that reaches a point where every option sleeps is *redundant*: it is abandoned there
+(its steps so far are analysed) and not counted as a schedule.
 
 Bounds (see :func:`highmem.sim.footprint.step_cost`): at most ``max_preemptions`` preemptions of
 a task by another task of its CPU and at most ``max_interrupts`` optional interrupt arrivals on a
@@ -38,7 +39,7 @@ from highmem.sim.strategy import Strategy
 if TYPE_CHECKING:
     from highmem.sim.engine import Option, Simulator
 
-__all__ = ["DporSearch", "Node", "DporStrategy"]
+__all__ = ["DporSearch", "Node", "DporStrategy", "Redundant"]
 
 Key = tuple[Any, ...]
 
@@ -49,6 +50,12 @@ def _process(st: Step) -> tuple[str, int]:
     if k[0] == "run":
         return (k[1], st.cpu)
     return (f"{k[1]}#{k[3]}", st.cpu)
+
+
+class Redundant(BaseException):
+    """Raised by :class:`DporStrategy` where every option sleeps: the rest of the run would
+    only repeat classes already explored, so it is abandoned (a BaseException, so that the engine
+    passes it through as it passes a context's unwinding)."""
 
 
 class Node:
@@ -92,7 +99,7 @@ class DporStrategy(Strategy):
         self.n = 0
         #: sleep set carried along the steps since the last choice point
         self.carry: dict[Key, Footprint] = {}
-        #: the step index from which the run is redundant or out of bounds (None: analysed to the end)
+        #: the step index from which the run is out of bounds (None: analysed to the end)
         self.stop_at: int | None = None
 
     def step_closed(self, st: Step) -> None:
@@ -103,21 +110,6 @@ class DporStrategy(Strategy):
         if st.node is not None and st.node >= self.depth:
             node = self.search.stack[st.node]
             node.done.setdefault(st.key, st.fp)
-            if node.arrivals:
-                self._arrivals(node, st)
-
-    def _arrivals(self, node: Node, st: Step) -> None:
-        """An optional arrival not taken may never happen, so no race brings it back: it is an
-        alternative of its own before every step it would not commute with (a step of its CPU,
-        a task's exit, which may end optional arrivals, and for a device line a change of what it
-        waits for).  Before a step of another CPU it would be the same class as one step later."""
-        fp = st.fp
-        for i, cpu, device in node.arrivals:
-            if (cpu == st.cpu or any(w and type(r) is tuple and r[0] == _LIVE[0] for r, w in fp.items())
-                    or device and (fp.get(_SYNC) is True or fp.get(_DEV) is True)):
-                k = node.keys[i]
-                if k not in node.sleep and k not in node.backtrack and node.within(i, self.search.bounds):
-                    node.add(k)
 
     def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
         n = self.n
@@ -147,10 +139,8 @@ class DporStrategy(Strategy):
         node = Node(keys, costs, self.rec.cost, dict(self.carry))
         pick = next((i for i, k in enumerate(keys) if k not in node.sleep and node.within(i, bounds)), None)
         if pick is None:
-            # Every option sleeps (or leaves the bounds): what follows was explored already.
-            self.stop_at = len(self.rec.steps)
-            self.search.redundant += 1
-            return 0
+            # Every option sleeps (or leaves the bounds): every way on was explored already.
+            raise Redundant()
         node.chosen = keys[pick]
         node.add(keys[pick])
         node.arrivals = [(i, o.cpu, sim.irqs[(o.name, o.cpu)].ready is not None if o.kind == "irq" else False)
@@ -189,16 +179,23 @@ class DporSearch:
             strat = DporStrategy(self, rec, depth, key)
             rec.on_close = strat.step_closed
             del self.stack[depth + 1:]
-            res = self._run(strat, rec)
-            i = self.schedules
-            self.schedules += 1
+            try:
+                res = self._run(strat, rec)
+            except Redundant:
+                res = None
             start = next((j for j, s in enumerate(rec.steps) if s.node == depth), 0) if depth >= 0 else 0
             stop = strat.stop_at if strat.stop_at is not None else len(rec.steps)
             if rec.over_at is not None:
                 stop = min(stop, rec.over_at)
+            # A redundant run's steps are a real prefix: its races are reversed as any run's.
             self._races(rec.steps, start, stop)
-            if record(i, res):
-                return
+            if res is None:
+                self.redundant += 1
+            else:
+                i = self.schedules
+                self.schedules += 1
+                if record(i, res):
+                    return
             nxt = self._next()
             if nxt is None:
                 self.exhausted = True
@@ -266,6 +263,36 @@ class DporSearch:
                     continue  # ordered through another step
                 self.races += 1
                 self._reverse(steps, vc, pos, i, j)
+        for j in range(start, min(stop, len(vc))):
+            n = steps[j].node
+            if n is not None and self.stack[n].arrivals:
+                self._arrivals(steps, vc, pos, j, min(stop, len(vc)))
+
+    def _arrivals(self, steps: list[Step], vc: list[list[int]], pos: list[int], j: int, stop: int) -> None:
+        """An optional arrival offered before step e_j and not taken may never happen, so no race
+        brings it back: it races with e_j when it would not commute with it (e_j is a step of its
+        CPU, a task's exit, which may end optional arrivals, or for a device line a change of what
+        it waits for), and is added before e_j as a reversed race's initial is: unless an initial of
+        the steps after e_j that do not depend on it is already explored or asleep there."""
+        st = steps[j]
+        node = self.stack[st.node]  # type: ignore[index]
+        fp = st.fp
+        exits = any(w and type(r) is tuple and r[0] == _LIVE[0] for r, w in fp.items())
+        initials: list[Key] | None = None
+        for x, cpu, device in node.arrivals:
+            if not (cpu == st.cpu or exits or device and (fp.get(_SYNC) is True or fp.get(_DEV) is True)):
+                continue
+            k = node.keys[x]
+            if k in node.backtrack or k in node.sleep or not node.within(x, self.bounds):
+                continue
+            if initials is None:
+                cj, pj = st.cpu, pos[j]
+                v = [m for m in range(j + 1, stop) if vc[m][cj] < pj]
+                initials = [steps[m].key for y, m in enumerate(v)
+                            if not any(vc[m][steps[q].cpu] >= pos[q] for q in v[:y])]
+            if any(q in node.backtrack or q in node.sleep for q in initials):
+                continue
+            node.add(k)
 
     def _reverse(self, steps: list[Step], vc: list[list[int]], pos: list[int], i: int, j: int) -> None:
         ei = steps[i]

@@ -194,7 +194,8 @@ class Exploration:
     unexplored: list[tuple[int, int]] = field(default_factory=list)
     #: Statistics over all schedules: high-water marks are maxima, low-water marks minima, counts sums.
     stats: dict[str, int] = field(default_factory=dict)
-    #: DPOR only: schedules cut short as redundant (every option asleep) and races reversed
+    #: DPOR only: its bounds, the runs abandoned as redundant (every option asleep; not counted in
+    #: ``schedules``) and the races reversed
     dpor: dict[str, int] | None = None
 
     @property
