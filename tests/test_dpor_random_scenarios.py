@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fuzz_support import fuzz_examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_support import fuzz_examples
 from highmem.scenarios import load_toml_text
 from highmem.sim.explore import explore
 
