@@ -117,20 +117,22 @@ class DporStrategy(Strategy):
         stack = self.search.stack
         if self.stop_at is not None:
             return 0
-        keys = [option_key(sim, o) for o in opts]
         if n <= self.depth:
             node = stack[n]
-            if node.keys != keys:
-                raise SimulatorError(f"the scenario is not deterministic: choice point {n} offers "
-                                     f"{keys} on replay, {node.keys} before")
             want = self.key if n == self.depth else node.chosen
+            i = node.keys.index(want)  # type: ignore[arg-type]
+            # The replayed prefix must offer what it offered: the same options, the same one at i.
+            if len(opts) != len(node.keys) or option_key(sim, opts[i]) != want:
+                raise SimulatorError(f"the scenario is not deterministic: choice point {n} offers "
+                                     f"{[option_key(sim, o) for o in opts]} on replay, {node.keys} before")
             if n == self.depth:
                 node.chosen = want
                 node.add(want)  # type: ignore[arg-type]
                 self.carry = dict(node.sleep)
                 self.carry.update((k, f) for k, f in node.done.items() if k != want)
             self.rec.pending_node = n
-            return keys.index(want)  # type: ignore[arg-type]
+            return i
+        keys = [option_key(sim, o) for o in opts]
         if self.rec.over_at is not None:
             self.stop_at = self.rec.over_at
             return 0

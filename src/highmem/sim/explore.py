@@ -10,7 +10,9 @@ schedule is the one a user sees and replays first.
 Strategies: ``random`` and ``pct`` derive schedule i's seed from the user's
 seed and i; ``exhaustive`` enumerates schedules depth-first with at most
 ``max_preemptions`` switches away from a context that could continue and
-``max_interrupts`` optional interrupt arrivals, up to ``schedules`` runs.
+``max_interrupts`` optional interrupt arrivals, up to ``schedules`` runs;
+``dpor`` runs at least one schedule of every class of equivalent ones within its bounds
+(:mod:`highmem.sim.dpor`, whose bounds are counted per CPU so that a class keeps them).
 """
 
 from __future__ import annotations

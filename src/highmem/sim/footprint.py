@@ -394,11 +394,21 @@ class FootprintSimulator(Simulator):
                     if self.contexts[t.name].state != "exited":
                         fp.setdefault((_LIVE[0], t.name), False)
             if src.ready is not None:
-                fp[_DEV] = True
                 fp.setdefault(_SYNC, False)
-                self._device_contexts[f"{opt.name}#{src.count + 1}"] = self._dma_frames(src.ready)
         super()._apply(opt)
         self.rec.close()
+
+    def _enter_irq(self, c: int, name: str) -> Context:
+        src = self.irqs[(name, c)]
+        if src.ready is not None:
+            # A device's handler, however it was delivered: its steps move the device's state and
+            # the frames of the request it completes.
+            dma = self._dma_frames(src.ready)
+            self._device_contexts[f"{name}#{src.count + 1}"] = dma
+            self.rec.touch(_DEV, True)
+            for r, w in dma.items():
+                self.rec.touch(r, w)
+        return super()._enter_irq(c, name)
 
     def _context_done(self, ctx: Context) -> None:
         if ctx.kind is ContextKind.TASK:
