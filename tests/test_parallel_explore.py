@@ -128,3 +128,83 @@ def test_parallel_dead_worker_reports_unexplored_seeds(tmp_path: Path, capsys: p
     assert out["schedules"] == 200 - sum(b - a for a, b in lost)
     assert out["lost_schedules"] == sum(b - a for a, b in lost) and out["incomplete"] is True
     assert code == 3
+
+
+def test_parallel_dpor_subtrees_match_serial() -> None:
+    """DPOR with subtrees handed to a process pool runs the serial exploration, schedule for schedule."""
+    from highmem.sim.parallel import DporRunner
+
+    for name in ("kmap-high-ipi-deadlock-2024", "irq-uses-user-slot"):
+        sc = resolve(name)
+        cfg = sc.config()
+        serial = explore(sc, cfg, strategy="dpor", schedules=2000)
+        par = explore(sc, cfg, strategy="dpor", schedules=2000, runner=DporRunner(sc, cfg, process_pool(2), 2))
+        assert serial.exhausted and serial.counts
+        assert _digest(par) == _digest(serial)
+
+
+def test_parallel_dpor_cut_by_the_limit_matches_serial() -> None:
+    """Where the limit ends a DPOR exploration inside a handed-out subtree, it ends at the serial schedule."""
+    from highmem.sim.parallel import DporRunner
+
+    sc = resolve("copy-highpage-smp-storm")
+    cfg = sc.config()
+    for limit in (1, 37, 200):
+        serial = explore(sc, cfg, strategy="dpor", schedules=limit, do_shrink=False)
+        par = explore(sc, cfg, strategy="dpor", schedules=limit, do_shrink=False,
+                      runner=DporRunner(sc, cfg, process_pool(2), 2))
+        assert not serial.exhausted and serial.schedules == limit
+        assert _digest(par) == _digest(serial)
+
+
+def test_parallel_dpor_lost_worker_subtree_explored_here() -> None:
+    """A subtree whose worker fails is explored by the search itself: the result is still the serial one."""
+    from concurrent.futures import Future
+
+    sc = resolve("kmap-high-ipi-deadlock-2024")
+    cfg = sc.config()
+
+    class Lost:
+        workers = 2
+
+        def submit(self, handout: object) -> Future:
+            f: Future = Future()
+            f.set_exception(ConnectionError("worker lost"))
+            return f
+
+        def close(self) -> None:
+            pass
+
+    serial = explore(sc, cfg, strategy="dpor", schedules=500)
+    par = explore(sc, cfg, strategy="dpor", schedules=500, runner=Lost())
+    assert _digest(par) == _digest(serial)
+
+
+def test_parallel_dpor_cli_jobs_output_identical(capsys: pytest.CaptureFixture[str]) -> None:
+    """`highmem check --strategy dpor --jobs 2 --json` prints byte for byte what --jobs 1 prints."""
+    args = ["check", "kmap-high-ipi-deadlock-2024", "km-irq-collision-2005", "--strategy", "dpor", "--json",
+            "--schedules", "3000"]
+    assert main(args + ["--jobs", "1"]) == 1
+    one = capsys.readouterr().out
+    assert main(args + ["--jobs", "2"]) == 1
+    two = capsys.readouterr().out
+    assert one == two
+    assert all(d["exhausted"] for d in json.loads(one)["runs"])
+
+
+def test_parallel_dpor_dask_local_cluster_matches_serial() -> None:
+    """DPOR subtrees on a dask LocalCluster give exactly the serial exploration."""
+    distributed = pytest.importorskip("distributed")
+    from highmem.sim.parallel import DporRunner, dask_executor
+
+    sc = resolve("kmap-high-ipi-deadlock-2024")
+    cfg = sc.config()
+    serial = explore(sc, cfg, strategy="dpor", schedules=2000)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True,
+                                  dashboard_address=None) as cluster:
+        make, workers, client = dask_executor(cluster.scheduler_address)
+        try:
+            par = explore(sc, cfg, strategy="dpor", schedules=2000, runner=DporRunner(sc, cfg, make, workers))
+        finally:
+            client.close()
+    assert _digest(par) == _digest(serial)

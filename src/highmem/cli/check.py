@@ -74,8 +74,13 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
         if progress is not None:
             progress.update(task, completed=done, findings=found)
 
-    runner = None
-    if args.parallel is not None and args.strategy not in ("exhaustive", "dpor"):
+    runner: Any = None
+    if args.parallel is not None and args.strategy == "dpor":
+        from highmem.sim.parallel import DporRunner
+
+        make, workers = args.parallel
+        runner = DporRunner(sc, cfg, make, workers)
+    elif args.parallel is not None and args.strategy != "exhaustive":
         from highmem.sim.parallel import ChunkRunner
 
         make, workers = args.parallel

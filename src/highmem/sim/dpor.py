@@ -29,8 +29,8 @@ bounds was run) or *cut* (the schedule limit came first).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from highmem.errors import SimulatorError
 from highmem.sim.footprint import _DEV, _LIVE, _SYNC, Footprint, Recorder, Step, dependent, option_key, step_cost
@@ -39,7 +39,7 @@ from highmem.sim.strategy import Strategy
 if TYPE_CHECKING:
     from highmem.sim.engine import Option, Simulator
 
-__all__ = ["DporSearch", "Node", "DporStrategy", "Redundant"]
+__all__ = ["DporSearch", "Node", "DporStrategy", "Redundant", "RunRecord", "Handout"]
 
 Key = tuple[Any, ...]
 
@@ -50,6 +50,37 @@ def _process(st: Step) -> tuple[str, int]:
     if k[0] == "run":
         return (k[1], st.cpu)
     return (f"{k[1]}#{k[3]}", st.cpu)
+
+
+class RunRecord(NamedTuple):
+    """One run of a subtree, as its explorer hands it back: the result (None: redundant, abandoned),
+    the intents about choice points above the subtree, the races it reversed, the footprint of the
+    step taken at the subtree's root (its first run only) and whether the subtree has more to run."""
+
+    result: Any
+    intents: list[tuple[Any, ...]]
+    races: int
+    root_fp: Footprint | None
+    pending: bool
+
+
+class Handout(NamedTuple):
+    """A subtree to explore elsewhere: the choice points from the root to its own, and what to take there."""
+
+    prefix: list[Node]
+    depth: int
+    key: Key
+    bounds: tuple[int, int]
+    ncpus: int
+    #: the most schedules to run in the subtree (the exploration's limit)
+    limit: int
+
+    def explore(self, run: Callable[[Strategy, Recorder], Any]) -> list[RunRecord]:
+        """Explore this subtree, running schedules with ``run``: its records in the serial order."""
+        s = DporSearch(run, self.bounds[0], self.bounds[1], self.ncpus)
+        s.stack = [n.copy() for n in self.prefix]
+        s.outer = self.depth
+        return list(s.subtree(self.depth, self.key, self.limit))
 
 
 class Redundant(BaseException):
@@ -76,6 +107,15 @@ class Node:
         self.sleep = sleep
         #: (option index, CPU, device line?) of each optional arrival offered and not taken
         self.arrivals: list[tuple[int, int, bool]] = []
+
+    def copy(self) -> Node:
+        """This point as a handout carries it: its own lists and dicts."""
+        n = Node(list(self.keys), list(self.costs), self.base, dict(self.sleep))
+        n.chosen = self.chosen
+        n.backtrack = list(self.backtrack)
+        n.done = dict(self.done)
+        n.arrivals = list(self.arrivals)
+        return n
 
     def within(self, i: int, bounds: tuple[int, int]) -> bool:
         """Whether taking option ``i`` here stays within ``bounds``."""
@@ -167,16 +207,117 @@ class DporSearch:
         self.bounds = (max_preemptions, max_interrupts)
         self.ncpus = ncpus
         self.stack: list[Node] = []
+        #: choice points up to this index belong to whoever handed this search its subtree
+        self.outer = -1
+        self._intents: list[tuple[Any, ...]] = []
+        self._limit = 0
         self.schedules = 0
         self.redundant = 0
         self.races = 0
         self.exhausted = False
 
-    def explore(self, limit: int, record: Callable[[int, Any], bool]) -> None:
+    def explore(self, limit: int, record: Callable[[int, Any], bool],
+                submit: Callable[[Handout], Any] | None = None, workers: int = 1) -> None:
         """Run schedules until every class within the bounds is covered or ``limit`` ran;
-        ``record(i, result)`` returns True to stop early."""
-        depth, key = -1, None
-        while self.schedules < limit:
+        ``record(i, result)`` returns True to stop early.
+
+        ``submit(handout)``, when given, explores a subtree elsewhere and returns a future of its
+        :class:`RunRecord` list (see :meth:`subtree`); ``workers`` such subtrees are kept in
+        flight.  Subtrees are consumed in the order the serial search would explore them, and every
+        decision a subtree makes about a choice point above its root is taken here, when it is
+        consumed: the exploration is the serial one, schedule for schedule.
+        """
+        if submit is None:
+            for r in self.subtree(-1, None, limit):
+                if self._consume(r, record, limit):
+                    return
+            self.exhausted = True
+            return
+        self._limit = limit
+        first = next(self.subtree(-1, None, 1, descend=False))
+        if self._consume(first, record, limit):
+            return
+        flight: dict[tuple[Key, ...], Any] = {}
+        try:
+            while True:
+                nxt = self._next()
+                if nxt is None:
+                    self.exhausted = True
+                    return
+                d, b = nxt
+                self._speculate(submit, workers, flight)
+                recs = self._collect(flight.pop(self._path(d, b)), d, b, limit)
+                node = self.stack[d]
+                node.chosen = b
+                if recs and recs[0].root_fp is not None:
+                    node.done.setdefault(b, recs[0].root_fp)
+                for r in recs:
+                    if self._consume(r, record, limit):
+                        return
+        finally:
+            for f in flight.values():
+                f.cancel()
+
+    def _path(self, d: int, key: Key) -> tuple[Key, ...]:
+        return tuple(n.chosen for n in self.stack[:d]) + (key,)  # type: ignore[return-value]
+
+    def _speculate(self, submit: Callable[[Handout], Any], workers: int, flight: dict[tuple[Key, ...], Any]) -> None:
+        """Keep ``workers`` subtrees in flight: the next option of each choice point, deepest first
+        (the order they will be needed in).  Each one's inputs are final: a point's sleep set never
+        changes, and nothing else is explored there before its next option."""
+        live = {self._path(d, k) for d, k in self._pending()}
+        for p in [p for p in flight if p not in live]:
+            flight.pop(p).cancel()
+        for d, k in self._pending():
+            if len(flight) >= workers:
+                break
+            p = self._path(d, k)
+            if p not in flight:
+                flight[p] = submit(Handout([n.copy() for n in self.stack[:d + 1]], d, k, self.bounds, self.ncpus,
+                                           self._limit))
+
+    def _pending(self) -> list[tuple[int, Key]]:
+        """The next option of every choice point that has one, deepest first."""
+        out = []
+        for d in range(len(self.stack) - 1, -1, -1):
+            node = self.stack[d]
+            k = next((k for k in node.backtrack if k not in node.done and k not in node.sleep), None)
+            if k is not None:
+                out.append((d, k))
+        return out
+
+    def _collect(self, fut: Any, d: int, b: Key, limit: int) -> list[RunRecord]:
+        """A subtree's records; when its worker was lost, the subtree explored here (the same records)."""
+        try:
+            return list(fut.result())
+        except Exception:  # a lost worker, a broken pool: the subtree is deterministic, so run it here
+            h = Handout([n.copy() for n in self.stack[:d + 1]], d, b, self.bounds, self.ncpus, limit)
+            return h.explore(self._run)
+
+    def _consume(self, r: RunRecord, record: Callable[[int, Any], bool], limit: int) -> bool:
+        """Account one run, in the serial order; True when the exploration ends with it."""
+        for intent in r.intents:
+            self.apply(intent)
+        self.races += r.races
+        if r.result is None:
+            self.redundant += 1
+            return False
+        i = self.schedules
+        self.schedules += 1
+        if record(i, r.result):
+            return True
+        if self.schedules >= limit:
+            self.exhausted = not r.pending and not self._pending()
+            return True
+        return False
+
+    def subtree(self, depth: int, key: Key | None, limit: int, descend: bool = True) -> Iterator[RunRecord]:
+        """Explore the subtree of taking ``key`` at choice point ``depth`` (the whole tree from -1), up
+        to ``limit`` schedules, yielding one :class:`RunRecord` per run in the serial order.
+        Decisions about points at or above ``self.outer`` become the records' intents.
+        ``descend=False``: the first run only."""
+        made = 0
+        while True:
             rec = Recorder(bounds=self.bounds)
             strat = DporStrategy(self, rec, depth, key)
             rec.on_close = strat.step_closed
@@ -186,28 +327,27 @@ class DporSearch:
             except Redundant:
                 res = None
             start = next((j for j, s in enumerate(rec.steps) if s.node == depth), 0) if depth >= 0 else 0
+            root_fp = rec.steps[start].fp if depth >= 0 and rec.steps and rec.steps[start].node == depth else None
             stop = strat.stop_at if strat.stop_at is not None else len(rec.steps)
             if rec.over_at is not None:
                 stop = min(stop, rec.over_at)
+            races = self.races
             # A redundant run's steps are a real prefix: its races are reversed as any run's.
             self._races(rec.steps, start, stop)
-            if res is None:
-                self.redundant += 1
-            else:
-                i = self.schedules
-                self.schedules += 1
-                if record(i, res):
-                    return
-            nxt = self._next()
-            if nxt is None:
-                self.exhausted = True
+            races, self.races = self.races - races, races  # counted when the record is consumed
+            intents, self._intents = self._intents, []
+            made += res is not None
+            nxt = self._next(self.outer) if descend else None
+            yield RunRecord(res, intents, races, root_fp, nxt is not None)
+            if nxt is None or made >= limit:
                 return
             depth, key = nxt
 
-    def _next(self) -> tuple[int, Key] | None:
-        """The deepest choice point with an option left to explore, and that option."""
+    def _next(self, floor: int = -1) -> tuple[int, Key] | None:
+        """The deepest choice point below ``floor`` with an option left to explore, and that option
+        (the points passed on the way, with nothing left, are dropped)."""
         stack = self.stack
-        while stack:
+        while len(stack) - 1 > floor:
             d = len(stack) - 1
             node = stack[d]
             for k in node.backtrack:
@@ -277,28 +417,23 @@ class DporSearch:
         it waits for), and is added before e_j as a reversed race's initial is: unless an initial of
         the steps after e_j that do not depend on it is already explored or asleep there."""
         st = steps[j]
-        node = self.stack[st.node]  # type: ignore[index]
+        n: int = st.node  # type: ignore[assignment]
+        node = self.stack[n]
         fp = st.fp
         exits = any(w and type(r) is tuple and r[0] == _LIVE[0] for r, w in fp.items())
         initials: list[Key] | None = None
         for x, cpu, device in node.arrivals:
             if not (cpu == st.cpu or exits or device and (fp.get(_SYNC) is True or fp.get(_DEV) is True)):
                 continue
-            k = node.keys[x]
-            if k in node.backtrack or k in node.sleep or not node.within(x, self.bounds):
-                continue
             if initials is None:
                 cj, pj = st.cpu, pos[j]
                 v = [m for m in range(j + 1, stop) if vc[m][cj] < pj]
                 initials = [steps[m].key for y, m in enumerate(v)
                             if not any(vc[m][steps[q].cpu] >= pos[q] for q in v[:y])]
-            if any(q in node.backtrack or q in node.sleep for q in initials):
-                continue
-            node.add(k)
+            self._decide(("arrival", n, x, initials))
 
     def _reverse(self, steps: list[Step], vc: list[list[int]], pos: list[int], i: int, j: int) -> None:
         ei = steps[i]
-        node = self.stack[ei.node]  # type: ignore[index]
         ci, pi = ei.cpu, pos[i]
         # v: the steps after e_i that do not depend on it, then e_j; its initials are the steps of v
         # that nothing earlier in v precedes.
@@ -309,9 +444,33 @@ class DporSearch:
             if not any(vc[k][steps[m].cpu] >= pos[m] for m in v[:x]):
                 if sk.key not in initials:
                     initials.append(sk.key)
+        self._decide(("race", ei.node, initials))
+
+    def _decide(self, intent: tuple[Any, ...]) -> None:
+        """Act on a reversed race (``("race", node, initials)``) or an arrival to try (``("arrival",
+        node, option, initials)``) at a choice point: at once when the point is this search's, as an
+        intent for whoever owns it when it lies at or above the root of the subtree explored here."""
+        if intent[1] <= self.outer:
+            self._intents.append(intent)
+        else:
+            self.apply(intent)
+
+    def apply(self, intent: tuple[Any, ...]) -> None:
+        """Carry out one intent (see :meth:`_decide`) on this search's choice points."""
+        node = self.stack[intent[1]]
+        bounds = self.bounds
+        if intent[0] == "arrival":
+            _, _, x, initials = intent
+            k = node.keys[x]
+            if k in node.backtrack or k in node.sleep or not node.within(x, bounds):
+                return
+            if any(q in node.backtrack or q in node.sleep for q in initials):
+                return
+            node.add(k)
+            return
+        initials = intent[2]
         if any(q in node.backtrack or q in node.sleep for q in initials):
             return
-        bounds = self.bounds
         for q in initials:
             if q in node.keys:
                 x = node.keys.index(q)

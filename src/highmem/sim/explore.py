@@ -317,7 +317,8 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
             progress(ex.schedules, sum(ex.counts.values()))
 
     if strategy == "dpor":
-        _dpor(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results, booted)
+        _dpor(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results, booted,
+              runner)
     elif strategy == "exhaustive":
         _exhaustive(sc, cfg, schedules, max_preemptions, max_interrupts, record, ex, stop_on_first, first_results,
                     booted)
@@ -388,9 +389,10 @@ def _exhaustive(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_i
 
 def _dpor(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_irq: int,
           record: Callable[[int, RunResult], None], ex: Exploration, stop_on_first: bool,
-          first_results: dict[str, Any], booted: Booted | None = None) -> None:
+          first_results: dict[str, Any], booted: Booted | None = None, runner: Any = None) -> None:
     """Bounded source-set DPOR (:mod:`highmem.sim.dpor`): at least one schedule of every
-    equivalence class within the bounds, up to ``limit`` schedules."""
+    equivalence class within the bounds, up to ``limit`` schedules.  ``runner.submit(handout)``
+    (with ``runner.workers``), when given, explores subtrees elsewhere; the result is the same."""
     from highmem.sim.dpor import DporSearch
 
     def run(strat: Strategy, rec: Any) -> RunResult:
@@ -401,7 +403,13 @@ def _dpor(sc: Scenario, cfg: KernelConfig, limit: int, max_pre: int, max_irq: in
         return stop_on_first and bool(first_results)
 
     search = DporSearch(run, max_pre, max_irq, cfg.cpus)
-    search.explore(limit, rec)
+    if runner is None:
+        search.explore(limit, rec)
+    else:
+        try:
+            search.explore(limit, rec, submit=runner.submit, workers=runner.workers)
+        finally:
+            runner.close()
     ex.exhausted = search.exhausted
     ex.dpor = {"max_preemptions": max_pre, "max_interrupts": max_irq, "redundant": search.redundant,
                "races": search.races}

@@ -7,6 +7,9 @@ index order, which makes a parallel exploration identical to a serial one
 with the same seed (same counts, same first schedules, same shrunk
 schedules).
 
+DPOR (:class:`DporRunner`) hands out subtrees of its search instead of index ranges; the
+search consumes their runs in its serial order (:meth:`highmem.sim.dpor.DporSearch.explore`).
+
 A worker rebuilds the scenario from its source (a built-in name, a TOML
 file or a Python scenario, resolved to an absolute path before it is sent)
 and checks the digest, so it explores exactly what the parent loaded.
@@ -36,7 +39,8 @@ from highmem.kernel.config import KernelConfig
 from highmem.scenarios.model import Scenario
 from highmem.sim.engine import RunResult
 
-__all__ = ["ChunkRunner", "load_for_worker", "run_chunk", "process_pool", "dask_executor", "available_cpus",
+__all__ = ["ChunkRunner", "DporRunner", "run_dpor_subtree",
+           "load_for_worker", "run_chunk", "process_pool", "dask_executor", "available_cpus",
            "DASK_CONNECT_TIMEOUT", "DASK_WORKER_WAIT", "MAX_JOBS"]
 
 #: Seconds to reach a dask scheduler and complete its handshake.
@@ -180,6 +184,60 @@ class ChunkRunner:
         self.causes = dict(failed)
         for rng in sorted(done):
             yield from done[rng]
+
+
+#: The scenario, configuration and booted machine of the last DPOR subtree this process explored.
+_DPOR_BOOTED: dict[tuple[str, str, str], tuple[Scenario, Any]] = {}
+
+
+def run_dpor_subtree(source: str, digest: str, cfg: KernelConfig, handout: Any) -> list[Any]:
+    """Worker entry point: explore one DPOR subtree (:class:`highmem.sim.dpor.Handout`) of the
+    scenario at ``source``; the machine is booted once per process and restored for every run."""
+    from highmem.sim.explore import Booted, run_once
+
+    key = (source, digest, repr(cfg))
+    ent = _DPOR_BOOTED.get(key)
+    if ent is None:
+        sc = load_for_worker(source)
+        if sc.digest != digest:
+            raise HighmemError(f"scenario {source} changed while it was being explored (digest {sc.digest}, "
+                               f"expected {digest})")
+        _DPOR_BOOTED.clear()
+        ent = _DPOR_BOOTED[key] = (sc, Booted(sc, cfg))
+    sc, booted = ent
+    return list(handout.explore(lambda strat, rec: run_once(sc, cfg, strat, booted=booted, footprints=rec)[0]))
+
+
+class DporRunner:
+    """Hands DPOR subtrees to an executor (``make_executor(workers)``, as :class:`ChunkRunner`'s).
+
+    ``submit(handout)`` returns a future of the subtree's records; the search consumes them in the
+    serial order, so the exploration is the serial one.  A subtree whose worker is lost is
+    explored again by the search itself (it is deterministic): nothing is left unexplored.
+    """
+
+    def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: MakeExecutor, workers: int) -> None:
+        if not sc.source:
+            raise HighmemError(f"scenario {sc.name} has no source a worker could load it from")
+        self.sc = sc
+        self.source = worker_source(sc.source)
+        self.cfg = cfg
+        self.make_executor = make_executor
+        self.workers = workers
+        self._ex: Any = None
+        self.unexplored: list[tuple[int, int]] = []
+        self.causes: dict[tuple[int, int], str] = {}
+
+    def submit(self, handout: Any) -> Any:
+        if self._ex is None:
+            self._ex = self.make_executor(self.workers)
+        return self._ex.submit(run_dpor_subtree, self.source, self.sc.digest, self.cfg, handout)
+
+    def close(self) -> None:
+        """Stop the workers (what is still running is not waited for)."""
+        if self._ex is not None:
+            _kill(self._ex)
+            self._ex = None
 
 
 def _is_user_error(e: BaseException) -> bool:
