@@ -245,8 +245,15 @@ class DporSearch:
                     self.exhausted = True
                     return
                 d, b = nxt
-                self._speculate(submit, workers, flight)
-                recs = self._collect(flight.pop(self._path(d, b)), d, b, limit)
+                p = self._path(d, b)
+                # The subtree needed now is explored here unless a worker already has it; the
+                # workers take the next ones, which are needed later.
+                self._speculate(submit, workers, flight, skip=p)
+                if p in flight:
+                    recs = self._collect(flight.pop(p), d, b, limit)
+                else:
+                    recs = Handout([n.copy() for n in self.stack[:d + 1]], d, b, self.bounds, self.ncpus,
+                                   limit).explore(self._run)
                 node = self.stack[d]
                 node.chosen = b
                 if recs and recs[0].root_fp is not None:
@@ -261,9 +268,10 @@ class DporSearch:
     def _path(self, d: int, key: Key) -> tuple[Key, ...]:
         return tuple(n.chosen for n in self.stack[:d]) + (key,)  # type: ignore[return-value]
 
-    def _speculate(self, submit: Callable[[Handout], Any], workers: int, flight: dict[tuple[Key, ...], Any]) -> None:
+    def _speculate(self, submit: Callable[[Handout], Any], workers: int, flight: dict[tuple[Key, ...], Any],
+                   skip: tuple[Key, ...] = ()) -> None:
         """Keep ``workers`` subtrees in flight: the next option of each choice point, deepest first
-        (the order they will be needed in).  Each one's inputs are final: a point's sleep set never
+        (the order they will be needed in), but ``skip`` (explored here).  Each one's inputs are final: a point's sleep set never
         changes, and nothing else is explored there before its next option."""
         live = {self._path(d, k) for d, k in self._pending()}
         for p in [p for p in flight if p not in live]:
@@ -272,7 +280,7 @@ class DporSearch:
             if len(flight) >= workers:
                 break
             p = self._path(d, k)
-            if p not in flight:
+            if p not in flight and p != skip:
                 flight[p] = submit(Handout([n.copy() for n in self.stack[:d + 1]], d, k, self.bounds, self.ncpus,
                                            self._limit))
 
