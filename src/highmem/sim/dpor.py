@@ -271,8 +271,9 @@ class DporSearch:
     def _speculate(self, submit: Callable[[Handout], Any], workers: int, flight: dict[tuple[Key, ...], Any],
                    skip: tuple[Key, ...] = ()) -> None:
         """Keep ``workers`` subtrees in flight: the next option of each choice point, deepest first
-        (the order they will be needed in), but ``skip`` (explored here).  Each one's inputs are final: a point's sleep set never
-        changes, and nothing else is explored there before its next option."""
+        (the order they will be needed in), but ``skip`` (explored here).  Each one's inputs are
+        final: a point's sleep set never changes, and nothing else is explored there before its
+        next option."""
         live = {self._path(d, k) for d, k in self._pending()}
         for p in [p for p in flight if p not in live]:
             flight.pop(p).cancel()
