@@ -183,9 +183,14 @@ class CPU:
             dfr[:] = sfr
         else:
             dfr[do : do + size] = memoryview(sfr)[so : so + size]
-        if self.bus.active:
-            self.bus.emit(Load(self.id, self.context, src, size, se[0], shit))
-            self.bus.emit(Store(self.id, self.context, dst, size, de[0], dhit))
+        bus = self.bus
+        if bus.active:
+            if bus.on_access is not None:
+                bus.on_access(self.id, self.context, src, size, se[0], shit, False)
+                bus.on_access(self.id, self.context, dst, size, de[0], dhit, True)
+            else:
+                bus.emit(_tnew(Load, (self.id, self.context, src, size, se[0], shit)))
+                bus.emit(_tnew(Store, (self.id, self.context, dst, size, de[0], dhit)))
 
     # -- TLB maintenance ---------------------------------------------------
     def flush_tlb_one(self, vaddr: int) -> None:

@@ -109,10 +109,13 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
         vaddr = m.kmap_vaddr[idx]
         # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
         frame, off = m.kmap_pte_at[idx]
+        # An enum member's name (``.name`` is a Python-level property).
+        name: str = type._name_
     else:
         idx = slot_index(m, type, cpu)
         v, frame, off = m.slot_pte(idx)
         vaddr = VirtAddr(v)
+        name = type.name
     pte_struct = m.pte_struct
     if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
         raise _bug(m, "kmap_atomic",
@@ -127,13 +130,13 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
             m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
         else:
             m.cpus[cpu].flush_tlb()
-        bus.on_kmap(cpu, cur.name, type.name, idx, vaddr, page.pfn)
+        bus.on_kmap(cpu, cur.name, name, idx, vaddr, page.pfn)
     elif bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
         m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
         flush_tlb_one(m, cpu, vaddr)
-        m.bus.emit(KmapAtomic(cpu, cur.name, type.name, idx, vaddr, page.pfn))
+        m.bus.emit(KmapAtomic(cpu, cur.name, name, idx, vaddr, page.pfn))
     else:
         pte_struct.pack_into(frame, off, new)
         if m.X86_INVLPG or m.config.cpu_has_pge:
@@ -155,12 +158,18 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     if type.__class__ is not m.km_type:
         type = coerce_km_type(m.km_type, type)
     if not m.DEBUG_HIGHMEM or not m.HIGHMEM:
-        if m.bus.active:
+        bus = m.bus
+        if bus.active:
             cur = m.current
             # A lowmem (or any non-fixmap) address names no slot in the trace, as its kmap_atomic did not.
             idx = type + m.KM_TYPE_NR * cur.cpu
             named = m.HIGHMEM and isinstance(kvaddr, int) and kvaddr & PAGE_MASK >= m.FIXADDR_START
-            m.bus.emit(KunmapAtomic(cur.cpu, cur.name, type.name, idx if named else -1, kvaddr, False))
+            name = type._name_ if type.__class__ is m.km_type else type.name
+            if bus.on_kunmap is not None:
+                # The sole observer's direct hook (EventBus.on_kunmap): no event built.
+                bus.on_kunmap(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False)
+            else:
+                bus.emit(KunmapAtomic(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False))
         return
     cur = m.current
     cpu = cur.cpu

@@ -63,9 +63,10 @@ def _point(m: Machine, op: str) -> None:
 
 
 def _flags_event(m: Machine, op: str) -> None:
-    if m.bus.active:
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
         cur = m.current
-        m.bus.emit(IrqFlags(cur.cpu, cur.name, op, m.cpu_state[cur.cpu].irq_enabled))
+        bus.emit(IrqFlags(cur.cpu, cur.name, op, m.cpu_state[cur.cpu].irq_enabled))
 
 
 def set_irq_flag(m: Machine, enabled: bool, op: str | None) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import sys
 from _thread import get_ident
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from greenlet import GreenletExit, greenlet
@@ -202,7 +203,8 @@ class Simulator(KernelHooks):
         self._ver = 0
         self._opts_cache: dict[Context | None, tuple[int, int, list[Option]]] = {}
         self.main: greenlet | None = None
-        self.checker = Checker(m, lambda: self.step)
+        # The step as a C-level callable (a lambda would add a Python frame to every judgement).
+        self.checker = Checker(m, partial(getattr, self, "step"))
         m.subscribe(self.checker)
         m.engine = self
         m.sched_point = self._point
