@@ -203,6 +203,8 @@ class Simulator(KernelHooks):
         self._ver = 0
         self._opts_cache: dict[Context | None, tuple[int, int, list[Option]]] = {}
         self.main: greenlet | None = None
+        #: this thread's idle workers (a greenlet belongs to the thread that made it)
+        self._wpool = _pool()
         # The step as a C-level callable (a lambda would add a Python frame to every judgement).
         self.checker = Checker(m, partial(getattr, self, "step"))
         m.subscribe(self.checker)
@@ -231,7 +233,7 @@ class Simulator(KernelHooks):
     def _make_glet(self, ctx: Context, body: Body) -> None:
         if not self.python_code:
             # A pooled worker (see _worker): the body is handed over at the context's first resume.
-            pool = _pool()
+            pool = self._wpool
             self.glets[ctx.name] = pool.pop() if pool else greenlet(_worker)
             self._unstarted[ctx.name] = body
             return
@@ -300,90 +302,106 @@ class Simulator(KernelHooks):
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
-        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function).
+        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function);
+        # the engine's queues are read through locals (this runs at most steps of busy scenarios).
         opts: list[Option] = []
         add = opts.append
         m = self.m
+        runq = self.runq
+        pending_irq = self.pending_irq
+        pending_softirq = self.pending_softirq
+        in_progress = self.in_progress
+        cur_cpu = -1
         if cur is not None:
-            add(_new(Option, ("run", cur.cpu, cur.name, cur.data["entity"])))
-            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur.cpu]:
-                st = m.cpu_state[cur.cpu]
+            cur_cpu = cur.cpu
+            add(_new(Option, ("run", cur_cpu, cur.name, cur.data["entity"])))
+            if m.preemptible and cur.kind is ContextKind.TASK and runq[cur_cpu]:
+                st = m.cpu_state[cur_cpu]
                 if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
-                    for t in self.runq[cur.cpu]:
-                        add(_new(Option, ("run", cur.cpu, t.name, t.name)))
-        for st in m.cpu_state:
+                    for t in runq[cur_cpu]:
+                        add(_new(Option, ("run", cur_cpu, t.name, t.name)))
+        cpu_state = m.cpu_state
+        for st in cpu_state:
             stack = st.stack
+            c = st.cpu
             if stack:
                 top = stack[-1]
                 if top is not cur:
                     spin = top.data.get("spin")
                     if spin is None or spin[0]():
-                        add(_new(Option, ("run", st.cpu, top.name, top.data["entity"])))
+                        add(_new(Option, ("run", c, top.name, top.data["entity"])))
             else:
-                for t in self.runq[st.cpu]:
-                    add(_new(Option, ("run", st.cpu, t.name, t.name)))
-            c = st.cpu
+                for t in runq[c]:
+                    add(_new(Option, ("run", c, t.name, t.name)))
             if st.irq_enabled:
-                pend = self.pending_irq[c]
-                if pend and (cur is None or cur.cpu != c):
+                pend = pending_irq[c]
+                if pend and cur_cpu != c:
+                    busy = in_progress[c]
                     for name in pend:
-                        if name not in self.in_progress[c]:
+                        if name not in busy:
                             add(_new(Option, ("irq", c, name, name)))
-                if self.pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
-                    for name in self.pending_softirq[c]:
+                if pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
+                    for name in pending_softirq[c]:
                         add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
-        for src in self._optional if self.live_tasks else ():
-            if 0 <= src.max <= src.fired:
-                continue
-            ready = src.ready
-            if ready is not None and not ready():
-                continue
-            c = src.cpu
-            st = m.cpu_state[c]
-            if not st.irq_enabled:
-                continue
-            name = src.name
-            if src.is_irq:
-                if name not in self.in_progress[c] and name not in self.pending_irq[c]:
-                    add(_new(Option, ("irq", c, name, name)))
-            elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in self.pending_softirq[c]:
-                add(_new(Option, ("softirq", c, name, name)))
+        if self.live_tasks:
+            for src in self._optional:
+                if 0 <= src.max <= src.fired:
+                    continue
+                ready = src.ready
+                if ready is not None and not ready():
+                    continue
+                c = src.cpu
+                st = cpu_state[c]
+                if not st.irq_enabled:
+                    continue
+                name = src.name
+                if src.is_irq:
+                    if name not in in_progress[c] and name not in pending_irq[c]:
+                        add(_new(Option, ("irq", c, name, name)))
+                elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in pending_softirq[c]:
+                    add(_new(Option, ("softirq", c, name, name)))
         return opts
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:
         i = self.strategy.choose(opts, self, at_point)
         if i:
             o = opts[i]
-            self.choices.append((self.points, o.label))
+            self.choices.append((self.points, f"{o.kind} {o.name}@{o.cpu}"))  # o.label
             if at_point and o.kind == "run":
                 self.preemptions += 1
         self.points += 1
         return i
 
     def _point(self, op: str) -> None:
-        self.step += 1
-        if self.step > self.max_steps:
+        step = self.step = self.step + 1
+        if step > self.max_steps:
             raise StepBudgetExceeded(op)
         m = self.m
         cur = m.current
-        c = cur.cpu
-        if self.pending_irq[c]:
+        if self.pending_irq[cur.cpu]:
+            c = cur.cpu
             name = self._deliverable(c)
             if name is not None:
                 self._switch_main(Option("irq", c, name, name))
                 return
+        # _options, inlined: the options are looked up at every step.
         hit = self._opts_cache.get(cur)
         if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
             opts = hit[2]
         else:
-            opts = self._options(cur)
+            opts = self._compute_options(cur)
+            self._opts_cache[cur] = (m.epoch, self._ver, opts)
         if len(opts) > 1:
             i = self._choose(opts, True)
             if i:
-                self._switch_main(opts[i])
+                # _switch_main, inlined.
+                self._next = opts[i]
+                main = self.main
+                assert main is not None
+                main.switch()
 
     def _switch_main(self, nxt: Option | None) -> None:
         self._next = nxt
@@ -415,14 +433,16 @@ class Simulator(KernelHooks):
                 st.stack.append(ctx)
                 # 2.4's schedule() returns with interrupts enabled (spin_unlock_irq of runqueue_lock).
                 st.irq_enabled = True
-                self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
+                if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                    self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
                 ctx.data["started"] = True
                 if self.m.sched_in_hook is not None:
                     self.m.sched_in_hook(self.m, ctx)
-            name = self._deliverable(c)
-            if name is not None:
-                self._ver += 1
-                ctx = self._enter_irq(c, name)
+            if self.pending_irq[c]:
+                name = self._deliverable(c)
+                if name is not None:
+                    self._ver += 1
+                    ctx = self._enter_irq(c, name)
         self._resume(ctx)
 
     def _enter_irq(self, c: int, name: str) -> Context:
@@ -467,7 +487,8 @@ class Simulator(KernelHooks):
         st.irq_enabled = irq_enabled
         self.contexts[ctx.name] = ctx
         self._make_glet(ctx, body)
-        self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
+        if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+            self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
         return ctx
 
     def _resume(self, ctx: Context) -> None:
@@ -477,7 +498,7 @@ class Simulator(KernelHooks):
         ctx.state = "running"
         g = self.glets[ctx.name]
         try:
-            body = self._unstarted.pop(ctx.name, None)
+            body = self._unstarted.pop(ctx.name, None) if self._unstarted else None
             r = g.switch() if body is None else g.switch(self.main, body, m)
             if r.__class__ is _Failed:
                 raise r.exc
@@ -534,7 +555,7 @@ class Simulator(KernelHooks):
         g = self.glets.pop(ctx.name)
         if not g.dead:
             # A pooled worker whose body returned: idle again, for the next context.
-            pool = _pool()
+            pool = self._wpool
             if len(pool) < _POOL_MAX:
                 pool.append(g)
         if ctx.kind is ContextKind.TASK:
@@ -555,10 +576,12 @@ class Simulator(KernelHooks):
         if ctx.kind is ContextKind.HARDIRQ:
             st.local_irq_count -= 1
             self.in_progress[ctx.cpu].discard(source)
-            self._emit(ctx, "irq_exit", source)
+            if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                self._emit(ctx, "irq_exit", source)
         else:
             st.local_bh_count -= 1
-            self._emit(ctx, "softirq_exit", source)
+            if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                self._emit(ctx, "softirq_exit", source)
         self._emit(ctx, "end", source)
         st.irq_enabled = ctx.data["saved_if"]
         if st.stack:
@@ -598,7 +621,7 @@ class Simulator(KernelHooks):
             self.m.sched_point = None
             self.m.engine = None
             # Workers of contexts that never ran go back to the pool untouched.
-            pool = _pool()
+            pool = self._wpool
             for name in self._unstarted:
                 g = self.glets.pop(name)
                 if len(pool) < _POOL_MAX:
