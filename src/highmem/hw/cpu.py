@@ -76,20 +76,21 @@ class CPU:
 
     # -- translation -------------------------------------------------------
     def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
-        w = walk(self.mem, self.geo, self.pgd_phys, vaddr)
-        if w.pfn < 0:
-            err = PageFault(vaddr, self.id, write, w.level)
-            if self.bus.active:
-                self.bus.emit(Fault(self.id, self.context, vaddr, write, str(err)))
+        pfn, entry, ptep, level = walk(self.mem, self.geo, self.pgd_phys, vaddr)
+        bus = self.bus
+        if pfn < 0:
+            err = PageFault(vaddr, self.id, write, level)
+            if bus.active:
+                bus.emit(Fault(self.id, self.context, vaddr, write, str(err)))
             raise err
         want = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
-        if w.entry & want != want:
+        if entry & want != want:
             # The walker sets the accessed (and on a write, dirty) bit in memory.
-            self.mem.write(w.ptep, self.geo.struct.pack(w.entry | want))
-        e = (w.pfn, w.entry | want)
+            self.mem.write(ptep, self.geo.struct.pack(entry | want))
+        e = (pfn, entry | want)
         self.tlb[vaddr >> PAGE_SHIFT] = e
-        if self.bus.active:
-            self.bus.emit(TlbFill(self.id, vaddr & ~_OFF, w.pfn))
+        if bus.active and (bus.judges is None or TlbFill in bus.judges):
+            bus.emit(_tnew(TlbFill, (self.id, vaddr & ~_OFF, pfn)))
         return e
 
     def translate(self, vaddr: int, write: bool = False) -> int:
@@ -196,23 +197,26 @@ class CPU:
     def flush_tlb_one(self, vaddr: int) -> None:
         """``__flush_tlb_one(vaddr)``: ``invlpg``, this CPU only."""
         present = self.tlb.pop(vaddr >> PAGE_SHIFT, None) is not None
-        if self.bus.active:
-            self.bus.emit(TlbFlushOne(self.id, self.context, vaddr & ~_OFF, present))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushOne in bus.judges):
+            bus.emit(TlbFlushOne(self.id, self.context, vaddr & ~_OFF, present))
 
     def flush_tlb(self) -> None:
         """``__flush_tlb()``: reload CR3, dropping every entry that is not global."""
         keep = {k: v for k, v in self.tlb.items() if self.has_pge and v[1] & _PAGE_GLOBAL}
         dropped = len(self.tlb) - len(keep)
         self.tlb = keep
-        if self.bus.active:
-            self.bus.emit(TlbFlushAll(self.id, self.context, False, dropped))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushAll in bus.judges):
+            bus.emit(TlbFlushAll(self.id, self.context, False, dropped))
 
     def flush_tlb_all(self) -> None:
         """``__flush_tlb_all()``: toggle CR4.PGE, dropping global entries too (this CPU only)."""
         dropped = len(self.tlb)
         self.tlb.clear()
-        if self.bus.active:
-            self.bus.emit(TlbFlushAll(self.id, self.context, True, dropped))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushAll in bus.judges):
+            bus.emit(TlbFlushAll(self.id, self.context, True, dropped))
 
     def tlb_lookup(self, vaddr: int) -> int | None:
         """The frame this CPU's TLB holds for ``vaddr``, or None (no side effects)."""

@@ -252,7 +252,8 @@ def end_buffer_io_sync(m: Machine, bh: BufferHead, uptodate: bool) -> None:
 
 def submit_bh(m: Machine, dev: BlockDevice, rw: str, bh: BufferHead) -> None:
     """``submit_bh(rw, bh)``: lock the buffer, bounce it if needed, queue it on ``dev``. Process context."""
-    _sched._point(m, "submit_bh")
+    if m.sched_point is not None:
+        m.sched_point("submit_bh")
     dev.check_request(bh.b_blocknr, bh.b_size)
     bh.locked = True
     bh.uptodate = False
@@ -272,7 +273,8 @@ def submit_bh(m: Machine, dev: BlockDevice, rw: str, bh: BufferHead) -> None:
 
 def wait_on_buffer(m: Machine, bh: BufferHead) -> None:
     """``wait_on_buffer``: sleep until the buffer is unlocked (no lost wake-up). Process context."""
-    _sched._point(m, "wait_on_buffer")
+    if m.sched_point is not None:
+        m.sched_point("wait_on_buffer")
     if not bh.locked:
         return
     eng = m.engine

@@ -51,33 +51,38 @@ def _release(m: Machine, lock: str) -> None:
 
 def spin_lock(m: Machine, lock: str) -> None:
     """``spin_lock(&lock)``: take ``lock``, busy-waiting while another context holds it. Any context."""
-    _sched._point(m, "spin_lock")
+    if m.sched_point is not None:
+        m.sched_point("spin_lock")
     _acquire(m, lock)
 
 
 def spin_unlock(m: Machine, lock: str) -> None:
     """``spin_unlock(&lock)``. The holder only."""
-    _sched._point(m, "spin_unlock")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock")
     _release(m, lock)
 
 
 def spin_lock_irq(m: Machine, lock: str) -> None:
     """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
-    _sched._point(m, "spin_lock_irq")
+    if m.sched_point is not None:
+        m.sched_point("spin_lock_irq")
     _sched.set_irq_flag(m, False, None)
     _acquire(m, lock)
 
 
 def spin_unlock_irq(m: Machine, lock: str) -> None:
     """``spin_unlock_irq``: release ``lock``, then enable local interrupts."""
-    _sched._point(m, "spin_unlock_irq")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock_irq")
     _release(m, lock)
     _sched.set_irq_flag(m, True, None)
 
 
 def spin_lock_irqsave(m: Machine, lock: str) -> int:
     """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
-    _sched._point(m, "spin_lock_irqsave")
+    if m.sched_point is not None:
+        m.sched_point("spin_lock_irqsave")
     flags = _sched.X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
     _sched.set_irq_flag(m, False, None)
     _acquire(m, lock)
@@ -86,7 +91,8 @@ def spin_lock_irqsave(m: Machine, lock: str) -> int:
 
 def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
     """``spin_unlock_irqrestore``: release ``lock``, restore the saved interrupt flag."""
-    _sched._point(m, "spin_unlock_irqrestore")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock_irqrestore")
     _release(m, lock)
     _sched.set_irq_flag(m, bool(flags & _sched.X86_EFLAGS_IF), None)
 
