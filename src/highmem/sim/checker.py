@@ -60,6 +60,20 @@ def _steps(*steps: int | None) -> list[int]:
 #: The context events (``ContextEvent.what``) the checker judges; the engine hands it only these.
 CONTEXT_EVENTS_JUDGED = frozenset({"switch_out", "end"})
 
+#: The handler of each event type the checker judges, by method name.  Looked up on the instance at
+#: each event rather than bound once per checker: bound methods kept in the checker would make every
+#: checker a reference cycle, freed only by the cyclic garbage collector.
+_HANDLERS: dict[type, str] = {
+    ev.KmapAtomic: "_on_kmap",
+    ev.KunmapAtomic: "_on_kunmap",
+    ev.Load: "_on_access",
+    ev.Store: "_on_access",
+    ev.Fault: "_on_fault",
+    ev.Bug: "_on_bug",
+    ev.Warn: "_on_warn",
+    ev.ContextEvent: "_on_context",
+}
+
 #: kmap_lo, kmap_hi of each machine (the span of its kmap slots), computed once per machine.
 _SLOT_SPAN: weakref.WeakKeyDictionary[Machine, tuple[int, int]] = weakref.WeakKeyDictionary()
 
@@ -68,8 +82,7 @@ class Checker:
     """Observer that turns events into findings; ``findings`` is the de-duplicated list."""
 
     #: The event types the checker acts on (every other one it ignores): see EventBus.judges.
-    judges: frozenset[type] = frozenset({ev.KmapAtomic, ev.KunmapAtomic, ev.Load, ev.Store, ev.Fault, ev.Bug,
-                                         ev.Warn, ev.ContextEvent})
+    judges: frozenset[type] = frozenset(_HANDLERS)
 
     def __init__(self, m: Machine, step_of: Callable[[], int]) -> None:
         self.m = m
@@ -89,16 +102,6 @@ class Checker:
             span = _SLOT_SPAN[m] = (min(m.kmap_vaddr), max(m.kmap_vaddr) + 4096) if m.kmap_vaddr else (0, 0)
         self.kmap_lo: int = span[0]
         self.kmap_hi: int = span[1]
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            ev.KmapAtomic: self._on_kmap,
-            ev.KunmapAtomic: self._on_kunmap,
-            ev.Load: self._on_access,
-            ev.Store: self._on_access,
-            ev.Fault: self._on_fault,
-            ev.Bug: self._on_bug,
-            ev.Warn: self._on_warn,
-            ev.ContextEvent: self._on_context,
-        }
         #: stack-based generations (2.6.37+, kmap_local): the type is ignored, unmap clears the top slot
         self.stack_slots = m.profile.stack_slots
         #: the names of the machine's enum km_type (``__members__`` builds a new proxy at every use)
@@ -106,9 +109,9 @@ class Checker:
 
     # -- observer entry point -------------------------------------------------
     def __call__(self, event: NamedTuple) -> None:
-        h = self._handlers.get(type(event))
+        h = _HANDLERS.get(type(event))
         if h is not None:
-            h(event)
+            getattr(self, h)(event)
 
     def report(self, f: Finding) -> None:
         """Add ``f`` unless an equal finding (same kind, contexts, slot) is already there."""

@@ -620,6 +620,12 @@ class Simulator(KernelHooks):
         finally:
             self.m.sched_point = None
             self.m.engine = None
+            # The run is over: break the reference cycles through this simulator (the checker's step,
+            # the IPI handlers' bound methods), so that it is freed at once, not by the cyclic garbage
+            # collector (whose collections a schedule's garbage would otherwise trigger).
+            self.checker.step_of = partial(int, self.step)  # the step is final: the same answers
+            for key in [k for k in self.irqs if k[0] == IPI_NAME]:
+                del self.irqs[key]
             # Workers of contexts that never ran go back to the pool untouched.
             pool = self._wpool
             for name in self._unstarted:
