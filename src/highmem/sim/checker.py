@@ -409,31 +409,39 @@ class Checker:
         return None
 
     def _on_context(self, ev: Any) -> None:
-        if ev.what == "switch_out" and ev.detail in ("schedule", "sleep"):
-            for mp in self._held_high(ev.context):
+        self.on_context(*ev)
+
+    def on_context(self, cpu: int, context: str, ctx_kind: str, what: str, detail: str) -> None:
+        """A context event (the fields of :class:`~highmem.events.ContextEvent`); also the engine's direct
+        hook when the checker is the only observer (see CONTEXT_EVENTS_JUDGED)."""
+        if what == "switch_out" and detail in ("schedule", "sleep"):
+            if not self.held.get(context):
+                return  # nothing held: nothing to report
+            for mp in self._held_high(context):
                 step = self.step_of()
-                verb = "called schedule()" if ev.detail == "schedule" else "went to sleep"
-                risk = (f"the next task on CPU {ev.cpu} may take the slot" if not self.stack_slots else
+                verb = "called schedule()" if detail == "schedule" else "went to sleep"
+                risk = (f"the next task on CPU {cpu} may take the slot" if not self.stack_slots else
                         "kmap_atomic disabled preemption and page faults, so it sleeps in atomic context")
-                msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {self._pg(mp.pfn)}, "
+                msg = (f"{context} {verb} on CPU {cpu} holding {self._slot_text(mp)} (page {self._pg(mp.pfn)}, "
                        f"mapped at step {mp.step}): {risk}")
-                self.report(Finding("sleep-in-atomic", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
+                self.report(Finding("sleep-in-atomic", msg, cpu, [context], self._slot(mp), [mp.pfn],
                                     [mp.step, step]))
-        elif ev.what == "end":
-            for mp in self._held_high(ev.context):
-                step = self.step_of()
-                if ev.ctx_kind == "task":
-                    msg = (f"{ev.context} exited on CPU {ev.cpu} holding {self._slot_text(mp)} "
-                           f"(page {self._pg(mp.pfn)}, "
-                           f"mapped at step {mp.step}) without kunmap_atomic")
-                    kind = "exit-in-atomic"
-                else:
-                    msg = (f"{ev.ctx_kind} handler {ev.context} returned on CPU {ev.cpu} still holding "
-                           f"{self._slot_text(mp)} (page {self._pg(mp.pfn)}, mapped at step {mp.step})")
-                    kind = "leaked-mapping"
-                self.report(Finding(kind, msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn], [mp.step, step]))
-            self.held.pop(ev.context, None)
-            self.released.pop(ev.context, None)
+        elif what == "end":
+            if self.held.get(context):
+                for mp in self._held_high(context):
+                    step = self.step_of()
+                    if ctx_kind == "task":
+                        msg = (f"{context} exited on CPU {cpu} holding {self._slot_text(mp)} "
+                               f"(page {self._pg(mp.pfn)}, "
+                               f"mapped at step {mp.step}) without kunmap_atomic")
+                        kind = "exit-in-atomic"
+                    else:
+                        msg = (f"{ctx_kind} handler {context} returned on CPU {cpu} still holding "
+                               f"{self._slot_text(mp)} (page {self._pg(mp.pfn)}, mapped at step {mp.step})")
+                        kind = "leaked-mapping"
+                    self.report(Finding(kind, msg, cpu, [context], self._slot(mp), [mp.pfn], [mp.step, step]))
+            self.held.pop(context, None)
+            self.released.pop(context, None)
 
     def _held_high(self, ctx: str) -> list[Mapping]:
         # kmap_local mappings may be held across a context switch: only atomic ones count.

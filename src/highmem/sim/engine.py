@@ -276,9 +276,9 @@ class Simulator(KernelHooks):
                 # The checker alone: only the context events it judges are built (a direct hook,
                 # as on_access is for loads and stores).
                 if what in CONTEXT_EVENTS_JUDGED:
-                    self.checker._on_context(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
+                    self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail)
                 return
-            bus.emit(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
+            bus.emit(_new(ContextEvent, (ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail)))
 
     # -- options and choices ----------------------------------------------------
     def _deliverable(self, c: int) -> str | None:

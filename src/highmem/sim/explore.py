@@ -239,17 +239,34 @@ def run_range(sc: Scenario, cfg: KernelConfig, strategy: str, seed: int, depth: 
             for i in range(start, stop)]
 
 
+#: How each statistic folds (by name: max, min or sum), learnt at a name's first fold.
+_FOLD: dict[str, str] = {}
+
+
+def _fold_of(k: str) -> str:
+    if k.endswith("high_water") or k == "pkmap_in_use":
+        f = "max"
+    elif k.endswith("low_water"):
+        f = "min"
+    else:
+        f = "sum"
+    _FOLD[k] = f
+    return f
+
+
 def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
     """Fold one schedule's statistics into the exploration's (max / min / sum by name)."""
     for k, v in new.items():
         if k not in into:
             into[k] = v
-        elif k.endswith("high_water") or k == "pkmap_in_use":
-            into[k] = max(into[k], v)
-        elif k.endswith("low_water"):
-            into[k] = min(into[k], v)
-        else:
+            continue
+        f = _FOLD.get(k) or _fold_of(k)
+        if f == "sum":
             into[k] += v
+        elif f == "max":
+            into[k] = max(into[k], v)
+        else:
+            into[k] = min(into[k], v)
 
 
 def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
