@@ -183,21 +183,36 @@ class Simulator(KernelHooks):
         #: contexts whose pooled worker has not been handed their body yet
         self._unstarted: dict[str, Body] = {}
         ncpu = len(m.cpus)
-        self.runq: list[list[Context]] = [[] for _ in range(ncpu)]
-        self.pending_irq: list[list[str]] = [[] for _ in range(ncpu)]
-        self.pending_softirq: list[list[str]] = [[] for _ in range(ncpu)]
-        self.in_progress: list[set[str]] = [set() for _ in range(ncpu)]
+        # Per-CPU queues, built in one loop (a schedule builds a simulator: comprehensions cost a frame each).
+        self.runq: list[list[Context]] = []
+        self.pending_irq: list[list[str]] = []
+        self.pending_softirq: list[list[str]] = []
+        self.in_progress: list[set[str]] = []
+        #: CALL_FUNCTION_VECTOR of every CPU: smp_call_function()'s IPI, with its queue of functions.
+        self.ipi_funcs: list[list[Callable[[Machine], None]]] = []
+        for _ in range(ncpu):
+            self.runq.append([])
+            self.pending_irq.append([])
+            self.pending_softirq.append([])
+            self.in_progress.append(set())
+            self.ipi_funcs.append([])
         self.waitq: dict[str, list[Context]] = {}
         self.completions: dict[str, int] = {}
-        self.irqs: dict[tuple[str, int], _Source] = {(s.name, s.cpu): _Source(s, "irq") for s in workload.irqs}
-        #: CALL_FUNCTION_VECTOR of every CPU: smp_call_function()'s IPI, with its queue of functions.
-        self.ipi_funcs: list[list[Callable[[Machine], None]]] = [[] for _ in range(ncpu)]
+        self.irqs: dict[tuple[str, int], _Source] = {}
+        for s in workload.irqs:
+            self.irqs[(s.name, s.cpu)] = _Source(s, "irq")
         for c in range(ncpu):
             spec = IrqSpec(IPI_NAME, c, self._ipi_handler, max=0, sa_interrupt=True)
             self.irqs[(IPI_NAME, c)] = _Source(spec, "irq")
-        self.softirqs = {(s.name, s.cpu): _Source(s, "softirq") for s in workload.softirqs}
-        self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values())
-                          if src.spec.max != 0 or getattr(src.spec, "ready", None) is not None]
+        self.softirqs: dict[tuple[str, int], _Source] = {}
+        for ss in workload.softirqs:
+            self.softirqs[(ss.name, ss.cpu)] = _Source(ss, "softirq")
+        sources = (*self.irqs.values(), *self.softirqs.values())
+        #: the sources that may arrive without being raised ("up to max", or a device's line)
+        self._optional: list[_Source] = []
+        for src in sources:
+            if src.max != 0 or src.ready is not None:
+                self._optional.append(src)
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
@@ -224,7 +239,7 @@ class Simulator(KernelHooks):
             self.runq[t.cpu].append(ctx)
         #: tasks that have not exited yet
         self.live_tasks = len(workload.tasks)
-        for src in list(self.irqs.values()) + list(self.softirqs.values()):
+        for src in sources:
             if not 0 <= src.spec.cpu < ncpu:
                 raise HighmemError(f"{src.kind} {src.spec.name!r} is routed to CPU {src.spec.cpu}, which is not "
                                    f"online (this machine has CPUs 0 to {ncpu - 1})")
@@ -633,8 +648,8 @@ class Simulator(KernelHooks):
                 if len(pool) < _POOL_MAX:
                     pool.append(g)
             self._unstarted.clear()
-        return RunResult(self.status, self.step, self.checker.findings, self.points, self.choices,
-                         self.preemptions, self.injections, self.stop_reason, self.m.stats())
+        return _new(RunResult, (self.status, self.step, self.checker.findings, self.points, self.choices,
+                                self.preemptions, self.injections, self.stop_reason, self.m.stats()))
 
     def _finish(self) -> None:
         sleepers = [t for q in self.waitq.values() for t in q if t.state == "sleeping"]
