@@ -94,17 +94,19 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     if m.sched_point is not None:
         m.sched_point("kmap_atomic")
     cur = m.current
-    if type.__class__ is not m.km_type:
-        type = coerce_km_type(m.km_type, type)
+    km_type = m.km_type
+    if type.__class__ is not km_type:
+        type = coerce_km_type(km_type, type)
     if not isinstance(page, Page) or page.mem_map is not m.mem_map or not 0 <= page.pfn < m.max_pfn:
         page = m.check_page(page)
-    if page.pfn < m.highstart_pfn:
-        vaddr = VirtAddr(m.mem_map.get_virtual(page.pfn))
+    pfn = page.pfn
+    if pfn < m.highstart_pfn:
+        vaddr = VirtAddr(m.mem_map.get_virtual(pfn))
         if m.bus.active:
-            m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, page.pfn))
+            m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, pfn))
         return vaddr
     cpu = cur.cpu
-    if type.__class__ is m.km_type:
+    if type.__class__ is km_type:
         idx = type + m.KM_TYPE_NR * cpu
         vaddr = m.kmap_vaddr[idx]
         # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
@@ -121,7 +123,7 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
         raise _bug(m, "kmap_atomic",
                    f"slot {type.name} of CPU {cpu} (fixmap {m.kmap_fixmap_base + idx}, {vaddr:#010x}) "
                    "is already mapped")
-    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
+    new = (pfn << PAGE_SHIFT) | m.kmap_prot
     bus = m.bus
     if bus.on_kmap is not None:
         # The sole observer judges the mapping only (EventBus.on_kmap): no PTE or flush events.
@@ -130,13 +132,13 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
             m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
         else:
             m.cpus[cpu].flush_tlb()
-        bus.on_kmap(cpu, cur.name, name, idx, vaddr, page.pfn)
+        bus.on_kmap(cpu, cur.name, name, idx, vaddr, pfn)
     elif bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
         m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
         flush_tlb_one(m, cpu, vaddr)
-        m.bus.emit(KmapAtomic(cpu, cur.name, name, idx, vaddr, page.pfn))
+        m.bus.emit(KmapAtomic(cpu, cur.name, name, idx, vaddr, pfn))
     else:
         pte_struct.pack_into(frame, off, new)
         if m.X86_INVLPG or m.config.cpu_has_pge:

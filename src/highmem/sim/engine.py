@@ -243,6 +243,12 @@ class Simulator(KernelHooks):
             if not 0 <= src.spec.cpu < ncpu:
                 raise HighmemError(f"{src.kind} {src.spec.name!r} is routed to CPU {src.spec.cpu}, which is not "
                                    f"online (this machine has CPUs 0 to {ncpu - 1})")
+        # What _compute_options reads for each CPU and each optional source, gathered once (the
+        # lists are only ever changed in place).
+        self._cpu_rows = [(st, st.cpu, self.runq[st.cpu], self.pending_irq[st.cpu], self.pending_softirq[st.cpu],
+                           self.in_progress[st.cpu]) for st in m.cpu_state]
+        self._optional_rows = [(src, src.cpu, m.cpu_state[src.cpu], src.name, src.is_irq, self.in_progress[src.cpu],
+                                self.pending_irq[src.cpu], self.pending_softirq[src.cpu]) for src in self._optional]
 
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
@@ -318,28 +324,23 @@ class Simulator(KernelHooks):
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
         # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function);
-        # the engine's queues are read through locals (this runs at most steps of busy scenarios).
+        # what is read of each CPU and source comes from rows gathered at construction (this runs
+        # at most steps of busy scenarios).
         opts: list[Option] = []
         add = opts.append
-        m = self.m
-        runq = self.runq
-        pending_irq = self.pending_irq
-        pending_softirq = self.pending_softirq
-        in_progress = self.in_progress
         cur_cpu = -1
         if cur is not None:
             cur_cpu = cur.cpu
             add(_new(Option, ("run", cur_cpu, cur.name, cur.data["entity"])))
-            if m.preemptible and cur.kind is ContextKind.TASK and runq[cur_cpu]:
+            m = self.m
+            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur_cpu]:
                 st = m.cpu_state[cur_cpu]
                 if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
-                    for t in runq[cur_cpu]:
+                    for t in self.runq[cur_cpu]:
                         add(_new(Option, ("run", cur_cpu, t.name, t.name)))
-        cpu_state = m.cpu_state
-        for st in cpu_state:
+        for st, c, runq, pend, spend, busy in self._cpu_rows:
             stack = st.stack
-            c = st.cpu
             if stack:
                 top = stack[-1]
                 if top is not cur:
@@ -347,36 +348,31 @@ class Simulator(KernelHooks):
                     if spin is None or spin[0]():
                         add(_new(Option, ("run", c, top.name, top.data["entity"])))
             else:
-                for t in runq[c]:
+                for t in runq:
                     add(_new(Option, ("run", c, t.name, t.name)))
             if st.irq_enabled:
-                pend = pending_irq[c]
                 if pend and cur_cpu != c:
-                    busy = in_progress[c]
                     for name in pend:
                         if name not in busy:
                             add(_new(Option, ("irq", c, name, name)))
-                if pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
-                    for name in pending_softirq[c]:
+                if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
+                    for name in spend:
                         add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
         if self.live_tasks:
-            for src in self._optional:
+            for src, c, st, name, is_irq, busy, pend, spend in self._optional_rows:
                 if 0 <= src.max <= src.fired:
                     continue
                 ready = src.ready
                 if ready is not None and not ready():
                     continue
-                c = src.cpu
-                st = cpu_state[c]
                 if not st.irq_enabled:
                     continue
-                name = src.name
-                if src.is_irq:
-                    if name not in in_progress[c] and name not in pending_irq[c]:
+                if is_irq:
+                    if name not in busy and name not in pend:
                         add(_new(Option, ("irq", c, name, name)))
-                elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in pending_softirq[c]:
+                elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in spend:
                     add(_new(Option, ("softirq", c, name, name)))
         return opts
 
