@@ -65,30 +65,45 @@ def _point(m: Machine, op: str) -> None:
 
 def set_irq_flag(m: Machine, enabled: bool, op: str | None) -> None:
     """Set this CPU's IF; the scheduler's options depend on it.  ``op`` names the primitive for
-    the IrqFlags event (None: no event, as for the spin-lock forms)."""
+    the IrqFlags event (None: no event, as for the spin-lock forms).  The primitives below do the
+    same inline (a frame less a step)."""
     st = m.cpu_state[m.current.cpu]
     st.irq_enabled = enabled
     m.epoch += 1
     if op is not None:
-        # The checker alone does not judge IrqFlags: then the event is not built (EventBus.judges).
         bus = m.bus
         if bus.active and (bus.judges is None or IrqFlags in bus.judges):
-            cur = m.current
-            bus.emit(IrqFlags(cur.cpu, cur.name, op, st.irq_enabled))
+            _flags_event(m, op, st.irq_enabled)
+
+
+def _flags_event(m: Machine, op: str, enabled: bool) -> None:
+    # Only when someone judges IrqFlags: the checker alone does not (EventBus.judges).
+    cur = m.current
+    m.bus.emit(IrqFlags(cur.cpu, cur.name, op, enabled))
 
 
 def cli(m: Machine) -> None:
     """``__cli()``: disable interrupts on this CPU. Any context."""
     if m.sched_point is not None:
         m.sched_point("__cli")
-    set_irq_flag(m, False, "__cli")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = False
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__cli", st.irq_enabled)
 
 
 def sti(m: Machine) -> None:
     """``__sti()``: enable interrupts on this CPU. Any context."""
     if m.sched_point is not None:
         m.sched_point("__sti")
-    set_irq_flag(m, True, "__sti")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = True
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__sti", st.irq_enabled)
 
 
 def save_flags(m: Machine) -> int:
@@ -102,7 +117,12 @@ def restore_flags(m: Machine, flags: int) -> None:
     """``__restore_flags(x)``: set IF from ``flags``. Any context."""
     if m.sched_point is not None:
         m.sched_point("__restore_flags")
-    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "__restore_flags")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__restore_flags", st.irq_enabled)
 
 
 def local_irq_save(m: Machine) -> int:
@@ -110,7 +130,12 @@ def local_irq_save(m: Machine) -> int:
     if m.sched_point is not None:
         m.sched_point("local_irq_save")
     flags = X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
-    set_irq_flag(m, False, "local_irq_save")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = False
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "local_irq_save", st.irq_enabled)
     return flags
 
 
@@ -118,7 +143,12 @@ def local_irq_restore(m: Machine, flags: int) -> None:
     """``local_irq_restore(x)``: as ``__restore_flags``. Any context."""
     if m.sched_point is not None:
         m.sched_point("local_irq_restore")
-    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "local_irq_restore")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "local_irq_restore", st.irq_enabled)
 
 
 def local_bh_disable(m: Machine) -> None:

@@ -67,7 +67,9 @@ def spin_lock_irq(m: Machine, lock: str) -> None:
     """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
     if m.sched_point is not None:
         m.sched_point("spin_lock_irq")
-    _sched.set_irq_flag(m, False, None)
+    # set_irq_flag(m, False, None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = False
+    m.epoch += 1
     _acquire(m, lock)
 
 
@@ -76,15 +78,20 @@ def spin_unlock_irq(m: Machine, lock: str) -> None:
     if m.sched_point is not None:
         m.sched_point("spin_unlock_irq")
     _release(m, lock)
-    _sched.set_irq_flag(m, True, None)
+    # set_irq_flag(m, True, None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = True
+    m.epoch += 1
 
 
 def spin_lock_irqsave(m: Machine, lock: str) -> int:
     """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
     if m.sched_point is not None:
         m.sched_point("spin_lock_irqsave")
-    flags = _sched.X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
-    _sched.set_irq_flag(m, False, None)
+    st = m.cpu_state[m.current.cpu]
+    flags = _sched.X86_EFLAGS_IF if st.irq_enabled else 0
+    # set_irq_flag(m, False, None), inlined.
+    st.irq_enabled = False
+    m.epoch += 1
     _acquire(m, lock)
     return flags
 
@@ -94,7 +101,9 @@ def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
     if m.sched_point is not None:
         m.sched_point("spin_unlock_irqrestore")
     _release(m, lock)
-    _sched.set_irq_flag(m, bool(flags & _sched.X86_EFLAGS_IF), None)
+    # set_irq_flag(m, bool(flags & X86_EFLAGS_IF), None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
+    m.epoch += 1
 
 
 def spin_is_locked(m: Machine, lock: str) -> bool:

@@ -49,6 +49,8 @@ class Mapping:
         self.unmap_step: int | None = None
 
 
+_new_mapping = object.__new__
+
 #: No mappings (what ``held`` and ``released`` hold for a context that has none); never written.
 _NONE_HELD: dict[int, Mapping] = {}
 
@@ -235,7 +237,17 @@ class Checker:
         """A kmap_atomic (the fields of :class:`~highmem.events.KmapAtomic`); also the direct hook when
         the checker is the only observer (EventBus.on_kmap): the event is built only to be reported."""
         step = self.step_of()
-        mp = Mapping(context, cpu, type, idx, vaddr, pfn, step)
+        # Mapping(context, cpu, type, idx, vaddr, pfn, step), without its __init__ frame.
+        mp = _new_mapping(Mapping)
+        mp.context = context
+        mp.cpu = cpu
+        mp.type = type
+        mp.idx = idx
+        mp.vaddr = vaddr
+        mp.pfn = pfn
+        mp.step = step
+        mp.clobbered_by = None
+        mp.unmap_step = None
         if idx >= 0:
             if not self.stack_slots and type not in self._km_names:
                 self._out_of_range(ev.KmapAtomic(cpu, context, type, idx, vaddr, pfn), mp, step)

@@ -497,7 +497,13 @@ class Simulator(KernelHooks):
             st.local_bh_count += 1
         st.irq_enabled = irq_enabled
         self.contexts[ctx.name] = ctx
-        self._make_glet(ctx, body)
+        if not self.python_code:
+            # _make_glet's pooled worker, inlined: the body is handed over at the first resume.
+            pool = self._wpool
+            self.glets[ctx.name] = pool.pop() if pool else greenlet(_worker)
+            self._unstarted[ctx.name] = body
+        else:
+            self._make_glet(ctx, body)
         if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
             self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
         return ctx
@@ -593,7 +599,12 @@ class Simulator(KernelHooks):
             st.local_bh_count -= 1
             if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
                 self._emit(ctx, "softirq_exit", source)
-        self._emit(ctx, "end", source)
+        bus = self.m.bus
+        if bus.active and bus.emit is self.checker:
+            # _emit's direct hook, inlined (the checker judges "end").
+            self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], "end", source)
+        else:
+            self._emit(ctx, "end", source)
         st.irq_enabled = ctx.data["saved_if"]
         if st.stack:
             st.stack[-1].state = "running"
@@ -612,7 +623,13 @@ class Simulator(KernelHooks):
             last_step = -1
             while self.status == "running":
                 if nxt is None:
-                    opts = self._options(None)
+                    # _options(None), inlined.
+                    hit = self._opts_cache.get(None)
+                    if hit is not None and hit[0] == self.m.epoch and hit[1] == self._ver:
+                        opts = hit[2]
+                    else:
+                        opts = self._compute_options(None)
+                        self._opts_cache[None] = (self.m.epoch, self._ver, opts)
                     if not opts:
                         break
                     nxt = opts[self._choose(opts, False)] if len(opts) > 1 else opts[0]
