@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from highmem.errors import HighmemError, PageFault
 from highmem.events import EventBus, Fault, Load, Store, TlbFill, TlbFlushAll, TlbFlushOne
-from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, Geometry, walk
+from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, Geometry, walk
 from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 
 __all__ = ["CPU", "check_range"]
@@ -76,7 +76,29 @@ class CPU:
 
     # -- translation -------------------------------------------------------
     def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
-        pfn, entry, ptep, level = walk(self.mem, self.geo, self.pgd_phys, vaddr)
+        geo = self.geo
+        if geo.levels == 2:
+            # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE (a fill
+            # follows every kmap_atomic's flush); every other case is walk()'s.
+            frames = self.mem.frames
+            unpack_from = geo.struct.unpack_from
+            esz = geo.entry_size
+            ptep = self.pgd_phys + ((vaddr >> geo.PGDIR_SHIFT) & (geo.PTRS_PER_PGD - 1)) * esz
+            fr = frames.get(ptep >> PAGE_SHIFT)
+            entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
+            if entry & _PAGE_PRESENT and not entry & _PAGE_PSE:
+                ptep = (entry & geo.addr_mask) + ((vaddr >> PAGE_SHIFT) & (geo.PTRS_PER_PTE - 1)) * esz
+                fr = frames.get(ptep >> PAGE_SHIFT)
+                entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
+                if entry & _PAGE_PRESENT:
+                    pfn = (entry & geo.addr_mask) >> PAGE_SHIFT
+                    level = "pte"
+                else:
+                    pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+            else:
+                pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+        else:
+            pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
         bus = self.bus
         if pfn < 0:
             err = PageFault(vaddr, self.id, write, level)

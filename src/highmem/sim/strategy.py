@@ -69,7 +69,12 @@ class PCTStrategy(Strategy):
         self.depth = depth
         self.k = max(1, k)
         self.prio: dict[str, float] = {}
-        self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(min(depth - 1, self.k)))
+        # randint(1, k) is randrange(1, k + 1): the same draws, a frame less each.
+        steps = []
+        for _ in range(min(depth - 1, self.k)):
+            steps.append(self.rng.randrange(1, self.k + 1))
+        steps.sort()
+        self.change_steps = steps
         self.changed = 0
         #: the step of the next change point (``change_steps[changed]``; past the last, no step reaches it)
         self._next_change: float = self.change_steps[0] if self.change_steps else float("inf")
