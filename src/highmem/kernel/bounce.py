@@ -122,7 +122,7 @@ def init_emergency_isa_pool(m: Machine) -> None:
 
 
 def _emit(m: Machine, what: str, rw: str, bh: BufferHead, bounce: BufferHead | None) -> None:
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or Bounce in m.bus.judges):
         cur = m.current
         m.bus.emit(Bounce(cur.cpu, cur.name, what, rw, bh.b_blocknr, bh.b_page.pfn,
                           -1 if bounce is None else bounce.b_page.pfn))

@@ -96,7 +96,9 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     cur = m.current
     km_type = m.km_type
     if type.__class__ is not km_type:
-        type = coerce_km_type(km_type, type)
+        # A name (the bounce code passes "KM_USER0") is looked up directly; coerce_km_type does the rest.
+        member: IntEnum | None = km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
+        type = member if member is not None else coerce_km_type(km_type, type)
     if not isinstance(page, Page) or page.mem_map is not m.mem_map or not 0 <= page.pfn < m.max_pfn:
         page = m.check_page(page)
     pfn = page.pfn
@@ -158,7 +160,8 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     if m.sched_point is not None:
         m.sched_point("kunmap_atomic")
     if type.__class__ is not m.km_type:
-        type = coerce_km_type(m.km_type, type)
+        member: IntEnum | None = m.km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
+        type = member if member is not None else coerce_km_type(m.km_type, type)
     if not m.DEBUG_HIGHMEM or not m.HIGHMEM:
         bus = m.bus
         if bus.active:
@@ -200,7 +203,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     ptep = m.kmap_pte - idx * m.pte_size
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, 0)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
         m.bus.emit(PteClear(cpu, cur.name, ptep, vaddr, old))
     flush_tlb_one(m, cpu, vaddr)
     if m.bus.active:
