@@ -245,10 +245,16 @@ class Simulator(KernelHooks):
                                    f"online (this machine has CPUs 0 to {ncpu - 1})")
         # What _compute_options reads for each CPU and each optional source, gathered once (the
         # lists are only ever changed in place).
-        self._cpu_rows = [(st, st.cpu, self.runq[st.cpu], self.pending_irq[st.cpu], self.pending_softirq[st.cpu],
-                           self.in_progress[st.cpu]) for st in m.cpu_state]
-        self._optional_rows = [(src, src.cpu, m.cpu_state[src.cpu], src.name, src.is_irq, self.in_progress[src.cpu],
-                                self.pending_irq[src.cpu], self.pending_softirq[src.cpu]) for src in self._optional]
+        self._cpu_rows: list[tuple[Any, ...]] = []
+        for st in m.cpu_state:
+            c = st.cpu
+            self._cpu_rows.append((st, c, self.runq[c], self.pending_irq[c], self.pending_softirq[c],
+                                   self.in_progress[c]))
+        self._optional_rows: list[tuple[Any, ...]] = []
+        for src in self._optional:
+            c = src.cpu
+            self._optional_rows.append((src, c, m.cpu_state[c], src.name, src.is_irq, self.in_progress[c],
+                                        self.pending_irq[c], self.pending_softirq[c]))
 
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
@@ -577,7 +583,12 @@ class Simulator(KernelHooks):
                 pool.append(g)
         if ctx.kind is ContextKind.TASK:
             self.live_tasks -= 1
-            self._emit(ctx, "end", "exit")
+            bus = self.m.bus
+            if bus.active and bus.emit is self.checker:
+                # _emit's direct hook, inlined (the checker judges "end").
+                self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], "end", "exit")
+            else:
+                self._emit(ctx, "end", "exit")
             if st.local_bh_count and not st.stack:
                 # Returning from the task body is do_exit(): it panics when in_interrupt().
                 self.checker.report(Finding(
@@ -665,8 +676,17 @@ class Simulator(KernelHooks):
                                 self.preemptions, self.injections, self.stop_reason, self.m.stats()))
 
     def _finish(self) -> None:
-        sleepers = [t for q in self.waitq.values() for t in q if t.state == "sleeping"]
-        spinners = [c for st in self.m.cpu_state for c in st.stack if c.data.get("spin") is not None]
+        # Plain loops: a comprehension is a frame, and most runs end with nobody waiting.
+        sleepers: list[Context] = []
+        for q in self.waitq.values():
+            for t in q:
+                if t.state == "sleeping":
+                    sleepers.append(t)
+        spinners: list[Context] = []
+        for st in self.m.cpu_state:
+            for c in st.stack:
+                if c.data.get("spin") is not None:
+                    spinners.append(c)
         if sleepers or spinners:
             self.status = "deadlocked"
             parts = [f"{t.name} sleeps on {t.data.get('queue')!r} since step {t.data.get('slept_at')}"

@@ -82,7 +82,7 @@ class Booted:
         """A machine as freshly booted, with the scenario's workload built on it (now *used*)."""
         if self.state == "used" and self.snap is not None:
             self.snap.restore()
-            if self._end_leftovers():
+            if self.last is not None and self._end_leftovers():
                 # Their unwinding ran on the machine: put it back once more.
                 self.snap.restore()
             assert self.m is not None and self.workload is not None
@@ -270,7 +270,7 @@ def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
 
 
 def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
-    s = schedule_seed(seed, index)
+    s = (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF  # schedule_seed(seed, index), inlined
     if name == "random":
         return RandomStrategy(s)
     if name == "pct":
