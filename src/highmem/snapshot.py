@@ -99,11 +99,13 @@ def _shared_types() -> tuple[type, ...]:
     import re
     import struct
 
+    from highmem.hw.pagetable import Geometry
     from highmem.kernel.config import KernelConfig
     from highmem.profiles import Profile
     from highmem.scenarios.model import Scenario
 
-    return (KernelConfig, Profile, Scenario, re.Pattern, struct.Struct)
+    # Geometry: the page-table encodings PAE and NON_PAE, frozen dataclasses every machine shares.
+    return (KernelConfig, Profile, Scenario, Geometry, re.Pattern, struct.Struct)
 
 
 def _slot_names(cls: type) -> list[str]:
