@@ -257,16 +257,18 @@ def _fold_of(k: str) -> str:
 def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
     """Fold one schedule's statistics into the exploration's (max / min / sum by name)."""
     for k, v in new.items():
-        if k not in into:
+        old = into.get(k)
+        if old is None:
             into[k] = v
             continue
         f = _FOLD.get(k) or _fold_of(k)
         if f == "sum":
-            into[k] += v
+            into[k] = old + v
         elif f == "max":
-            into[k] = max(into[k], v)
-        else:
-            into[k] = min(into[k], v)
+            if v > old:  # max(old, v)
+                into[k] = v
+        elif v < old:  # min(old, v)
+            into[k] = v
 
 
 def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
