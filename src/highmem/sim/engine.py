@@ -159,6 +159,14 @@ class _Source:
 class Simulator(KernelHooks):
     """Runs one :class:`Workload` on one machine under one strategy (one schedule)."""
 
+    # Slots: the engine reads its state at every step (a slot is the quickest attribute).  KernelHooks
+    # has none, so instances keep a __dict__: other attributes (a subclass's) can still be set.
+    __slots__ = ("m", "workload", "strategy", "max_steps", "python_code", "step", "lines", "max_lines", "points",
+                 "choices", "preemptions", "injections", "status", "stop_reason", "contexts", "glets", "_unstarted",
+                 "runq", "pending_irq", "pending_softirq", "in_progress", "ipi_funcs", "waitq", "completions",
+                 "irqs", "softirqs", "_optional", "_next", "_ver", "_opts_cache", "main", "_wpool", "checker",
+                 "live_tasks", "_cpu_rows", "_optional_rows")
+
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
                  python_code: bool = False) -> None:
         self.m = m
