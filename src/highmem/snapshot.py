@@ -269,4 +269,5 @@ class Snapshot:
             else:
                 cell.cell_contents = v
         for j in self._journals:
-            j.rewind()
+            if j.journal:  # most schedules write no mem_map entry
+                j.rewind()

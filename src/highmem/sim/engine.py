@@ -74,6 +74,7 @@ class Option(NamedTuple):
 
 _HIGHMEM_DIR = __file__.rsplit("/", 2)[0]
 _new = tuple.__new__
+_new_context = object.__new__
 #: ``kind.value`` of every context kind (an enum's ``.value`` is a slow property on the hot path).
 _KIND_VALUE = {k: k.value for k in ContextKind}
 
@@ -480,7 +481,13 @@ class Simulator(KernelHooks):
         src.count += 1
         spec = src.spec
         assert isinstance(spec, IrqSpec)
-        ctx = Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c)
+        # Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c), without its __init__ frame.
+        ctx = _new_context(Context)
+        ctx.name = f"{name}#{src.count}"
+        ctx.kind = ContextKind.HARDIRQ
+        ctx.cpu = c
+        ctx.state = "new"
+        ctx.data = {}
         # Since 2.6.35 every handler runs with interrupts disabled (IRQF_DISABLED became the rule);
         # before, only SA_INTERRUPT ("fast") handlers did.
         irqs_on = not spec.sa_interrupt and not self.m.profile.extra.get("handlers_irqs_off", False)
@@ -494,7 +501,13 @@ class Simulator(KernelHooks):
             src.fired += 1
             self.injections += 1
         src.count += 1
-        ctx = Context(f"{name}#{src.count}", ContextKind.SOFTIRQ, c)
+        # Context(f"{name}#{src.count}", ContextKind.SOFTIRQ, c), without its __init__ frame.
+        ctx = _new_context(Context)
+        ctx.name = f"{name}#{src.count}"
+        ctx.kind = ContextKind.SOFTIRQ
+        ctx.cpu = c
+        ctx.state = "new"
+        ctx.data = {}
         return self._push_handler(ctx, name, src.spec.body, irq_enabled=True)
 
     def _push_handler(self, ctx: Context, source: str, body: Body, irq_enabled: bool) -> Context:
