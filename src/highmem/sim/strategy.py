@@ -110,7 +110,8 @@ class PCTStrategy(Strategy):
         for i, o in enumerate(opts):
             p = prio.get(o.entity)
             if p is None:
-                p = self._priority(o.entity)
+                # _priority, inlined: a new entity's initial priority, drawn in list order.
+                p = prio[o.entity] = self.depth + self.rng.random()
             if p > best_p:
                 best, best_p = i, p
         self._last_opts = opts
