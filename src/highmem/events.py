@@ -320,7 +320,7 @@ class EventBus:
     the hot path).  Any context; observers must not emit events themselves.
     """
 
-    __slots__ = ("_observers", "active", "emit", "on_access", "on_kmap", "on_kunmap")
+    __slots__ = ("_observers", "active", "emit", "on_access", "on_kmap", "on_kunmap", "judges")
 
     def __init__(self) -> None:
         self._observers: list[Observer] = []
@@ -331,10 +331,15 @@ class EventBus:
         #: observer builds one only for an access it must report.  None otherwise.
         self.on_access: Callable[..., None] | None = None
         #: Likewise ``on_kmap(cpu, context, type, idx, vaddr, pfn)`` and ``on_kunmap(cpu, context, type,
-        #: idx, vaddr, cleared)``: a highmem kmap_atomic (or a DEBUG_HIGHMEM kunmap_atomic) then builds
-        #: no SetPte/PteClear/TlbFlushOne events, which that observer does not judge.  None otherwise.
+        #: idx, vaddr, cleared)``: a highmem kmap_atomic (or a kunmap_atomic) then builds no KmapAtomic
+        #: or KunmapAtomic event, nor the SetPte/PteClear/TlbFlushOne events that observer does not
+        #: judge.  None otherwise.
         self.on_kmap: Callable[..., None] | None = None
         self.on_kunmap: Callable[..., None] | None = None
+        #: When the only observer declares ``judges`` (the event types it acts on, ignoring every
+        #: other), that set: emitters of an event type outside it may skip building the event.
+        #: None otherwise (every event is built).
+        self.judges: frozenset[type] | None = None
 
     def _rebind(self) -> None:
         self.active = bool(self._observers)
@@ -344,6 +349,7 @@ class EventBus:
         sole = self._observers[0] if len(self._observers) == 1 else None
         self.on_kmap = getattr(sole, "on_kmap", None)
         self.on_kunmap = getattr(sole, "on_kunmap", None)
+        self.judges = getattr(sole, "judges", None)
 
     def subscribe(self, observer: Observer) -> Observer:
         """Add ``observer``; it is called with every later event.  Returns it."""

@@ -90,6 +90,8 @@ class JournalArray:
 _ATOMS: tuple[type, ...] = (int, float, complex, str, bytes, bool, type(None), range, type, types.ModuleType,
                             types.BuiltinFunctionType, types.CodeType, frozenset, Enum, type(Ellipsis),
                             type(NotImplemented))
+#: The exact types of _ATOMS most often met (a set lookup instead of isinstance against all of them).
+_PLAIN_ATOMS = frozenset({int, str, bytes, bool, float, type(None)})
 _UNSET = object()
 _HIGHMEM_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -99,11 +101,13 @@ def _shared_types() -> tuple[type, ...]:
     import re
     import struct
 
+    from highmem.hw.pagetable import Geometry
     from highmem.kernel.config import KernelConfig
     from highmem.profiles import Profile
     from highmem.scenarios.model import Scenario
 
-    return (KernelConfig, Profile, Scenario, re.Pattern, struct.Struct)
+    # Geometry: the page-table encodings PAE and NON_PAE, frozen dataclasses every machine shares.
+    return (KernelConfig, Profile, Scenario, Geometry, re.Pattern, struct.Struct)
 
 
 def _slot_names(cls: type) -> list[str]:
@@ -136,8 +140,12 @@ class Snapshot:
         # Every object reached stays alive (the roots hold it) while walking, so ids are unique.
         seen: set[int] = set()
         stack = list(roots)
+        pop = stack.pop
         while stack:
-            self._visit(stack.pop(), seen, stack)
+            o = pop()
+            if type(o) in _PLAIN_ATOMS:
+                continue  # most of what containers hold: nothing to record, nothing inside
+            self._visit(o, seen, stack)
 
     @property
     def objects(self) -> int:
@@ -149,7 +157,7 @@ class Snapshot:
         t = type(o)
         if t is tuple:
             # Immutable: only what it holds can change (no cycle runs through tuples alone).
-            stack.extend(x for x in o if not isinstance(x, _ATOMS))
+            stack.extend(o)
             return
         if isinstance(o, _ATOMS) or isinstance(o, self._shared):
             return
@@ -161,7 +169,7 @@ class Snapshot:
             stack.extend(o)
         elif t is list:
             self._lists.append((o, list(o)))
-            stack.extend(x for x in o if not isinstance(x, _ATOMS))
+            stack.extend(o)
         elif t is dict:
             self._dicts.append((o, dict(o)))
             stack.extend(o.values())
@@ -261,4 +269,5 @@ class Snapshot:
             else:
                 cell.cell_contents = v
         for j in self._journals:
-            j.rewind()
+            if j.journal:  # most schedules write no mem_map entry
+                j.rewind()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from highmem.errors import HighmemError, PageFault
 from highmem.events import EventBus, Fault, Load, Store, TlbFill, TlbFlushAll, TlbFlushOne
-from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, Geometry, walk
+from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, Geometry, walk
 from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 
 __all__ = ["CPU", "check_range"]
@@ -76,20 +76,43 @@ class CPU:
 
     # -- translation -------------------------------------------------------
     def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
-        w = walk(self.mem, self.geo, self.pgd_phys, vaddr)
-        if w.pfn < 0:
-            err = PageFault(vaddr, self.id, write, w.level)
-            if self.bus.active:
-                self.bus.emit(Fault(self.id, self.context, vaddr, write, str(err)))
+        geo = self.geo
+        if geo.levels == 2:
+            # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE (a fill
+            # follows every kmap_atomic's flush); every other case is walk()'s.
+            frames = self.mem.frames
+            unpack_from = geo.struct.unpack_from
+            esz = geo.entry_size
+            ptep = self.pgd_phys + ((vaddr >> geo.PGDIR_SHIFT) & (geo.PTRS_PER_PGD - 1)) * esz
+            fr = frames.get(ptep >> PAGE_SHIFT)
+            entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
+            if entry & _PAGE_PRESENT and not entry & _PAGE_PSE:
+                ptep = (entry & geo.addr_mask) + ((vaddr >> PAGE_SHIFT) & (geo.PTRS_PER_PTE - 1)) * esz
+                fr = frames.get(ptep >> PAGE_SHIFT)
+                entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
+                if entry & _PAGE_PRESENT:
+                    pfn = (entry & geo.addr_mask) >> PAGE_SHIFT
+                    level = "pte"
+                else:
+                    pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+            else:
+                pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+        else:
+            pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+        bus = self.bus
+        if pfn < 0:
+            err = PageFault(vaddr, self.id, write, level)
+            if bus.active:
+                bus.emit(Fault(self.id, self.context, vaddr, write, str(err)))
             raise err
         want = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
-        if w.entry & want != want:
+        if entry & want != want:
             # The walker sets the accessed (and on a write, dirty) bit in memory.
-            self.mem.write(w.ptep, self.geo.struct.pack(w.entry | want))
-        e = (w.pfn, w.entry | want)
+            self.mem.write(ptep, self.geo.struct.pack(entry | want))
+        e = (pfn, entry | want)
         self.tlb[vaddr >> PAGE_SHIFT] = e
-        if self.bus.active:
-            self.bus.emit(TlbFill(self.id, vaddr & ~_OFF, w.pfn))
+        if bus.active and (bus.judges is None or TlbFill in bus.judges):
+            bus.emit(_tnew(TlbFill, (self.id, vaddr & ~_OFF, pfn)))
         return e
 
     def translate(self, vaddr: int, write: bool = False) -> int:
@@ -183,31 +206,39 @@ class CPU:
             dfr[:] = sfr
         else:
             dfr[do : do + size] = memoryview(sfr)[so : so + size]
-        if self.bus.active:
-            self.bus.emit(Load(self.id, self.context, src, size, se[0], shit))
-            self.bus.emit(Store(self.id, self.context, dst, size, de[0], dhit))
+        bus = self.bus
+        if bus.active:
+            if bus.on_access is not None:
+                bus.on_access(self.id, self.context, src, size, se[0], shit, False)
+                bus.on_access(self.id, self.context, dst, size, de[0], dhit, True)
+            else:
+                bus.emit(_tnew(Load, (self.id, self.context, src, size, se[0], shit)))
+                bus.emit(_tnew(Store, (self.id, self.context, dst, size, de[0], dhit)))
 
     # -- TLB maintenance ---------------------------------------------------
     def flush_tlb_one(self, vaddr: int) -> None:
         """``__flush_tlb_one(vaddr)``: ``invlpg``, this CPU only."""
         present = self.tlb.pop(vaddr >> PAGE_SHIFT, None) is not None
-        if self.bus.active:
-            self.bus.emit(TlbFlushOne(self.id, self.context, vaddr & ~_OFF, present))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushOne in bus.judges):
+            bus.emit(TlbFlushOne(self.id, self.context, vaddr & ~_OFF, present))
 
     def flush_tlb(self) -> None:
         """``__flush_tlb()``: reload CR3, dropping every entry that is not global."""
         keep = {k: v for k, v in self.tlb.items() if self.has_pge and v[1] & _PAGE_GLOBAL}
         dropped = len(self.tlb) - len(keep)
         self.tlb = keep
-        if self.bus.active:
-            self.bus.emit(TlbFlushAll(self.id, self.context, False, dropped))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushAll in bus.judges):
+            bus.emit(TlbFlushAll(self.id, self.context, False, dropped))
 
     def flush_tlb_all(self) -> None:
         """``__flush_tlb_all()``: toggle CR4.PGE, dropping global entries too (this CPU only)."""
         dropped = len(self.tlb)
         self.tlb.clear()
-        if self.bus.active:
-            self.bus.emit(TlbFlushAll(self.id, self.context, True, dropped))
+        bus = self.bus
+        if bus.active and (bus.judges is None or TlbFlushAll in bus.judges):
+            bus.emit(TlbFlushAll(self.id, self.context, True, dropped))
 
     def tlb_lookup(self, vaddr: int) -> int | None:
         """The frame this CPU's TLB holds for ``vaddr``, or None (no side effects)."""

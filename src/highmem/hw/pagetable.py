@@ -137,6 +137,10 @@ class Walk(NamedTuple):
     level: str
 
 
+# Walk results are built with tuple.__new__: the same NamedTuple without its Python-level __new__ frame.
+_tnew = tuple.__new__
+
+
 def walk(mem: PhysicalMemory, geo: Geometry, pgd_phys: int, vaddr: int) -> Walk:
     """Translate ``vaddr`` by reading the tables rooted at ``pgd_phys`` (any context)."""
     esz = geo.entry_size
@@ -147,21 +151,21 @@ def walk(mem: PhysicalMemory, geo: Geometry, pgd_phys: int, vaddr: int) -> Walk:
     fr = frames.get(ptep >> PAGE_SHIFT)
     entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
     if not entry & _PAGE_PRESENT:
-        return Walk(-1, entry, ptep, "pgd")
+        return _tnew(Walk, (-1, entry, ptep, "pgd"))
     if geo.levels == 3:
         ptep = (entry & amask) + ((vaddr >> geo.PMD_SHIFT) & (geo.PTRS_PER_PMD - 1)) * esz
         fr = frames.get(ptep >> PAGE_SHIFT)
         entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
         if not entry & _PAGE_PRESENT:
-            return Walk(-1, entry, ptep, "pmd")
+            return _tnew(Walk, (-1, entry, ptep, "pmd"))
     # Non-PAE: the pgd entry *is* the pmd entry (folded level).
     if entry & _PAGE_PSE:
         span = 1 << (geo.PMD_SHIFT - PAGE_SHIFT)
         base = ((entry & amask) >> PAGE_SHIFT) & ~(span - 1)
-        return Walk(base + ((vaddr >> PAGE_SHIFT) & (span - 1)), entry, ptep, "pmd")
+        return _tnew(Walk, (base + ((vaddr >> PAGE_SHIFT) & (span - 1)), entry, ptep, "pmd"))
     ptep = (entry & amask) + ((vaddr >> PAGE_SHIFT) & (geo.PTRS_PER_PTE - 1)) * esz
     fr = frames.get(ptep >> PAGE_SHIFT)
     entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
     if not entry & _PAGE_PRESENT:
-        return Walk(-1, entry, ptep, "pte")
-    return Walk((entry & amask) >> PAGE_SHIFT, entry, ptep, "pte")
+        return _tnew(Walk, (-1, entry, ptep, "pte"))
+    return _tnew(Walk, ((entry & amask) >> PAGE_SHIFT, entry, ptep, "pte"))

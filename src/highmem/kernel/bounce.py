@@ -122,7 +122,7 @@ def init_emergency_isa_pool(m: Machine) -> None:
 
 
 def _emit(m: Machine, what: str, rw: str, bh: BufferHead, bounce: BufferHead | None) -> None:
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or Bounce in m.bus.judges):
         cur = m.current
         m.bus.emit(Bounce(cur.cpu, cur.name, what, rw, bh.b_blocknr, bh.b_page.pfn,
                           -1 if bounce is None else bounce.b_page.pfn))
@@ -252,7 +252,8 @@ def end_buffer_io_sync(m: Machine, bh: BufferHead, uptodate: bool) -> None:
 
 def submit_bh(m: Machine, dev: BlockDevice, rw: str, bh: BufferHead) -> None:
     """``submit_bh(rw, bh)``: lock the buffer, bounce it if needed, queue it on ``dev``. Process context."""
-    _sched._point(m, "submit_bh")
+    if m.sched_point is not None:
+        m.sched_point("submit_bh")
     dev.check_request(bh.b_blocknr, bh.b_size)
     bh.locked = True
     bh.uptodate = False
@@ -272,7 +273,8 @@ def submit_bh(m: Machine, dev: BlockDevice, rw: str, bh: BufferHead) -> None:
 
 def wait_on_buffer(m: Machine, bh: BufferHead) -> None:
     """``wait_on_buffer``: sleep until the buffer is unlocked (no lost wake-up). Process context."""
-    _sched._point(m, "wait_on_buffer")
+    if m.sched_point is not None:
+        m.sched_point("wait_on_buffer")
     if not bh.locked:
         return
     eng = m.engine

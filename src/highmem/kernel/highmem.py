@@ -94,31 +94,38 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
     if m.sched_point is not None:
         m.sched_point("kmap_atomic")
     cur = m.current
-    if type.__class__ is not m.km_type:
-        type = coerce_km_type(m.km_type, type)
+    km_type = m.km_type
+    if type.__class__ is not km_type:
+        # A name (the bounce code passes "KM_USER0") is looked up directly; coerce_km_type does the rest.
+        member: IntEnum | None = km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
+        type = member if member is not None else coerce_km_type(km_type, type)
     if not isinstance(page, Page) or page.mem_map is not m.mem_map or not 0 <= page.pfn < m.max_pfn:
         page = m.check_page(page)
-    if page.pfn < m.highstart_pfn:
-        vaddr = VirtAddr(m.mem_map.get_virtual(page.pfn))
+    pfn = page.pfn
+    if pfn < m.highstart_pfn:
+        vaddr = VirtAddr(m.mem_map.get_virtual(pfn))
         if m.bus.active:
-            m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, page.pfn))
+            m.bus.emit(KmapAtomic(cur.cpu, cur.name, type.name, -1, vaddr, pfn))
         return vaddr
     cpu = cur.cpu
-    if type.__class__ is m.km_type:
+    if type.__class__ is km_type:
         idx = type + m.KM_TYPE_NR * cpu
         vaddr = m.kmap_vaddr[idx]
         # The PTE at kmap_pte - idx, as (page-table frame, offset): see Machine.kmap_pte_at.
         frame, off = m.kmap_pte_at[idx]
+        # An enum member's name (``.name`` is a Python-level property).
+        name: str = type._name_
     else:
         idx = slot_index(m, type, cpu)
         v, frame, off = m.slot_pte(idx)
         vaddr = VirtAddr(v)
+        name = type.name
     pte_struct = m.pte_struct
     if m.DEBUG_HIGHMEM and pte_struct.unpack_from(frame, off)[0] != 0:
         raise _bug(m, "kmap_atomic",
                    f"slot {type.name} of CPU {cpu} (fixmap {m.kmap_fixmap_base + idx}, {vaddr:#010x}) "
                    "is already mapped")
-    new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
+    new = (pfn << PAGE_SHIFT) | m.kmap_prot
     bus = m.bus
     if bus.on_kmap is not None:
         # The sole observer judges the mapping only (EventBus.on_kmap): no PTE or flush events.
@@ -127,13 +134,13 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
             m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
         else:
             m.cpus[cpu].flush_tlb()
-        bus.on_kmap(cpu, cur.name, type.name, idx, vaddr, page.pfn)
+        bus.on_kmap(cpu, cur.name, name, idx, vaddr, pfn)
     elif bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
         m.bus.emit(SetPte(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
         flush_tlb_one(m, cpu, vaddr)
-        m.bus.emit(KmapAtomic(cpu, cur.name, type.name, idx, vaddr, page.pfn))
+        m.bus.emit(KmapAtomic(cpu, cur.name, name, idx, vaddr, pfn))
     else:
         pte_struct.pack_into(frame, off, new)
         if m.X86_INVLPG or m.config.cpu_has_pge:
@@ -153,14 +160,21 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     if m.sched_point is not None:
         m.sched_point("kunmap_atomic")
     if type.__class__ is not m.km_type:
-        type = coerce_km_type(m.km_type, type)
+        member: IntEnum | None = m.km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
+        type = member if member is not None else coerce_km_type(m.km_type, type)
     if not m.DEBUG_HIGHMEM or not m.HIGHMEM:
-        if m.bus.active:
+        bus = m.bus
+        if bus.active:
             cur = m.current
             # A lowmem (or any non-fixmap) address names no slot in the trace, as its kmap_atomic did not.
             idx = type + m.KM_TYPE_NR * cur.cpu
             named = m.HIGHMEM and isinstance(kvaddr, int) and kvaddr & PAGE_MASK >= m.FIXADDR_START
-            m.bus.emit(KunmapAtomic(cur.cpu, cur.name, type.name, idx if named else -1, kvaddr, False))
+            name = type._name_ if type.__class__ is m.km_type else type.name
+            if bus.on_kunmap is not None:
+                # The sole observer's direct hook (EventBus.on_kunmap): no event built.
+                bus.on_kunmap(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False)
+            else:
+                bus.emit(KunmapAtomic(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False))
         return
     cur = m.current
     cpu = cur.cpu
@@ -189,7 +203,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     ptep = m.kmap_pte - idx * m.pte_size
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, 0)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
         m.bus.emit(PteClear(cpu, cur.name, ptep, vaddr, old))
     flush_tlb_one(m, cpu, vaddr)
     if m.bus.active:

@@ -219,8 +219,11 @@ class Machine:
 
     def memcpy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)`` through this CPU's TLB: one step. Any context."""
-        _args.check_access("memcpy", dst, size)
-        _args.check_access("memcpy", src, size)
+        if (type(dst) is not int or type(src) is not int or type(size) is not int or not 0 < size <= _args.MAX_ACCESS
+                or dst < 0 or src < 0 or dst + size > _args.ADDR_END or src + size > _args.ADDR_END):
+            # Only a call the checks could refuse is checked (they accept every other).
+            _args.check_access("memcpy", dst, size)
+            _args.check_access("memcpy", src, size)
         if self.sched_point is not None:
             self.sched_point("memcpy")
         self.cpus[self.current.cpu].copy(dst, src, size)

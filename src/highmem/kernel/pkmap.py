@@ -87,11 +87,11 @@ def flush_all_zero_pkmaps(m: Machine) -> None:
             raise _sched._bug(m, "flush_all_zero_pkmaps", f"pkmap entry {i} has count 1 but a none PTE")
         pfn = (pte & m.geometry.addr_mask) >> PAGE_SHIFT
         m.pte_struct.pack_into(frame, off, 0)
-        if m.bus.active:
+        if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
             m.bus.emit(PteClear(cur.cpu, cur.name, ptep, PKMAP_ADDR(m, i), pte))
         m.mem_map.virtual[pfn] = 0
         cleared += 1
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or PkmapFlush in m.bus.judges):
         m.bus.emit(PkmapFlush(cur.cpu, cur.name, cleared))
     m.flush_tlb_all()
 
@@ -136,7 +136,7 @@ def map_new_virtual(m: Machine, page: Page, nonblocking: bool) -> int:
     new = (page.pfn << PAGE_SHIFT) | m.kmap_prot
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, new)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or SetPte in m.bus.judges):
         m.bus.emit(SetPte(m.current.cpu, m.current.name, ptep, vaddr, old, new))
     pool.pkmap_count[nr] = 1
     m.mem_map.virtual[page.pfn] = vaddr
@@ -160,7 +160,7 @@ def kmap_high(m: Machine, page: Page, nonblocking: bool = False) -> int:
     if pool.pkmap_count[nr] == 2:
         pool.in_use += 1
         pool.high_water = max(pool.high_water, pool.in_use)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or Kmap in m.bus.judges):
         m.bus.emit(Kmap(m.current.cpu, m.current.name, page.pfn, vaddr, nr, pool.pkmap_count[nr]))
     spin_unlock(m, "kmap_lock")
     return vaddr
@@ -181,7 +181,7 @@ def kunmap_high(m: Machine, page: Page) -> None:
     if pool.pkmap_count[nr] == 1:
         pool.in_use -= 1
         need_wakeup = m.engine is not None and m.engine.waitqueue_active(PKMAP_WAIT)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or Kunmap in m.bus.judges):
         m.bus.emit(Kunmap(m.current.cpu, m.current.name, page.pfn, vaddr, nr, pool.pkmap_count[nr]))
     spin_unlock(m, "kmap_lock")
     if need_wakeup:

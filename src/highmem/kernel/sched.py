@@ -58,73 +58,111 @@ class Engine(Protocol):
 
 
 def _point(m: Machine, op: str) -> None:
+    # The primitives below (and spinlock's, bounce's) test m.sched_point themselves: a frame less a step.
     if m.sched_point is not None:
         m.sched_point(op)
 
 
-def _flags_event(m: Machine, op: str) -> None:
-    if m.bus.active:
-        cur = m.current
-        m.bus.emit(IrqFlags(cur.cpu, cur.name, op, m.cpu_state[cur.cpu].irq_enabled))
-
-
 def set_irq_flag(m: Machine, enabled: bool, op: str | None) -> None:
     """Set this CPU's IF; the scheduler's options depend on it.  ``op`` names the primitive for
-    the IrqFlags event (None: no event, as for the spin-lock forms)."""
-    m.cpu_state[m.current.cpu].irq_enabled = enabled
+    the IrqFlags event (None: no event, as for the spin-lock forms).  The primitives below do the
+    same inline (a frame less a step)."""
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = enabled
     m.epoch += 1
     if op is not None:
-        _flags_event(m, op)
+        bus = m.bus
+        if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+            _flags_event(m, op, st.irq_enabled)
+
+
+def _flags_event(m: Machine, op: str, enabled: bool) -> None:
+    # Only when someone judges IrqFlags: the checker alone does not (EventBus.judges).
+    cur = m.current
+    m.bus.emit(IrqFlags(cur.cpu, cur.name, op, enabled))
 
 
 def cli(m: Machine) -> None:
     """``__cli()``: disable interrupts on this CPU. Any context."""
-    _point(m, "__cli")
-    set_irq_flag(m, False, "__cli")
+    if m.sched_point is not None:
+        m.sched_point("__cli")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = False
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__cli", st.irq_enabled)
 
 
 def sti(m: Machine) -> None:
     """``__sti()``: enable interrupts on this CPU. Any context."""
-    _point(m, "__sti")
-    set_irq_flag(m, True, "__sti")
+    if m.sched_point is not None:
+        m.sched_point("__sti")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = True
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__sti", st.irq_enabled)
 
 
 def save_flags(m: Machine) -> int:
     """``__save_flags(x)``: EFLAGS of this CPU (only IF is modelled). Any context."""
-    _point(m, "__save_flags")
+    if m.sched_point is not None:
+        m.sched_point("__save_flags")
     return X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
 
 
 def restore_flags(m: Machine, flags: int) -> None:
     """``__restore_flags(x)``: set IF from ``flags``. Any context."""
-    _point(m, "__restore_flags")
-    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "__restore_flags")
+    if m.sched_point is not None:
+        m.sched_point("__restore_flags")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "__restore_flags", st.irq_enabled)
 
 
 def local_irq_save(m: Machine) -> int:
     """``local_irq_save(x)``: save flags, then disable interrupts (one step). Any context."""
-    _point(m, "local_irq_save")
+    if m.sched_point is not None:
+        m.sched_point("local_irq_save")
     flags = X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
-    set_irq_flag(m, False, "local_irq_save")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = False
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "local_irq_save", st.irq_enabled)
     return flags
 
 
 def local_irq_restore(m: Machine, flags: int) -> None:
     """``local_irq_restore(x)``: as ``__restore_flags``. Any context."""
-    _point(m, "local_irq_restore")
-    set_irq_flag(m, bool(flags & X86_EFLAGS_IF), "local_irq_restore")
+    if m.sched_point is not None:
+        m.sched_point("local_irq_restore")
+    st = m.cpu_state[m.current.cpu]
+    st.irq_enabled = bool(flags & X86_EFLAGS_IF)
+    m.epoch += 1
+    bus = m.bus
+    if bus.active and (bus.judges is None or IrqFlags in bus.judges):
+        _flags_event(m, "local_irq_restore", st.irq_enabled)
 
 
 def local_bh_disable(m: Machine) -> None:
     """``local_bh_disable()``: keep softirqs off this CPU (``local_bh_count++``). Any context."""
-    _point(m, "local_bh_disable")
+    if m.sched_point is not None:
+        m.sched_point("local_bh_disable")
     m.cpu_state[m.current.cpu].local_bh_count += 1
     m.epoch += 1
 
 
 def local_bh_enable(m: Machine) -> None:
     """``local_bh_enable()``: ``local_bh_count--``; pending softirqs may run now. Any context."""
-    _point(m, "local_bh_enable")
+    if m.sched_point is not None:
+        m.sched_point("local_bh_enable")
     st = m.cpu_state[m.current.cpu]
     if st.local_bh_count <= 0:
         raise _bug(m, "local_bh_enable", f"local_bh_count of CPU {st.cpu} would go negative")
@@ -179,7 +217,8 @@ def schedule(m: Machine) -> None:
 
     Process context only: 2.4 prints "Scheduling in interrupt" and BUGs otherwise.
     """
-    _point(m, "schedule")
+    if m.sched_point is not None:
+        m.sched_point("schedule")
     if in_interrupt(m):
         raise _bug(m, "schedule", f"Scheduling in interrupt on CPU {m.current.cpu}")
     if m.engine is not None:
@@ -188,7 +227,8 @@ def schedule(m: Machine) -> None:
 
 def sleep_on(m: Machine, queue: str) -> None:
     """``sleep_on(&queue)``: block until ``wake_up(&queue)``. Process context; may sleep."""
-    _point(m, "sleep_on")
+    if m.sched_point is not None:
+        m.sched_point("sleep_on")
     _need_engine(m, "sleep_on")
     if in_interrupt(m):
         raise _bug(m, "schedule", f"Scheduling in interrupt on CPU {m.current.cpu}")
@@ -197,7 +237,8 @@ def sleep_on(m: Machine, queue: str) -> None:
 
 def wake_up(m: Machine, queue: str) -> int:
     """``wake_up(&queue)``: make every sleeper on ``queue`` runnable; returns how many. Any context."""
-    _point(m, "wake_up")
+    if m.sched_point is not None:
+        m.sched_point("wake_up")
     if m.engine is None:
         return 0
     return m.engine.wake_up(m.current, queue)
@@ -205,7 +246,8 @@ def wake_up(m: Machine, queue: str) -> int:
 
 def do_exit(m: Machine) -> NoReturn:
     """``do_exit()``: the task ends here. Process context."""
-    _point(m, "do_exit")
+    if m.sched_point is not None:
+        m.sched_point("do_exit")
     # kernel/exit.c (2.4.22): do_exit panics when in_interrupt(), which includes a task that
     # still has bottom halves disabled.
     if m.current.kind is not ContextKind.TASK or in_interrupt(m):
@@ -220,7 +262,8 @@ def raise_irq(m: Machine, irq: str, cpu: int | None = None) -> None:
 
     It is delivered as soon as that CPU runs with interrupts enabled. Any context.
     """
-    _point(m, "raise_irq")
+    if m.sched_point is not None:
+        m.sched_point("raise_irq")
     _need_engine(m, "raise_irq")
     m.engine.raise_irq(m.current, irq, m.current.cpu if cpu is None else cpu)  # type: ignore[union-attr]
 
@@ -228,7 +271,8 @@ def raise_irq(m: Machine, irq: str, cpu: int | None = None) -> None:
 def raise_softirq(m: Machine, name: str, cpu: int | None = None) -> None:
     """``cpu_raise_softirq``: mark softirq ``name`` pending; it runs at the next irq_exit or
     local_bh_enable on that CPU, or when the CPU idles. Any context."""
-    _point(m, "raise_softirq")
+    if m.sched_point is not None:
+        m.sched_point("raise_softirq")
     _need_engine(m, "raise_softirq")
     m.engine.raise_softirq(m.current, name, m.current.cpu if cpu is None else cpu)  # type: ignore[union-attr]
 
@@ -236,7 +280,8 @@ def raise_softirq(m: Machine, name: str, cpu: int | None = None) -> None:
 def wait_for_completion(m: Machine, name: str) -> None:
     """``wait_for_completion(&name)``: sleep until ``complete(&name)`` has been called once
     more than there were waits (2.4 kernel/sched.c). Process context; may sleep."""
-    _point(m, "wait_for_completion")
+    if m.sched_point is not None:
+        m.sched_point("wait_for_completion")
     _need_engine(m, "wait_for_completion")
     if in_interrupt(m):
         raise _bug(m, "schedule", f"Scheduling in interrupt on CPU {m.current.cpu}")
@@ -248,6 +293,7 @@ def wait_for_completion(m: Machine, name: str) -> None:
 
 def complete(m: Machine, name: str) -> None:
     """``complete(&name)``: count one completion and wake a waiter. Any context."""
-    _point(m, "complete")
+    if m.sched_point is not None:
+        m.sched_point("complete")
     _need_engine(m, "complete")
     m.engine.complete(m.current, name)  # type: ignore[union-attr]

@@ -51,44 +51,59 @@ def _release(m: Machine, lock: str) -> None:
 
 def spin_lock(m: Machine, lock: str) -> None:
     """``spin_lock(&lock)``: take ``lock``, busy-waiting while another context holds it. Any context."""
-    _sched._point(m, "spin_lock")
+    if m.sched_point is not None:
+        m.sched_point("spin_lock")
     _acquire(m, lock)
 
 
 def spin_unlock(m: Machine, lock: str) -> None:
     """``spin_unlock(&lock)``. The holder only."""
-    _sched._point(m, "spin_unlock")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock")
     _release(m, lock)
 
 
 def spin_lock_irq(m: Machine, lock: str) -> None:
     """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
-    _sched._point(m, "spin_lock_irq")
-    _sched.set_irq_flag(m, False, None)
+    if m.sched_point is not None:
+        m.sched_point("spin_lock_irq")
+    # set_irq_flag(m, False, None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = False
+    m.epoch += 1
     _acquire(m, lock)
 
 
 def spin_unlock_irq(m: Machine, lock: str) -> None:
     """``spin_unlock_irq``: release ``lock``, then enable local interrupts."""
-    _sched._point(m, "spin_unlock_irq")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock_irq")
     _release(m, lock)
-    _sched.set_irq_flag(m, True, None)
+    # set_irq_flag(m, True, None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = True
+    m.epoch += 1
 
 
 def spin_lock_irqsave(m: Machine, lock: str) -> int:
     """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
-    _sched._point(m, "spin_lock_irqsave")
-    flags = _sched.X86_EFLAGS_IF if m.cpu_state[m.current.cpu].irq_enabled else 0
-    _sched.set_irq_flag(m, False, None)
+    if m.sched_point is not None:
+        m.sched_point("spin_lock_irqsave")
+    st = m.cpu_state[m.current.cpu]
+    flags = _sched.X86_EFLAGS_IF if st.irq_enabled else 0
+    # set_irq_flag(m, False, None), inlined.
+    st.irq_enabled = False
+    m.epoch += 1
     _acquire(m, lock)
     return flags
 
 
 def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
     """``spin_unlock_irqrestore``: release ``lock``, restore the saved interrupt flag."""
-    _sched._point(m, "spin_unlock_irqrestore")
+    if m.sched_point is not None:
+        m.sched_point("spin_unlock_irqrestore")
     _release(m, lock)
-    _sched.set_irq_flag(m, bool(flags & _sched.X86_EFLAGS_IF), None)
+    # set_irq_flag(m, bool(flags & X86_EFLAGS_IF), None), inlined.
+    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
+    m.epoch += 1
 
 
 def spin_is_locked(m: Machine, lock: str) -> bool:

@@ -155,6 +155,7 @@ def map_slot(m: Machine, idx: int, pfn: int, tname: str, bug_function: str, slot
     new = (pfn << 12) | m.kmap_prot
     m.pte_struct.pack_into(frame, off, new)
     if m.bus.active:
-        m.bus.emit(SetPte(cur.cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
+        if m.bus.judges is None or SetPte in m.bus.judges:
+            m.bus.emit(SetPte(cur.cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old, new))
         m.bus.emit(KmapAtomic(cur.cpu, cur.name, tname, idx, vaddr, pfn))
     return vaddr

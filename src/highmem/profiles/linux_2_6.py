@@ -182,7 +182,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
         _, frame, off = m.slot_pte(idx)
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, 0)
-        if m.bus.active:
+        if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
             m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, vaddr, old))
         m.cpus[cpu].flush_tlb_one(vaddr)
         cleared = True

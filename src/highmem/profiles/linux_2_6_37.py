@@ -157,7 +157,7 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: object = None) -> None:
                       f"WARNING in __kunmap_atomic on CPU {cpu}: {kvaddr:#010x} is not the top slot")
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, 0)
-        if m.bus.active:
+        if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
             m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, top_vaddr, old))
         m.cpus[cpu].flush_tlb_one(vaddr)
         if not m.config.options["KUNMAP_POP_BEFORE_CLEAR"]:

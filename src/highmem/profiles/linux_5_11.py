@@ -232,7 +232,7 @@ def _unmap_local(m: Machine, addr: int, tname: str) -> None:
                   f"WARNING in kunmap_local_indexed on CPU {cpu}: {addr:#010x} is not the top slot")
     old = m.pte_struct.unpack_from(frame, off)[0]
     m.pte_struct.pack_into(frame, off, 0)
-    if m.bus.active:
+    if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
         m.bus.emit(PteClear(cpu, cur.name, m.kmap_pte - idx * m.pte_size, top_vaddr, old))
     m.cpus[cpu].flush_tlb_one(vaddr)
     _set_pteval(m, ctrl, slot, 0)
@@ -283,7 +283,7 @@ def kmap_local_sched_out(m: Machine, task: Context) -> None:
         frame, off = m.kmap_pte_at[idx]
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, 0)
-        if m.bus.active:
+        if m.bus.active and (m.bus.judges is None or PteClear in m.bus.judges):
             m.bus.emit(PteClear(cpu, task.name, m.kmap_pte - idx * m.pte_size, m.kmap_vaddr[idx], old))
         m.cpus[cpu].flush_tlb_one(m.kmap_vaddr[idx])
 
@@ -296,7 +296,7 @@ def kmap_local_sched_in(m: Machine, task: Context) -> None:
         frame, off = m.kmap_pte_at[idx]
         old = m.pte_struct.unpack_from(frame, off)[0]
         m.pte_struct.pack_into(frame, off, val)
-        if m.bus.active:
+        if m.bus.active and (m.bus.judges is None or SetPte in m.bus.judges):
             m.bus.emit(SetPte(cpu, task.name, m.kmap_pte - idx * m.pte_size, m.kmap_vaddr[idx], old, val))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from highmem.errors import HighmemError
-from highmem.hw.physmem import PAGE_SIZE, Page, Zone
+from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, Page, Zone
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.machine import Machine
 from highmem.profiles import make_config
@@ -233,7 +233,11 @@ class Scenario:
                         f"but the scenario expects {_show(eb.data)}", None, [], None, [], [checker.step_of()]))
             for e in self.expects:
                 page = pages[e.page]
-                got = m.page_bytes(page, e.offset, len(e.data))
+                if type(e.offset) is int and 0 <= e.offset < PAGE_SIZE and e.offset + len(e.data) <= PAGE_SIZE:
+                    # What page_bytes returns for these arguments (its checks pass), without its checks.
+                    got = m.phys.read((page.pfn << PAGE_SHIFT) + e.offset, len(e.data))
+                else:
+                    got = m.page_bytes(page, e.offset, len(e.data))
                 if got != e.data:
                     checker.report(Finding(
                         "data-mismatch",

@@ -209,14 +209,19 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         var = op.get("as", op["page"])
 
         def kmap(m: Machine, env: dict[str, Any]) -> None:
-            env[var] = m.kmap_atomic(page, kt.of(m))
+            # kt.of(m), without its call while the machine's enum is the one it coerced for.
+            env[var] = m.kmap_atomic(page, kt.member if kt.enum is m.km_type else kt.of(m))
         return kmap
     if name == "kunmap_atomic":
         a, ku = op["addr"], _KmType(op["type"])
-        return lambda m, env: m.kunmap_atomic(_addr(env, a), ku.of(m))
+        if isinstance(a, str):
+            return lambda m, env: m.kunmap_atomic(env[a], ku.member if ku.enum is m.km_type else ku.of(m))
+        return lambda m, env: m.kunmap_atomic(int(a), ku.member if ku.enum is m.km_type else ku.of(m))
     if name == "store":
         a, off = op["addr"], op.get("offset", 0)
         data = to_bytes(op["data"], "store data") * op.get("repeat", 1)
+        if isinstance(a, str):
+            return lambda m, env: m.store(env[a] + off, data)
         return lambda m, env: m.store(_addr(env, a) + off, data)
     if name == "load":
         a, off = op["addr"], op.get("offset", 0)
@@ -224,7 +229,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         size = op.get("size", len(expect) if expect is not None else 1)
 
         def load(m: Machine, env: dict[str, Any]) -> None:
-            got = m.load(_addr(env, a) + off, size)
+            got = m.load((env[a] if a.__class__ is str else _addr(env, a)) + off, size)
             if expect is not None and got != expect:
                 from highmem.scenarios.model import _show
 
@@ -241,6 +246,8 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
     if name == "copy":
         d, s = op["dst"], op["src"]
         size, doff, soff = op.get("size", 4096), op.get("dst_offset", 0), op.get("src_offset", 0)
+        if isinstance(d, str) and isinstance(s, str):
+            return lambda m, env: m.memcpy(env[d] + doff, env[s] + soff, size)
         return lambda m, env: m.memcpy(_addr(env, d) + doff, _addr(env, s) + soff, size)
     if name in ("cli", "sti", "local_bh_disable", "local_bh_enable", "schedule", "flush_tlb_all"):
         attr = name

@@ -49,6 +49,12 @@ class Mapping:
         self.unmap_step: int | None = None
 
 
+_new_mapping = object.__new__
+
+#: No mappings (what ``held`` and ``released`` hold for a context that has none); never written.
+_NONE_HELD: dict[int, Mapping] = {}
+
+
 def _steps(*steps: int | None) -> list[int]:
     return [s for s in steps if s is not None]
 
@@ -56,12 +62,29 @@ def _steps(*steps: int | None) -> list[int]:
 #: The context events (``ContextEvent.what``) the checker judges; the engine hands it only these.
 CONTEXT_EVENTS_JUDGED = frozenset({"switch_out", "end"})
 
+#: The handler of each event type the checker judges, by method name.  Looked up on the instance at
+#: each event rather than bound once per checker: bound methods kept in the checker would make every
+#: checker a reference cycle, freed only by the cyclic garbage collector.
+_HANDLERS: dict[type, str] = {
+    ev.KmapAtomic: "_on_kmap",
+    ev.KunmapAtomic: "_on_kunmap",
+    ev.Load: "_on_access",
+    ev.Store: "_on_access",
+    ev.Fault: "_on_fault",
+    ev.Bug: "_on_bug",
+    ev.Warn: "_on_warn",
+    ev.ContextEvent: "_on_context",
+}
+
 #: kmap_lo, kmap_hi of each machine (the span of its kmap slots), computed once per machine.
 _SLOT_SPAN: weakref.WeakKeyDictionary[Machine, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
 class Checker:
     """Observer that turns events into findings; ``findings`` is the de-duplicated list."""
+
+    #: The event types the checker acts on (every other one it ignores): see EventBus.judges.
+    judges: frozenset[type] = frozenset(_HANDLERS)
 
     def __init__(self, m: Machine, step_of: Callable[[], int]) -> None:
         self.m = m
@@ -81,24 +104,16 @@ class Checker:
             span = _SLOT_SPAN[m] = (min(m.kmap_vaddr), max(m.kmap_vaddr) + 4096) if m.kmap_vaddr else (0, 0)
         self.kmap_lo: int = span[0]
         self.kmap_hi: int = span[1]
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            ev.KmapAtomic: self._on_kmap,
-            ev.KunmapAtomic: self._on_kunmap,
-            ev.Load: self._on_access,
-            ev.Store: self._on_access,
-            ev.Fault: self._on_fault,
-            ev.Bug: self._on_bug,
-            ev.Warn: self._on_warn,
-            ev.ContextEvent: self._on_context,
-        }
         #: stack-based generations (2.6.37+, kmap_local): the type is ignored, unmap clears the top slot
         self.stack_slots = m.profile.stack_slots
+        #: the names of the machine's enum km_type (``__members__`` builds a new proxy at every use)
+        self._km_names = m.km_type._member_map_
 
     # -- observer entry point -------------------------------------------------
     def __call__(self, event: NamedTuple) -> None:
-        h = self._handlers.get(type(event))
+        h = _HANDLERS.get(type(event))
         if h is not None:
-            h(event)
+            getattr(self, h)(event)
 
     def report(self, f: Finding) -> None:
         """Add ``f`` unless an equal finding (same kind, contexts, slot) is already there."""
@@ -125,21 +140,7 @@ class Checker:
 
     # -- handlers -------------------------------------------------------------
     def _on_kmap(self, ev: Any) -> None:
-        step = self.step_of()
-        mp = Mapping(ev.context, ev.cpu, ev.type, ev.idx, ev.vaddr, ev.pfn, step)
-        if ev.idx >= 0 and not self.stack_slots and ev.type not in self.m.km_type.__members__:
-            self._out_of_range(ev, mp, step)
-        if ev.idx >= 0:
-            prev = self.slot_owner.get(ev.idx)
-            # Kernels that BUG on a busy slot (2.4 debug, 2.6.32) never emit this map: no check needed.
-            if (prev is not None and prev.context == ev.context and not self.stack_slots
-                    and self.held.get(prev.context, {}).get(prev.vaddr) is prev):
-                self._remap_held(ev, prev, mp, step)
-            if prev is not None and prev.context != ev.context and prev.clobbered_by is None:
-                if self.held.get(prev.context, {}).get(prev.vaddr) is prev:
-                    prev.clobbered_by = (ev.context, step, ev.pfn)
-            self.slot_owner[ev.idx] = mp
-        self.held.setdefault(ev.context, {})[ev.vaddr & PAGE_MASK] = mp
+        self.on_kmap(*ev)
 
     def _index_text(self, idx: int) -> str:
         """What kmap index ``idx`` (``kmap_pte - idx``) is: a slot of some CPU, or another fixmap entry."""
@@ -190,30 +191,7 @@ class Checker:
         self.report(Finding("slot-out-of-range", msg, ev.cpu, ctxs, self._slot(mp), pages, steps))
 
     def _on_kunmap(self, ev: Any) -> None:
-        page = ev.vaddr & PAGE_MASK
-        held = self.held.get(ev.context, {})
-        mp = held.get(page)
-        if ev.cleared:
-            self.cleared_by[self.m.slot_pte(ev.idx)[0] if ev.idx >= 0 else page] = (ev.context, self.step_of())
-        if mp is not None and (self.stack_slots or mp.type == ev.type):
-            mp.unmap_step = self.step_of()
-            del held[page]
-            self.released.setdefault(ev.context, {})[page] = mp
-            if self.stack_slots and ev.idx >= 0 and mp.idx >= 0 and ev.idx != mp.idx:
-                self._unmap_order(ev, mp)
-            return
-        if mp is None and not (self.kmap_lo <= page < self.kmap_hi):
-            return  # a lowmem (or other direct) address: kunmap_atomic ignores it
-        step = self.step_of()
-        if mp is not None:
-            msg = (f"{ev.context} unmapped {ev.vaddr:#010x} as {ev.type} on CPU {ev.cpu}, but mapped it "
-                   f"as {mp.type} at step {mp.step}: the {mp.type} slot stays mapped")
-            self.report(Finding("wrong-unmap", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
-                                [mp.step, step]))
-        else:
-            msg = (f"{ev.context} unmapped {ev.vaddr:#010x} as {ev.type} on CPU {ev.cpu} but holds no "
-                   "atomic mapping at that address")
-            self.report(Finding("wrong-unmap", msg, ev.cpu, [ev.context], None, [], [step]))
+        self.on_kunmap(*ev)
 
     def _unmap_order(self, ev: Any, mp: Mapping) -> None:
         step = self.step_of()
@@ -256,12 +234,69 @@ class Checker:
         self._judge_access(event, page, mp)
 
     def on_kmap(self, cpu: int, context: str, type: str, idx: int, vaddr: int, pfn: int) -> None:
-        """Direct hook for a highmem kmap_atomic when the checker is the only observer (EventBus.on_kmap)."""
-        self._on_kmap(ev.KmapAtomic(cpu, context, type, idx, vaddr, pfn))
+        """A kmap_atomic (the fields of :class:`~highmem.events.KmapAtomic`); also the direct hook when
+        the checker is the only observer (EventBus.on_kmap): the event is built only to be reported."""
+        step = self.step_of()
+        # Mapping(context, cpu, type, idx, vaddr, pfn, step), without its __init__ frame.
+        mp = _new_mapping(Mapping)
+        mp.context = context
+        mp.cpu = cpu
+        mp.type = type
+        mp.idx = idx
+        mp.vaddr = vaddr
+        mp.pfn = pfn
+        mp.step = step
+        mp.clobbered_by = None
+        mp.unmap_step = None
+        if idx >= 0:
+            if not self.stack_slots and type not in self._km_names:
+                self._out_of_range(ev.KmapAtomic(cpu, context, type, idx, vaddr, pfn), mp, step)
+            slot_owner = self.slot_owner
+            prev = slot_owner.get(idx)
+            if prev is not None:
+                # Kernels that BUG on a busy slot (2.4 debug, 2.6.32) never emit this map: no check needed.
+                if (prev.context == context and not self.stack_slots
+                        and self.held.get(prev.context, _NONE_HELD).get(prev.vaddr) is prev):
+                    self._remap_held(ev.KmapAtomic(cpu, context, type, idx, vaddr, pfn), prev, mp, step)
+                if prev.context != context and prev.clobbered_by is None:
+                    if self.held.get(prev.context, _NONE_HELD).get(prev.vaddr) is prev:
+                        prev.clobbered_by = (context, step, pfn)
+            slot_owner[idx] = mp
+        held = self.held.get(context)
+        if held is None:
+            held = self.held[context] = {}
+        held[vaddr & PAGE_MASK] = mp
 
     def on_kunmap(self, cpu: int, context: str, type: str, idx: int, vaddr: int, cleared: bool) -> None:
-        """Direct hook for a DEBUG_HIGHMEM kunmap_atomic when the checker is the only observer."""
-        self._on_kunmap(ev.KunmapAtomic(cpu, context, type, idx, vaddr, cleared))
+        """A kunmap_atomic (the fields of :class:`~highmem.events.KunmapAtomic`); also the direct hook
+        when the checker is the only observer (EventBus.on_kunmap)."""
+        page = vaddr & PAGE_MASK
+        held = self.held.get(context, _NONE_HELD)
+        mp = held.get(page)
+        if cleared:
+            self.cleared_by[self.m.slot_pte(idx)[0] if idx >= 0 else page] = (context, self.step_of())
+        if mp is not None and (self.stack_slots or mp.type == type):
+            mp.unmap_step = self.step_of()
+            del held[page]
+            rel = self.released.get(context)
+            if rel is None:
+                rel = self.released[context] = {}
+            rel[page] = mp
+            if self.stack_slots and idx >= 0 and mp.idx >= 0 and idx != mp.idx:
+                self._unmap_order(ev.KunmapAtomic(cpu, context, type, idx, vaddr, cleared), mp)
+            return
+        if mp is None and not (self.kmap_lo <= page < self.kmap_hi):
+            return  # a lowmem (or other direct) address: kunmap_atomic ignores it
+        step = self.step_of()
+        if mp is not None:
+            msg = (f"{context} unmapped {vaddr:#010x} as {type} on CPU {cpu}, but mapped it "
+                   f"as {mp.type} at step {mp.step}: the {mp.type} slot stays mapped")
+            self.report(Finding("wrong-unmap", msg, cpu, [context], self._slot(mp), [mp.pfn],
+                                [mp.step, step]))
+        else:
+            msg = (f"{context} unmapped {vaddr:#010x} as {type} on CPU {cpu} but holds no "
+                   "atomic mapping at that address")
+            self.report(Finding("wrong-unmap", msg, cpu, [context], None, [], [step]))
 
     def _on_access(self, ev: Any) -> None:
         page = ev.vaddr & PAGE_MASK
@@ -386,31 +421,39 @@ class Checker:
         return None
 
     def _on_context(self, ev: Any) -> None:
-        if ev.what == "switch_out" and ev.detail in ("schedule", "sleep"):
-            for mp in self._held_high(ev.context):
+        self.on_context(*ev)
+
+    def on_context(self, cpu: int, context: str, ctx_kind: str, what: str, detail: str) -> None:
+        """A context event (the fields of :class:`~highmem.events.ContextEvent`); also the engine's direct
+        hook when the checker is the only observer (see CONTEXT_EVENTS_JUDGED)."""
+        if what == "switch_out" and detail in ("schedule", "sleep"):
+            if not self.held.get(context):
+                return  # nothing held: nothing to report
+            for mp in self._held_high(context):
                 step = self.step_of()
-                verb = "called schedule()" if ev.detail == "schedule" else "went to sleep"
-                risk = (f"the next task on CPU {ev.cpu} may take the slot" if not self.stack_slots else
+                verb = "called schedule()" if detail == "schedule" else "went to sleep"
+                risk = (f"the next task on CPU {cpu} may take the slot" if not self.stack_slots else
                         "kmap_atomic disabled preemption and page faults, so it sleeps in atomic context")
-                msg = (f"{ev.context} {verb} on CPU {ev.cpu} holding {self._slot_text(mp)} (page {self._pg(mp.pfn)}, "
+                msg = (f"{context} {verb} on CPU {cpu} holding {self._slot_text(mp)} (page {self._pg(mp.pfn)}, "
                        f"mapped at step {mp.step}): {risk}")
-                self.report(Finding("sleep-in-atomic", msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn],
+                self.report(Finding("sleep-in-atomic", msg, cpu, [context], self._slot(mp), [mp.pfn],
                                     [mp.step, step]))
-        elif ev.what == "end":
-            for mp in self._held_high(ev.context):
-                step = self.step_of()
-                if ev.ctx_kind == "task":
-                    msg = (f"{ev.context} exited on CPU {ev.cpu} holding {self._slot_text(mp)} "
-                           f"(page {self._pg(mp.pfn)}, "
-                           f"mapped at step {mp.step}) without kunmap_atomic")
-                    kind = "exit-in-atomic"
-                else:
-                    msg = (f"{ev.ctx_kind} handler {ev.context} returned on CPU {ev.cpu} still holding "
-                           f"{self._slot_text(mp)} (page {self._pg(mp.pfn)}, mapped at step {mp.step})")
-                    kind = "leaked-mapping"
-                self.report(Finding(kind, msg, ev.cpu, [ev.context], self._slot(mp), [mp.pfn], [mp.step, step]))
-            self.held.pop(ev.context, None)
-            self.released.pop(ev.context, None)
+        elif what == "end":
+            if self.held.get(context):
+                for mp in self._held_high(context):
+                    step = self.step_of()
+                    if ctx_kind == "task":
+                        msg = (f"{context} exited on CPU {cpu} holding {self._slot_text(mp)} "
+                               f"(page {self._pg(mp.pfn)}, "
+                               f"mapped at step {mp.step}) without kunmap_atomic")
+                        kind = "exit-in-atomic"
+                    else:
+                        msg = (f"{ctx_kind} handler {context} returned on CPU {cpu} still holding "
+                               f"{self._slot_text(mp)} (page {self._pg(mp.pfn)}, mapped at step {mp.step})")
+                        kind = "leaked-mapping"
+                    self.report(Finding(kind, msg, cpu, [context], self._slot(mp), [mp.pfn], [mp.step, step]))
+            self.held.pop(context, None)
+            self.released.pop(context, None)
 
     def _held_high(self, ctx: str) -> list[Mapping]:
         # kmap_local mappings may be held across a context switch: only atomic ones count.

@@ -38,6 +38,7 @@ from __future__ import annotations
 import sys
 from _thread import get_ident
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from greenlet import GreenletExit, greenlet
@@ -73,6 +74,7 @@ class Option(NamedTuple):
 
 _HIGHMEM_DIR = __file__.rsplit("/", 2)[0]
 _new = tuple.__new__
+_new_context = object.__new__
 #: ``kind.value`` of every context kind (an enum's ``.value`` is a slow property on the hot path).
 _KIND_VALUE = {k: k.value for k in ContextKind}
 
@@ -158,6 +160,14 @@ class _Source:
 class Simulator(KernelHooks):
     """Runs one :class:`Workload` on one machine under one strategy (one schedule)."""
 
+    # Slots: the engine reads its state at every step (a slot is the quickest attribute).  KernelHooks
+    # has none, so instances keep a __dict__: other attributes (a subclass's) can still be set.
+    __slots__ = ("m", "workload", "strategy", "max_steps", "python_code", "step", "lines", "max_lines", "points",
+                 "choices", "preemptions", "injections", "status", "stop_reason", "contexts", "glets", "_unstarted",
+                 "runq", "pending_irq", "pending_softirq", "in_progress", "ipi_funcs", "waitq", "completions",
+                 "irqs", "softirqs", "_optional", "_next", "_ver", "_opts_cache", "main", "_wpool", "checker",
+                 "live_tasks", "_cpu_rows", "_optional_rows")
+
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
                  python_code: bool = False) -> None:
         self.m = m
@@ -182,27 +192,45 @@ class Simulator(KernelHooks):
         #: contexts whose pooled worker has not been handed their body yet
         self._unstarted: dict[str, Body] = {}
         ncpu = len(m.cpus)
-        self.runq: list[list[Context]] = [[] for _ in range(ncpu)]
-        self.pending_irq: list[list[str]] = [[] for _ in range(ncpu)]
-        self.pending_softirq: list[list[str]] = [[] for _ in range(ncpu)]
-        self.in_progress: list[set[str]] = [set() for _ in range(ncpu)]
+        # Per-CPU queues, built in one loop (a schedule builds a simulator: comprehensions cost a frame each).
+        self.runq: list[list[Context]] = []
+        self.pending_irq: list[list[str]] = []
+        self.pending_softirq: list[list[str]] = []
+        self.in_progress: list[set[str]] = []
+        #: CALL_FUNCTION_VECTOR of every CPU: smp_call_function()'s IPI, with its queue of functions.
+        self.ipi_funcs: list[list[Callable[[Machine], None]]] = []
+        for _ in range(ncpu):
+            self.runq.append([])
+            self.pending_irq.append([])
+            self.pending_softirq.append([])
+            self.in_progress.append(set())
+            self.ipi_funcs.append([])
         self.waitq: dict[str, list[Context]] = {}
         self.completions: dict[str, int] = {}
-        self.irqs: dict[tuple[str, int], _Source] = {(s.name, s.cpu): _Source(s, "irq") for s in workload.irqs}
-        #: CALL_FUNCTION_VECTOR of every CPU: smp_call_function()'s IPI, with its queue of functions.
-        self.ipi_funcs: list[list[Callable[[Machine], None]]] = [[] for _ in range(ncpu)]
+        self.irqs: dict[tuple[str, int], _Source] = {}
+        for s in workload.irqs:
+            self.irqs[(s.name, s.cpu)] = _Source(s, "irq")
         for c in range(ncpu):
             spec = IrqSpec(IPI_NAME, c, self._ipi_handler, max=0, sa_interrupt=True)
             self.irqs[(IPI_NAME, c)] = _Source(spec, "irq")
-        self.softirqs = {(s.name, s.cpu): _Source(s, "softirq") for s in workload.softirqs}
-        self._optional = [src for src in list(self.irqs.values()) + list(self.softirqs.values())
-                          if src.spec.max != 0 or getattr(src.spec, "ready", None) is not None]
+        self.softirqs: dict[tuple[str, int], _Source] = {}
+        for ss in workload.softirqs:
+            self.softirqs[(ss.name, ss.cpu)] = _Source(ss, "softirq")
+        sources = (*self.irqs.values(), *self.softirqs.values())
+        #: the sources that may arrive without being raised ("up to max", or a device's line)
+        self._optional: list[_Source] = []
+        for src in sources:
+            if src.max != 0 or src.ready is not None:
+                self._optional.append(src)
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
         self._opts_cache: dict[Context | None, tuple[int, int, list[Option]]] = {}
         self.main: greenlet | None = None
-        self.checker = Checker(m, lambda: self.step)
+        #: this thread's idle workers (a greenlet belongs to the thread that made it)
+        self._wpool = _pool()
+        # The step as a C-level callable (a lambda would add a Python frame to every judgement).
+        self.checker = Checker(m, partial(getattr, self, "step"))
         m.subscribe(self.checker)
         m.engine = self
         m.sched_point = self._point
@@ -220,16 +248,28 @@ class Simulator(KernelHooks):
             self.runq[t.cpu].append(ctx)
         #: tasks that have not exited yet
         self.live_tasks = len(workload.tasks)
-        for src in list(self.irqs.values()) + list(self.softirqs.values()):
+        for src in sources:
             if not 0 <= src.spec.cpu < ncpu:
                 raise HighmemError(f"{src.kind} {src.spec.name!r} is routed to CPU {src.spec.cpu}, which is not "
                                    f"online (this machine has CPUs 0 to {ncpu - 1})")
+        # What _compute_options reads for each CPU and each optional source, gathered once (the
+        # lists are only ever changed in place).
+        self._cpu_rows: list[tuple[Any, ...]] = []
+        for st in m.cpu_state:
+            c = st.cpu
+            self._cpu_rows.append((st, c, self.runq[c], self.pending_irq[c], self.pending_softirq[c],
+                                   self.in_progress[c]))
+        self._optional_rows: list[tuple[Any, ...]] = []
+        for src in self._optional:
+            c = src.cpu
+            self._optional_rows.append((src, c, m.cpu_state[c], src.name, src.is_irq, self.in_progress[c],
+                                        self.pending_irq[c], self.pending_softirq[c]))
 
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
         if not self.python_code:
             # A pooled worker (see _worker): the body is handed over at the context's first resume.
-            pool = _pool()
+            pool = self._wpool
             self.glets[ctx.name] = pool.pop() if pool else greenlet(_worker)
             self._unstarted[ctx.name] = body
             return
@@ -272,9 +312,9 @@ class Simulator(KernelHooks):
                 # The checker alone: only the context events it judges are built (a direct hook,
                 # as on_access is for loads and stores).
                 if what in CONTEXT_EVENTS_JUDGED:
-                    self.checker._on_context(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
+                    self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail)
                 return
-            bus.emit(ContextEvent(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail))
+            bus.emit(_new(ContextEvent, (ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], what, detail)))
 
     # -- options and choices ----------------------------------------------------
     def _deliverable(self, c: int) -> str | None:
@@ -298,90 +338,96 @@ class Simulator(KernelHooks):
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
-        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function).
+        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function);
+        # what is read of each CPU and source comes from rows gathered at construction (this runs
+        # at most steps of busy scenarios).
         opts: list[Option] = []
         add = opts.append
-        m = self.m
+        cur_cpu = -1
         if cur is not None:
-            add(_new(Option, ("run", cur.cpu, cur.name, cur.data["entity"])))
-            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur.cpu]:
-                st = m.cpu_state[cur.cpu]
+            cur_cpu = cur.cpu
+            add(_new(Option, ("run", cur_cpu, cur.name, cur.data["entity"])))
+            m = self.m
+            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur_cpu]:
+                st = m.cpu_state[cur_cpu]
                 if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
-                    for t in self.runq[cur.cpu]:
-                        add(_new(Option, ("run", cur.cpu, t.name, t.name)))
-        for st in m.cpu_state:
+                    for t in self.runq[cur_cpu]:
+                        add(_new(Option, ("run", cur_cpu, t.name, t.name)))
+        for st, c, runq, pend, spend, busy in self._cpu_rows:
             stack = st.stack
             if stack:
                 top = stack[-1]
                 if top is not cur:
                     spin = top.data.get("spin")
                     if spin is None or spin[0]():
-                        add(_new(Option, ("run", st.cpu, top.name, top.data["entity"])))
+                        add(_new(Option, ("run", c, top.name, top.data["entity"])))
             else:
-                for t in self.runq[st.cpu]:
-                    add(_new(Option, ("run", st.cpu, t.name, t.name)))
-            c = st.cpu
+                for t in runq:
+                    add(_new(Option, ("run", c, t.name, t.name)))
             if st.irq_enabled:
-                pend = self.pending_irq[c]
-                if pend and (cur is None or cur.cpu != c):
+                if pend and cur_cpu != c:
                     for name in pend:
-                        if name not in self.in_progress[c]:
+                        if name not in busy:
                             add(_new(Option, ("irq", c, name, name)))
-                if self.pending_softirq[c] and st.local_irq_count == 0 and st.local_bh_count == 0:
-                    for name in self.pending_softirq[c]:
+                if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
+                    for name in spend:
                         add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
-        for src in self._optional if self.live_tasks else ():
-            if 0 <= src.max <= src.fired:
-                continue
-            ready = src.ready
-            if ready is not None and not ready():
-                continue
-            c = src.cpu
-            st = m.cpu_state[c]
-            if not st.irq_enabled:
-                continue
-            name = src.name
-            if src.is_irq:
-                if name not in self.in_progress[c] and name not in self.pending_irq[c]:
-                    add(_new(Option, ("irq", c, name, name)))
-            elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in self.pending_softirq[c]:
-                add(_new(Option, ("softirq", c, name, name)))
+        if self.live_tasks:
+            for src, c, st, name, is_irq, busy, pend, spend in self._optional_rows:
+                if 0 <= src.max <= src.fired:
+                    continue
+                ready = src.ready
+                if ready is not None and not ready():
+                    continue
+                if not st.irq_enabled:
+                    continue
+                if is_irq:
+                    if name not in busy and name not in pend:
+                        add(_new(Option, ("irq", c, name, name)))
+                elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in spend:
+                    add(_new(Option, ("softirq", c, name, name)))
         return opts
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:
         i = self.strategy.choose(opts, self, at_point)
         if i:
             o = opts[i]
-            self.choices.append((self.points, o.label))
+            self.choices.append((self.points, f"{o.kind} {o.name}@{o.cpu}"))  # o.label
             if at_point and o.kind == "run":
                 self.preemptions += 1
         self.points += 1
         return i
 
     def _point(self, op: str) -> None:
-        self.step += 1
-        if self.step > self.max_steps:
+        step = self.step = self.step + 1
+        if step > self.max_steps:
             raise StepBudgetExceeded(op)
         m = self.m
         cur = m.current
-        c = cur.cpu
-        if self.pending_irq[c]:
+        if self.pending_irq[cur.cpu]:
+            c = cur.cpu
             name = self._deliverable(c)
             if name is not None:
                 self._switch_main(Option("irq", c, name, name))
                 return
+        # _options, inlined: the options are looked up at every step.
         hit = self._opts_cache.get(cur)
         if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
             opts = hit[2]
         else:
-            opts = self._options(cur)
+            opts = self._compute_options(cur)
+            self._opts_cache[cur] = (m.epoch, self._ver, opts)
         if len(opts) > 1:
             i = self._choose(opts, True)
             if i:
-                self._switch_main(opts[i])
+                # _switch_main, inlined.
+                self._next = opts[i]
+                main = self.main
+                assert main is not None
+                main.switch()
 
     def _switch_main(self, nxt: Option | None) -> None:
         self._next = nxt
@@ -413,14 +459,16 @@ class Simulator(KernelHooks):
                 st.stack.append(ctx)
                 # 2.4's schedule() returns with interrupts enabled (spin_unlock_irq of runqueue_lock).
                 st.irq_enabled = True
-                self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
+                if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                    self._emit(ctx, "switch_in" if ctx.data.get("started") else "start")
                 ctx.data["started"] = True
                 if self.m.sched_in_hook is not None:
                     self.m.sched_in_hook(self.m, ctx)
-            name = self._deliverable(c)
-            if name is not None:
-                self._ver += 1
-                ctx = self._enter_irq(c, name)
+            if self.pending_irq[c]:
+                name = self._deliverable(c)
+                if name is not None:
+                    self._ver += 1
+                    ctx = self._enter_irq(c, name)
         self._resume(ctx)
 
     def _enter_irq(self, c: int, name: str) -> Context:
@@ -433,7 +481,13 @@ class Simulator(KernelHooks):
         src.count += 1
         spec = src.spec
         assert isinstance(spec, IrqSpec)
-        ctx = Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c)
+        # Context(f"{name}#{src.count}", ContextKind.HARDIRQ, c), without its __init__ frame.
+        ctx = _new_context(Context)
+        ctx.name = f"{name}#{src.count}"
+        ctx.kind = ContextKind.HARDIRQ
+        ctx.cpu = c
+        ctx.state = "new"
+        ctx.data = {}
         # Since 2.6.35 every handler runs with interrupts disabled (IRQF_DISABLED became the rule);
         # before, only SA_INTERRUPT ("fast") handlers did.
         irqs_on = not spec.sa_interrupt and not self.m.profile.extra.get("handlers_irqs_off", False)
@@ -447,7 +501,13 @@ class Simulator(KernelHooks):
             src.fired += 1
             self.injections += 1
         src.count += 1
-        ctx = Context(f"{name}#{src.count}", ContextKind.SOFTIRQ, c)
+        # Context(f"{name}#{src.count}", ContextKind.SOFTIRQ, c), without its __init__ frame.
+        ctx = _new_context(Context)
+        ctx.name = f"{name}#{src.count}"
+        ctx.kind = ContextKind.SOFTIRQ
+        ctx.cpu = c
+        ctx.state = "new"
+        ctx.data = {}
         return self._push_handler(ctx, name, src.spec.body, irq_enabled=True)
 
     def _push_handler(self, ctx: Context, source: str, body: Body, irq_enabled: bool) -> Context:
@@ -464,8 +524,15 @@ class Simulator(KernelHooks):
             st.local_bh_count += 1
         st.irq_enabled = irq_enabled
         self.contexts[ctx.name] = ctx
-        self._make_glet(ctx, body)
-        self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
+        if not self.python_code:
+            # _make_glet's pooled worker, inlined: the body is handed over at the first resume.
+            pool = self._wpool
+            self.glets[ctx.name] = pool.pop() if pool else greenlet(_worker)
+            self._unstarted[ctx.name] = body
+        else:
+            self._make_glet(ctx, body)
+        if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+            self._emit(ctx, "irq_enter" if ctx.kind is ContextKind.HARDIRQ else "softirq_enter", source)
         return ctx
 
     def _resume(self, ctx: Context) -> None:
@@ -475,7 +542,7 @@ class Simulator(KernelHooks):
         ctx.state = "running"
         g = self.glets[ctx.name]
         try:
-            body = self._unstarted.pop(ctx.name, None)
+            body = self._unstarted.pop(ctx.name, None) if self._unstarted else None
             r = g.switch() if body is None else g.switch(self.main, body, m)
             if r.__class__ is _Failed:
                 raise r.exc
@@ -532,12 +599,17 @@ class Simulator(KernelHooks):
         g = self.glets.pop(ctx.name)
         if not g.dead:
             # A pooled worker whose body returned: idle again, for the next context.
-            pool = _pool()
+            pool = self._wpool
             if len(pool) < _POOL_MAX:
                 pool.append(g)
         if ctx.kind is ContextKind.TASK:
             self.live_tasks -= 1
-            self._emit(ctx, "end", "exit")
+            bus = self.m.bus
+            if bus.active and bus.emit is self.checker:
+                # _emit's direct hook, inlined (the checker judges "end").
+                self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], "end", "exit")
+            else:
+                self._emit(ctx, "end", "exit")
             if st.local_bh_count and not st.stack:
                 # Returning from the task body is do_exit(): it panics when in_interrupt().
                 self.checker.report(Finding(
@@ -553,11 +625,18 @@ class Simulator(KernelHooks):
         if ctx.kind is ContextKind.HARDIRQ:
             st.local_irq_count -= 1
             self.in_progress[ctx.cpu].discard(source)
-            self._emit(ctx, "irq_exit", source)
+            if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                self._emit(ctx, "irq_exit", source)
         else:
             st.local_bh_count -= 1
-            self._emit(ctx, "softirq_exit", source)
-        self._emit(ctx, "end", source)
+            if self.m.bus.emit is not self.checker:  # else _emit would drop it unbuilt
+                self._emit(ctx, "softirq_exit", source)
+        bus = self.m.bus
+        if bus.active and bus.emit is self.checker:
+            # _emit's direct hook, inlined (the checker judges "end").
+            self.checker.on_context(ctx.cpu, ctx.name, _KIND_VALUE[ctx.kind], "end", source)
+        else:
+            self._emit(ctx, "end", source)
         st.irq_enabled = ctx.data["saved_if"]
         if st.stack:
             st.stack[-1].state = "running"
@@ -576,7 +655,13 @@ class Simulator(KernelHooks):
             last_step = -1
             while self.status == "running":
                 if nxt is None:
-                    opts = self._options(None)
+                    # _options(None), inlined.
+                    hit = self._opts_cache.get(None)
+                    if hit is not None and hit[0] == self.m.epoch and hit[1] == self._ver:
+                        opts = hit[2]
+                    else:
+                        opts = self._compute_options(None)
+                        self._opts_cache[None] = (self.m.epoch, self._ver, opts)
                     if not opts:
                         break
                     nxt = opts[self._choose(opts, False)] if len(opts) > 1 else opts[0]
@@ -595,19 +680,34 @@ class Simulator(KernelHooks):
         finally:
             self.m.sched_point = None
             self.m.engine = None
+            # The run is over: break the reference cycles through this simulator (the checker's step,
+            # the IPI handlers' bound methods), so that it is freed at once, not by the cyclic garbage
+            # collector (whose collections a schedule's garbage would otherwise trigger).
+            self.checker.step_of = partial(int, self.step)  # the step is final: the same answers
+            for key in [k for k in self.irqs if k[0] == IPI_NAME]:
+                del self.irqs[key]
             # Workers of contexts that never ran go back to the pool untouched.
-            pool = _pool()
+            pool = self._wpool
             for name in self._unstarted:
                 g = self.glets.pop(name)
                 if len(pool) < _POOL_MAX:
                     pool.append(g)
             self._unstarted.clear()
-        return RunResult(self.status, self.step, self.checker.findings, self.points, self.choices,
-                         self.preemptions, self.injections, self.stop_reason, self.m.stats())
+        return _new(RunResult, (self.status, self.step, self.checker.findings, self.points, self.choices,
+                                self.preemptions, self.injections, self.stop_reason, self.m.stats()))
 
     def _finish(self) -> None:
-        sleepers = [t for q in self.waitq.values() for t in q if t.state == "sleeping"]
-        spinners = [c for st in self.m.cpu_state for c in st.stack if c.data.get("spin") is not None]
+        # Plain loops: a comprehension is a frame, and most runs end with nobody waiting.
+        sleepers: list[Context] = []
+        for q in self.waitq.values():
+            for t in q:
+                if t.state == "sleeping":
+                    sleepers.append(t)
+        spinners: list[Context] = []
+        for st in self.m.cpu_state:
+            for c in st.stack:
+                if c.data.get("spin") is not None:
+                    spinners.append(c)
         if sleepers or spinners:
             self.status = "deadlocked"
             parts = [f"{t.name} sleeps on {t.data.get('queue')!r} since step {t.data.get('slept_at')}"

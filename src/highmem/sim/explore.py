@@ -84,7 +84,7 @@ class Booted:
         """A machine as freshly booted, with the scenario's workload built on it (now *used*)."""
         if self.state == "used" and self.snap is not None:
             self.snap.restore()
-            if self._end_leftovers():
+            if self.last is not None and self._end_leftovers():
                 # Their unwinding ran on the machine: put it back once more.
                 self.snap.restore()
             assert self.m is not None and self.workload is not None
@@ -258,21 +258,40 @@ def run_range(sc: Scenario, cfg: KernelConfig, strategy: str, seed: int, depth: 
             for i in range(start, stop)]
 
 
+#: How each statistic folds (by name: max, min or sum), learnt at a name's first fold.
+_FOLD: dict[str, str] = {}
+
+
+def _fold_of(k: str) -> str:
+    if k.endswith("high_water") or k == "pkmap_in_use":
+        f = "max"
+    elif k.endswith("low_water"):
+        f = "min"
+    else:
+        f = "sum"
+    _FOLD[k] = f
+    return f
+
+
 def merge_stats(into: dict[str, int], new: dict[str, int]) -> None:
     """Fold one schedule's statistics into the exploration's (max / min / sum by name)."""
     for k, v in new.items():
-        if k not in into:
+        old = into.get(k)
+        if old is None:
             into[k] = v
-        elif k.endswith("high_water") or k == "pkmap_in_use":
-            into[k] = max(into[k], v)
-        elif k.endswith("low_water"):
-            into[k] = min(into[k], v)
-        else:
-            into[k] += v
+            continue
+        f = _FOLD.get(k) or _fold_of(k)
+        if f == "sum":
+            into[k] = old + v
+        elif f == "max":
+            if v > old:  # max(old, v)
+                into[k] = v
+        elif v < old:  # min(old, v)
+            into[k] = v
 
 
 def _strategy(name: str, seed: int, index: int, depth: int, k: int) -> Strategy:
-    s = schedule_seed(seed, index)
+    s = (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF  # schedule_seed(seed, index), inlined
     if name == "random":
         return RandomStrategy(s)
     if name == "pct":

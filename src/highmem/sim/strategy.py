@@ -69,8 +69,15 @@ class PCTStrategy(Strategy):
         self.depth = depth
         self.k = max(1, k)
         self.prio: dict[str, float] = {}
-        self.change_steps = sorted(self.rng.randint(1, self.k) for _ in range(min(depth - 1, self.k)))
+        # randint(1, k) is randrange(1, k + 1): the same draws, a frame less each.
+        steps = []
+        for _ in range(min(depth - 1, self.k)):
+            steps.append(self.rng.randrange(1, self.k + 1))
+        steps.sort()
+        self.change_steps = steps
         self.changed = 0
+        #: the step of the next change point (``change_steps[changed]``; past the last, no step reaches it)
+        self._next_change: float = self.change_steps[0] if self.change_steps else float("inf")
         # The last decision: with equal options (the engine often hands out the very same list)
         # and the same priorities the same option wins (no random draw is skipped: every entity
         # of a list seen before already has its priority).
@@ -85,19 +92,26 @@ class PCTStrategy(Strategy):
         return p
 
     def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
-        while self.changed < len(self.change_steps) and sim.step >= self.change_steps[self.changed]:
-            if at_point:
-                # The running entity drops below everything at the i-th change point.
-                self.prio[opts[0].entity] = self.depth - 1 - self.changed
-            self.changed += 1
-            self._last_opts = None
+        if sim.step >= self._next_change:
+            steps = self.change_steps
+            while self.changed < len(steps) and sim.step >= steps[self.changed]:
+                if at_point:
+                    # The running entity drops below everything at the i-th change point.
+                    self.prio[opts[0].entity] = self.depth - 1 - self.changed
+                self.changed += 1
+                self._last_opts = None
+            self._next_change = steps[self.changed] if self.changed < len(steps) else float("inf")
         last = self._last_opts
         if last is not None and (opts is last or opts == last):
             return self._last_choice
         best = 0
         best_p = -1.0
+        prio = self.prio
         for i, o in enumerate(opts):
-            p = self._priority(o.entity)
+            p = prio.get(o.entity)
+            if p is None:
+                # _priority, inlined: a new entity's initial priority, drawn in list order.
+                p = prio[o.entity] = self.depth + self.rng.random()
             if p > best_p:
                 best, best_p = i, p
         self._last_opts = opts
