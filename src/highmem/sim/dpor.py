@@ -222,8 +222,8 @@ class DporSearch:
         ``record(i, result)`` returns True to stop early.
 
         ``submit(handout)``, when given, explores a subtree elsewhere and returns a future of its
-        :class:`RunRecord` list (see :meth:`subtree`); ``workers`` such subtrees are kept in
-        flight.  Subtrees are consumed in the order the serial search would explore them, and every
+        :class:`RunRecord` list (see :meth:`subtree`); ``workers - 1`` such subtrees are kept
+        running (this process is the other worker: it explores the subtree needed next).  Subtrees are consumed in the order the serial search would explore them, and every
         decision a subtree makes about a choice point above its root is taken here, when it is
         consumed: the exploration is the serial one, schedule for schedule.
         """
@@ -248,7 +248,7 @@ class DporSearch:
                 p = self._path(d, b)
                 # The subtree needed now is explored here unless a worker already has it; the
                 # workers take the next ones, which are needed later.
-                self._speculate(submit, workers, flight, skip=p)
+                self._speculate(submit, max(1, workers - 1), flight, skip=p)
                 if p in flight:
                     recs = self._collect(flight.pop(p), d, b, limit)
                 else:
@@ -270,20 +270,22 @@ class DporSearch:
 
     def _speculate(self, submit: Callable[[Handout], Any], workers: int, flight: dict[tuple[Key, ...], Any],
                    skip: tuple[Key, ...] = ()) -> None:
-        """Keep ``workers`` subtrees in flight: the next option of each choice point, deepest first
-        (the order they will be needed in), but ``skip`` (explored here).  Each one's inputs are
-        final: a point's sleep set never changes, and nothing else is explored there before its
-        next option."""
+        """Keep ``workers`` subtrees running: the next option of each choice point, shallowest first
+        (the largest subtrees, needed last, while this process explores the deep ones), but
+        ``skip`` (explored here).  Each one's inputs are final: a point's sleep set never changes,
+        and nothing else is explored there before its next option."""
         live = {self._path(d, k) for d, k in self._pending()}
         for p in [p for p in flight if p not in live]:
             flight.pop(p).cancel()
-        for d, k in self._pending():
-            if len(flight) >= workers:
+        running = sum(not f.done() for f in flight.values())
+        for d, k in reversed(self._pending()):
+            if running >= workers:
                 break
             p = self._path(d, k)
             if p not in flight and p != skip:
                 flight[p] = submit(Handout([n.copy() for n in self.stack[:d + 1]], d, k, self.bounds, self.ncpus,
                                            self._limit))
+                running += 1
 
     def _pending(self) -> list[tuple[int, Key]]:
         """The next option of every choice point that has one, deepest first."""
