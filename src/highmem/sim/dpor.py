@@ -223,7 +223,8 @@ class DporSearch:
 
         ``submit(handout)``, when given, explores a subtree elsewhere and returns a future of its
         :class:`RunRecord` list (see :meth:`subtree`); ``workers - 1`` such subtrees are kept
-        running (this process is the other worker: it explores the subtree needed next).  Subtrees are consumed in the order the serial search would explore them, and every
+        running (this process is the other worker: it explores the subtree needed next).
+        Subtrees are consumed in the order the serial search would explore them, and every
         decision a subtree makes about a choice point above its root is taken here, when it is
         consumed: the exploration is the serial one, schedule for schedule.
         """
