@@ -181,10 +181,27 @@ class DporStrategy(Strategy):
         node = Node(keys, costs, self.rec.cost, dict(self.carry))
         pick = next((i for i, k in enumerate(keys) if k not in node.sleep and node.within(i, bounds)), None)
         if pick is None:
-            # Every option sleeps (or leaves the bounds): every way on was explored already.
-            raise Redundant()
+            if any(node.within(i, bounds) for i in range(len(keys))):
+                # Every way on within the bounds sleeps: each was explored from an equivalent state,
+                # in a run that holds this one's steps too.
+                raise Redundant()
+            # No way on stays within the bounds: this is a whole schedule of the bounded space. The
+            # run goes on as plain search would (what follows is real too), unanalysed from here.
+            self.stop_at = len(self.rec.steps)
+            return 0
         node.chosen = keys[pick]
         node.add(keys[pick])
+        # Which runnable task an idle CPU takes is a choice no race brings back (every step of the
+        # CPU orders the next task's first step after the last one's): each is an alternative.
+        idle: dict[int, list[int]] = {}
+        for i, o in enumerate(opts):
+            if o.kind == "run" and not sim.m.cpu_state[o.cpu].stack:
+                idle.setdefault(o.cpu, []).append(i)
+        for group in idle.values():
+            if len(group) > 1:
+                for i in group:
+                    if keys[i] not in node.sleep and node.within(i, bounds):
+                        node.add(keys[i])
         node.arrivals = [(i, o.cpu, sim.irqs[(o.name, o.cpu)].ready is not None if o.kind == "irq" else False)
                          for i, o in enumerate(opts) if o.kind != "run" and i != pick and self._optional(sim, o)]
         stack.append(node)
@@ -346,6 +363,13 @@ class DporSearch:
             races = self.races
             # A redundant run's steps are a real prefix: its races are reversed as any run's.
             self._races(rec.steps, start, stop)
+            if res is not None and res.status == "stopped" and rec.steps and len(rec.steps) - 1 < stop:
+                # A BUG, an Oops or an exception ended the run: its last step disabled every other
+                # context, whose next steps therefore never ran to race with it. Each one offered
+                # before that step is an alternative there.
+                at = next((st.node for st in reversed(rec.steps) if st.node is not None), None)
+                if at is not None:
+                    self._decide(("all", at))
             races, self.races = self.races - races, races  # counted when the record is consumed
             intents, self._intents = self._intents, []
             made += res is not None
@@ -459,8 +483,8 @@ class DporSearch:
         self._decide(("race", ei.node, initials))
 
     def _decide(self, intent: tuple[Any, ...]) -> None:
-        """Act on a reversed race (``("race", node, initials)``) or an arrival to try (``("arrival",
-        node, option, initials)``) at a choice point: at once when the point is this search's, as an
+        """Act on a reversed race (``("race", node, initials)``), an arrival to try (``("arrival",
+        node, option, initials)``) or every option (``("all", node)``) at a choice point: at once when the point is this search's, as an
         intent for whoever owns it when it lies at or above the root of the subtree explored here."""
         if intent[1] <= self.outer:
             self._intents.append(intent)
@@ -471,6 +495,11 @@ class DporSearch:
         """Carry out one intent (see :meth:`_decide`) on this search's choice points."""
         node = self.stack[intent[1]]
         bounds = self.bounds
+        if intent[0] == "all":
+            for x, q in enumerate(node.keys):
+                if q not in node.sleep and node.within(x, bounds):
+                    node.add(q)
+            return
         if intent[0] == "arrival":
             _, _, x, initials = intent
             k = node.keys[x]

@@ -19,7 +19,9 @@ The resources:
 ``("pte", vpn)``
     the kernel PTE that maps virtual page ``vpn``: written by ``set_pte``/``pte_clear``, by
     every ``kmap_pte - idx`` access (``Machine.kmap_pte_at``, ``Machine.slot_pte``: a BUG_ON on
-    ``pte_none`` reads it and then writes it), read by a TLB fill and by a fault.
+    ``pte_none`` reads it and then writes it) and by a TLB fill (the walk sets the accessed and
+    dirty bits), read by a fault; a load or store through the direct map into the kmap or pkmap
+    page table reads or writes the PTEs it covers.
 ``("lock", name)``, ``("wq", queue)``, ``("completion", name)``
     a spin lock, a wait queue, a completion.
 ``("pkmap",)``
@@ -159,6 +161,11 @@ class Recorder:
         self.over_at: int | None = None
         #: a spin lock was just released (its state_changed() is not a ("sync",) write)
         self.lock_released = False
+        #: the kmap and pkmap page-table frames, and each of their entries (physical address //
+        #: entry size) -> the virtual page it maps (set by FootprintSimulator)
+        self.pt_pfns: frozenset[int] = frozenset()
+        self.pt_entries: dict[int, int] = {}
+        self.pte_size = 4
 
     def start(self, key: tuple[Any, ...], cpu: int, cost: tuple[int, int] = (0, 0)) -> Step:
         """Open the step of ``key`` on ``cpu`` (closing the one before, if any)."""
@@ -204,9 +211,20 @@ class Recorder:
                 fp[r] = True
             elif r not in fp:
                 fp[r] = False
+            if e.pfn in self.pt_pfns:
+                # Through the direct map into a page table: the PTEs these bytes hold.
+                size = self.pte_size
+                phys = (e.pfn << PAGE_SHIFT) | (e.vaddr & 0xFFF)
+                for entry in range(phys // size, (phys + e.size - 1) // size + 1):
+                    vpn = self.pt_entries.get(entry)
+                    if vpn is not None:
+                        self.touch(("pte", vpn), w)
         elif t is ev.SetPte or t is ev.PteClear or t is ev.KmapAtomic or t is ev.KunmapAtomic:
             fp[("pte", e.vaddr >> PAGE_SHIFT)] = True
-        elif t is ev.TlbFill or t is ev.Fault:
+        elif t is ev.TlbFill:
+            # The walk may set the accessed and dirty bits in the PTE: a write.
+            fp[("pte", e.vaddr >> PAGE_SHIFT)] = True
+        elif t is ev.Fault:
             self.touch(("pte", e.vaddr >> PAGE_SHIFT), False)
         elif t is ev.Kmap or t is ev.Kunmap or t is ev.PkmapFlush:
             fp[_PKMAP] = True
@@ -288,6 +306,14 @@ class FootprintSimulator(Simulator):
         ptes = _PteTable(m.kmap_pte_at)
         ptes.rec = rec
         ptes.vpns = [v >> PAGE_SHIFT for v in m.kmap_vaddr]
+        size = m.pte_size
+        entries = {(m.kmap_pte - idx * size) // size: v >> PAGE_SHIFT for idx, v in enumerate(m.kmap_vaddr)}
+        if m.pkmap_page_table:
+            entries.update(((m.pkmap_page_table + nr * size) // size, (m.PKMAP_BASE >> PAGE_SHIFT) + nr)
+                           for nr in range(m.LAST_PKMAP))
+        rec.pt_entries = entries
+        rec.pt_pfns = frozenset(e * size >> PAGE_SHIFT for e in entries)
+        rec.pte_size = size
         self._saved = {"locks": m.locks, "kmap_pte_at": m.kmap_pte_at}
         m.locks = locks
         m.kmap_pte_at = ptes
