@@ -27,8 +27,9 @@ def _steps(tasks: str) -> tuple[list[tuple[object, int, dict[object, bool]]], ob
 
 
 def test_footprint_kmap_load_unmap_and_spin_lock() -> None:
-    """kmap_atomic writes its slot's PTE, a load's TLB fill writes it (the walk sets the accessed bit) and the load
-    reads the frame, an exit writes the task's live flag, a spin lock is written by its taker and its releaser; every step writes its CPU."""
+    """kmap_atomic writes its slot's PTE, a load's TLB fill writes it (the walk sets the accessed bit) and the
+    load reads the frame, an exit writes the task's live flag, a spin lock is written by its taker and its
+    releaser; every step writes its CPU."""
     steps, m = _steps('''
 [[task]]
 name = "t0"

@@ -484,8 +484,9 @@ class DporSearch:
 
     def _decide(self, intent: tuple[Any, ...]) -> None:
         """Act on a reversed race (``("race", node, initials)``), an arrival to try (``("arrival",
-        node, option, initials)``) or every option (``("all", node)``) at a choice point: at once when the point is this search's, as an
-        intent for whoever owns it when it lies at or above the root of the subtree explored here."""
+        node, option, initials)``) or every option (``("all", node)``) at a choice point: at once
+        when the point is this search's, as an intent for whoever owns it when it lies at or above
+        the root of the subtree explored here."""
         if intent[1] <= self.outer:
             self._intents.append(intent)
         else:
