@@ -33,7 +33,19 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from highmem.errors import SimulatorError
-from highmem.sim.footprint import _DEV, _LIVE, _SYNC, Footprint, Recorder, Step, dependent, option_key, step_cost
+from highmem.sim.footprint import (
+    _DEV,
+    _LIVE,
+    _SYNC,
+    Footprint,
+    Recorder,
+    Step,
+    dependent,
+    option_key,
+    optional_arrival,
+    source_of,
+    step_cost,
+)
 from highmem.sim.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -202,17 +214,11 @@ class DporStrategy(Strategy):
                 for i in group:
                     if keys[i] not in node.sleep and node.within(i, bounds):
                         node.add(keys[i])
-        node.arrivals = [(i, o.cpu, sim.irqs[(o.name, o.cpu)].ready is not None if o.kind == "irq" else False)
-                         for i, o in enumerate(opts) if o.kind != "run" and i != pick and self._optional(sim, o)]
+        node.arrivals = [(i, o.cpu, source_of(sim, o).ready is not None) for i, o in enumerate(opts)
+                         if i != pick and optional_arrival(sim, o)]
         stack.append(node)
         self.rec.pending_node = n
         return pick
-
-
-    @staticmethod
-    def _optional(sim: Simulator, o: Option) -> bool:
-        pending = sim.pending_irq[o.cpu] if o.kind == "irq" else sim.pending_softirq[o.cpu]
-        return o.name not in pending
 
 
 class DporSearch:

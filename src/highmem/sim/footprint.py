@@ -60,7 +60,8 @@ from highmem.sim.engine import Option, Simulator
 from highmem.sim.strategy import Strategy
 from highmem.sim.workload import Workload
 
-__all__ = ["Footprint", "Step", "Recorder", "FootprintSimulator", "dependent", "option_key", "step_cost"]
+__all__ = ["Footprint", "Step", "Recorder", "FootprintSimulator", "dependent", "option_key", "step_cost",
+           "source_of", "optional_arrival"]
 
 #: resource -> written
 Footprint = dict[Hashable, bool]
@@ -85,6 +86,19 @@ def dependent(a: Footprint, b: Footprint) -> bool:
     return False
 
 
+def source_of(sim: Simulator, opt: Option) -> Any:
+    """The interrupt or softirq source an ``irq``/``softirq`` option belongs to."""
+    return (sim.irqs if opt.kind == "irq" else sim.softirqs)[(opt.name, opt.cpu)]
+
+
+def optional_arrival(sim: Simulator, opt: Option) -> bool:
+    """Whether ``opt`` is an interrupt or softirq arriving of its own accord (not a pending one)."""
+    if opt.kind == "run":
+        return False
+    pending = sim.pending_irq[opt.cpu] if opt.kind == "irq" else sim.pending_softirq[opt.cpu]
+    return opt.name not in pending
+
+
 def step_cost(sim: Simulator, opt: Option) -> tuple[int, int]:
     """(preemptions, interrupt arrivals) that taking ``opt`` now adds to a schedule, as bounded DPOR counts them.
 
@@ -105,11 +119,7 @@ def step_cost(sim: Simulator, opt: Option) -> tuple[int, int]:
         if st.stack and st.stack[-1].name != opt.name:
             return (1, 0)
         return (0, 0)
-    pending = sim.pending_irq[c] if opt.kind == "irq" else sim.pending_softirq[c]
-    if opt.name in pending:
-        return (0, 0)
-    src = (sim.irqs if opt.kind == "irq" else sim.softirqs)[(opt.name, c)]
-    if src.ready is not None:
+    if not optional_arrival(sim, opt) or source_of(sim, opt).ready is not None:
         return (0, 0)
     return (0, 1)
 
@@ -119,8 +129,7 @@ def option_key(sim: Simulator, opt: Option) -> tuple[Any, ...]:
     instance it starts, numbered per source as the engine names handler contexts."""
     if opt.kind == "run":
         return ("run", opt.name)
-    src = (sim.irqs if opt.kind == "irq" else sim.softirqs)[(opt.name, opt.cpu)]
-    return (opt.kind, opt.name, opt.cpu, src.count + 1)
+    return (opt.kind, opt.name, opt.cpu, source_of(sim, opt).count + 1)
 
 
 class Step:
@@ -410,10 +419,9 @@ class FootprintSimulator(Simulator):
             self._open(key, opt.name, opt.cpu, cost)
         else:
             self._open(key, None, opt.cpu, cost)
-            src = (self.irqs if opt.kind == "irq" else self.softirqs)[(opt.name, opt.cpu)]
+            src = source_of(self, opt)
             fp = self.rec.open.fp  # type: ignore[union-attr]
-            pending = self.pending_irq[opt.cpu] if opt.kind == "irq" else self.pending_softirq[opt.cpu]
-            if opt.name not in pending and self.live_tasks <= 1:
+            if optional_arrival(self, opt) and self.live_tasks <= 1:
                 # An optional arrival is possible only while a task lives: with two or more alive
                 # it commutes with any one exit, with one alive it depends on that task's.
                 for t in self.workload.tasks:
