@@ -76,6 +76,13 @@ def worker_source(source: str) -> str:
     return source
 
 
+def _worker_source_of(sc: Scenario) -> str:
+    """Where a worker loads ``sc`` from (refused when it has no source, as a built-in in memory)."""
+    if not sc.source:
+        raise HighmemError(f"scenario {sc.name} has no source a worker could load it from")
+    return worker_source(sc.source)
+
+
 def run_chunk(source: str, digest: str, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int,
               start: int, stop: int) -> list[tuple[int, RunResult]]:
     """Worker entry point: run schedules ``start..stop-1`` of the scenario at ``source``."""
@@ -100,10 +107,8 @@ class ChunkRunner:
     def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: MakeExecutor, workers: int,
                  progress: Callable[[int], None] | None = None, retry: bool = True,
                  alive: Callable[[], str | None] | None = None) -> None:
-        if not sc.source:
-            raise HighmemError(f"scenario {sc.name} has no source a worker could load it from")
         self.sc = sc
-        self.source = worker_source(sc.source)
+        self.source = _worker_source_of(sc)
         self.cfg = cfg
         self.make_executor = make_executor
         self.workers = workers
@@ -217,10 +222,8 @@ class DporRunner:
     """
 
     def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: MakeExecutor, workers: int) -> None:
-        if not sc.source:
-            raise HighmemError(f"scenario {sc.name} has no source a worker could load it from")
         self.sc = sc
-        self.source = worker_source(sc.source)
+        self.source = _worker_source_of(sc)
         self.cfg = cfg
         self.make_executor = make_executor
         self.workers = workers
