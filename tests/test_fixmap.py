@@ -6,6 +6,7 @@ import pytest
 
 import highmem
 from highmem.errors import HighmemError
+from highmem.profiles import PROFILE_NAMES, boot
 
 FIXADDR_TOP = 0xFFFFE000
 PAGE = 0x1000
@@ -252,3 +253,12 @@ def test_fixmap_kmap_slot_cpu_beyond_nr_cpus_raises() -> None:
     m = highmem.boot()
     with pytest.raises(HighmemError):
         m.kmap_slot(32, "KM_USER0")
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_fixmap_kmap_slot_addresses_fall_as_idx_rises(profile: str) -> None:
+    """Slot idx's address is __fix_to_virt(FIX_KMAP_BEGIN + idx): each next slot is one page lower
+    (the checker takes the slots' span from the first and last)."""
+    m = boot(profile, cpus=4)
+    assert m.kmap_vaddr, profile
+    assert all(a - b == 4096 for a, b in zip(m.kmap_vaddr, m.kmap_vaddr[1:], strict=False))

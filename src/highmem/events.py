@@ -18,7 +18,12 @@ When nobody is subscribed the models skip building events at all
 # a sixth of a ``python -c pass``); evaluated annotations are plain classes, and the NamedTuples'
 # types (typing.get_type_hints) are the same.
 from collections.abc import Callable
-from typing import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from highmem._typing import NamedTuple
 
 __all__ = [
     "Event",

@@ -7,7 +7,9 @@ which CPython also builds as a small module of its own. The digests are the same
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["sha256_hex"]
 

@@ -106,7 +106,7 @@ def _shared_types() -> tuple[type, ...]:
     from highmem.profiles import Profile
     from highmem.scenarios.model import Scenario
 
-    # Geometry: the page-table encodings PAE and NON_PAE, frozen dataclasses every machine shares.
+    # Geometry: the page-table encodings PAE and NON_PAE, frozen records every machine shares.
     return (KernelConfig, Profile, Scenario, Geometry, re.Pattern, struct.Struct)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from highmem.cli.common import (
     check_bound,
@@ -18,6 +17,10 @@ from highmem.cli.common import (
     progress_bar,
 )
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["add_parser", "run"]
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, NoReturn
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 __all__ = ["Parser", "MAX_PCT_DEPTH", "MAX_SCHEDULES", "MAX_SEED", "MAX_BOUND", "machine_options", "boot_machine",
            "console", "progress_bar", "check_depth", "check_strategy", "check_schedules", "check_seed",

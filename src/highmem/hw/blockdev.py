@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
+from highmem._record import record
 from highmem.errors import HighmemError, Oops
 from highmem.hw.physmem import PAGE_SHIFT, PhysicalMemory
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BlockDevice", "Request", "DMAError"]
 
@@ -29,7 +32,7 @@ class DMAError(Oops):
     """The device was asked to DMA to or from a frame above its ``bounce_pfn``."""
 
 
-@dataclass
+@record
 class Request:
     """One queued transfer: ``rw`` READ or WRITE of ``size`` bytes of block ``block`` at ``phys``."""
 

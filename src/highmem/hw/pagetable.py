@@ -18,10 +18,15 @@ Geometries (2.4.22 include/asm-i386/pgtable-2level.h, pgtable-3level.h):
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
+from highmem._record import field, record
 from highmem.hw.physmem import PAGE_SHIFT, PhysicalMemory
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from highmem._typing import NamedTuple
 
 __all__ = [
     "_PAGE_PRESENT", "_PAGE_RW", "_PAGE_USER", "_PAGE_PWT", "_PAGE_PCD",
@@ -53,7 +58,7 @@ _BIT_NAMES = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Geometry:
     """One page-table encoding: shifts, table sizes, entry width (derived sizes precomputed)."""
 

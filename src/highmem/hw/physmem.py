@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import mmap
 from enum import IntEnum
-from typing import Literal, NewType
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, NewType
+else:
+    from highmem._typing import NewType
 
 __all__ = [
     "PAGE_SHIFT",

@@ -9,10 +9,12 @@ first and build the message only when a check fails.
 
 from __future__ import annotations
 
-from typing import Any
-
 from highmem.errors import HighmemError
 from highmem.hw.cpu import check_range
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ADDR_END", "MAX_ACCESS", "check_int", "check_vaddr", "check_size", "check_access", "check_data",
            "check_name"]

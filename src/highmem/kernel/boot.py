@@ -20,11 +20,12 @@ arch/i386/mm/init.c (``pagetable_init``, ``fixrange_init``, ``kmap_init``,
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING
 
 from highmem.errors import SimulatorError
 from highmem.hw.pagetable import _KERNPG_TABLE, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, Geometry
 from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PG_reserved, fill_array
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

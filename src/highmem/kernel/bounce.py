@@ -31,17 +31,17 @@ spinning until the step budget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
+from highmem._record import field, record
 from highmem.events import Bounce
 from highmem.hw.blockdev import BlockDevice, Request
 from highmem.hw.physmem import PAGE_SHIFT, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.spinlock import spin_lock_irq, spin_lock_irqsave, spin_unlock_irq, spin_unlock_irqrestore
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from highmem.kernel.machine import Machine
 
@@ -52,7 +52,7 @@ ISA_POOL_SIZE = 16
 POOL_WAIT = "emergency_pool_wait"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class BufferHead:
     """``struct buffer_head``, the fields bouncing uses.  ``b_data`` is the offset in the page
     for a high page (``bh_offset``) and the kernel address for a low one."""

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
+from highmem._record import field, record
 from highmem.errors import HighmemError
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
 from highmem.kernel.profile import Profile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "KernelConfig",
@@ -84,7 +87,7 @@ def parse_config_assignments(items: Iterable[str], prof: Profile) -> dict[str, b
     return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KernelConfig:
     """A validated configuration: profile, Kconfig options, CPUs, memory, km types, CPU features.
 

@@ -21,7 +21,10 @@ non-zero, ``in_irq()`` when the first is.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Context", "ContextKind", "CpuState"]
 

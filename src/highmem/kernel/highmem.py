@@ -32,13 +32,14 @@ closed but PTE and possibly TLB entry still point at the old page).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError, KernelBUG
 from highmem.events import Bug, KmapAtomic, KunmapAtomic, PteClear, SetPte
 from highmem.hw.physmem import PAGE_MASK, PAGE_SHIFT, Page
 from highmem.kernel.kmap_types import coerce_km_type
 from highmem.kernel.vaddr import VirtAddr
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

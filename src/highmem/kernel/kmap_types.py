@@ -15,9 +15,12 @@ integer so that it can never be passed as a slot type by accident.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["KM_TYPE_VARIANTS", "km_type_for", "coerce_km_type", "KmTypeValue", "km_type_label",
            "unknown_km_type_message"]

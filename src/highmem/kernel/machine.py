@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from highmem.errors import HighmemError, PageFault
 from highmem.events import EventBus
@@ -39,6 +38,10 @@ from highmem.kernel.fixmap import Fixmap
 from highmem.kernel.kmap_types import km_type_for
 from highmem.kernel.page_alloc import PageAllocator
 from highmem.kernel.vaddr import VirtAddr
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Machine"]
 

@@ -25,12 +25,12 @@ machinery these generations changed is the atomic one, modelled per profile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from highmem.events import Kmap, Kunmap, PkmapFlush, PteClear, SetPte
 from highmem.hw.physmem import PAGE_SHIFT, Page
 from highmem.kernel import sched as _sched
 from highmem.kernel.spinlock import spin_lock, spin_unlock
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

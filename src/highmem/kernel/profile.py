@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+from highmem._record import field, record
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from highmem.kernel.config import KernelConfig
     from highmem.kernel.machine import Machine
 
 __all__ = ["Profile", "FixmapLayout", "build_fixmap"]
 
 
-@dataclass
+@record
 class FixmapLayout:
     """``enum fixed_addresses`` of one configuration: ranges up to the permanent end, the
     boot-time slots, and entries after them."""
@@ -56,7 +59,7 @@ def build_fixmap(entries: list[tuple[str, int]], btmap: Callable[[int], tuple[in
     return FixmapLayout(ranges, n, end, begin, t, k)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Profile:
     """One kernel generation.  ``install`` binds its primitives onto a booted machine.
 

@@ -16,11 +16,16 @@ raising an interrupt is refused with a one-sentence error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from highmem.errors import HighmemError, KernelBUG
 from highmem.events import Bug, IrqFlags
 from highmem.kernel.context import Context, ContextKind
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn, Protocol
+else:
+    from highmem._typing import Protocol
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

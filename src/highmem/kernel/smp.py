@@ -15,10 +15,11 @@ local ``__flush_tlb_all()``; on UP it is the local flush alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from highmem.kernel import sched as _sched
 from highmem.kernel.spinlock import spin_lock, spin_unlock
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

@@ -13,10 +13,10 @@ twice on one CPU is reported as the deadlock it would be on SMP.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from highmem.errors import HighmemError
 from highmem.kernel import sched as _sched
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

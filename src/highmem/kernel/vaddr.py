@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NewType
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NewType
+else:
+    from highmem._typing import NewType
 
 __all__ = ["VirtAddr"]
 

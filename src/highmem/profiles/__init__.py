@@ -17,12 +17,13 @@ profile            as of       atomic kmap design
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from highmem.errors import HighmemError
 from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from highmem.kernel.config import KernelConfig
     from highmem.kernel.machine import Machine
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from highmem.errors import HighmemError
 from highmem.events import KmapAtomic, SetPte, Warn
 from highmem.hw.pagetable import __PAGE_KERNEL, _PAGE_GLOBAL, _PAGE_NX
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.profile import FixmapLayout
 from highmem.kernel.sched import _bug
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine

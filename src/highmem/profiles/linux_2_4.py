@@ -9,13 +9,13 @@ does nothing without CONFIG_DEBUG_HIGHMEM.  See :mod:`highmem.kernel.highmem`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from highmem.errors import HighmemError
 from highmem.kernel import highmem as _hm
 from highmem.kernel.kmap_types import KM_TYPE_VARIANTS
 from highmem.kernel.profile import FixmapLayout, Profile, build_fixmap
 from highmem.profiles.common import smp_apics
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.config import KernelConfig

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
 from highmem.words import plural
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["render_explorations", "exploration_json", "explain", "symbols", "dpor_verdict"]
 

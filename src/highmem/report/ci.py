@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from highmem.errors import HighmemError
 from highmem.sim.explore import Exploration
 from highmem.sim.findings import FINDING_KINDS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["check_output_target", "verdict", "junit_xml", "check_sarif", "kind_descriptions", "schedule_doc"]
 

@@ -12,11 +12,11 @@ Used by ``check --sarif``; costs one run per finding kind, never anything during
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from highmem._record import record
 from highmem.events import ContextEvent
 from highmem.report.window import CpuStateRecorder, why_open
 from highmem.scenarios.model import ContextSpec, Scenario
@@ -25,7 +25,7 @@ from highmem.sim.findings import Finding
 __all__ = ["Site", "scenario_path", "op_lines", "locate_finding", "explain_finding"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Site:
     """One place of a finding: ``step`` (None for a context's header), the context instance,
     the operation (index in reading order and a short text), the file and the 1-based line."""

@@ -9,9 +9,10 @@ callers to point at it.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from pathlib import Path

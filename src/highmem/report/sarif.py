@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
+
+from highmem._record import field, record
 
 __all__ = ["SARIF_VERSION", "SARIF_SCHEMA_URI", "LEVELS", "Rule", "Location", "Result", "SarifLog", "results_by_rule"]
 
@@ -44,7 +45,7 @@ def _check_level(level: str | None, what: str) -> None:
         raise ValueError(f"{what} level {level!r} is not a SARIF level: use one of {', '.join(LEVELS)}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     """What a tool checks (``reportingDescriptor``): ``id`` is what results name in ``rule_id``.
 
@@ -82,7 +83,7 @@ class Rule:
         return d
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Location:
     """A place in a file: ``path`` (as the tool knows it), 1-based ``line`` and ``column``.
 
@@ -110,7 +111,7 @@ class Location:
             raise ValueError(f"location {self.path}: a column or end line needs a line")
 
 
-@dataclass
+@record
 class Result:
     """One finding: which rule, what message, where (``locations``, the primary place first),
     the other places involved (``related``), and optionally the order things happened in

@@ -7,9 +7,9 @@ Pure analysis of trace records (no HTML): :func:`analyse` derives the lanes of t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+from highmem._record import field, record
 from highmem.report.trace_io import MAX_CPUS
 
 __all__ = ["Interval", "Holding", "Model", "analyse", "summarize", "STATE_KINDS"]
@@ -30,7 +30,7 @@ def _addr(v: Any) -> str:
     return f"{v:#010x}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-@dataclass
+@record
 class Interval:
     """A context on a CPU from one step to another, at a nesting depth of the CPU's stack."""
 
@@ -46,7 +46,7 @@ class Interval:
     open: bool = False
 
 
-@dataclass
+@record
 class Holding:
     """A context's atomic mapping of one kmap slot of a CPU."""
 
@@ -70,7 +70,7 @@ class Holding:
     open: bool = False
 
 
-@dataclass
+@record
 class Model:
     cpus: int
     last: int

@@ -7,11 +7,15 @@ so a scenario is judged before it runs.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from highmem.errors import HighmemError
 from highmem.scenarios.model import ContextSpec
 from highmem.scenarios.ops import to_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    from highmem._typing import Protocol
 
 __all__ = ["MAX_STEPS", "MAX_ACCESS", "MAX_MOVED", "MAX_NESTING", "MAX_SCENARIO_BYTES", "static_steps", "moved",
            "raises", "check_moved"]

@@ -13,7 +13,6 @@ The bounds every scenario is held to are in :mod:`highmem.scenarios.limits`.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SIZE, Zone
@@ -31,8 +30,10 @@ from highmem.scenarios.model import ContextSpec, ExpectSpec, PageSpec, Scenario
 from highmem.scenarios.names import check_name, name_from_stem
 from highmem.scenarios.ops import OP_FIELDS, to_bytes
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 # pathlib, tomllib and hashlib are not imported here: a built-in scenario needs none of them (its
 # parsed form is cached, see highmem.scenarios.parsed), and together they cost most of a

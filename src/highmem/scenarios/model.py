@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
+from highmem._record import field, record
 from highmem.errors import HighmemError
 from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, Page, Zone
 from highmem.kernel.config import KernelConfig
@@ -23,12 +22,16 @@ from highmem.sim.checker import Checker
 from highmem.sim.findings import Finding
 from highmem.sim.workload import IrqSpec, SoftirqSpec, TaskSpec, Workload
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["Scenario", "ContextSpec", "PageSpec", "ExpectSpec"]
 
 PyBody = Callable[[Machine, dict[str, Page]], None]
 
 
-@dataclass
+@record
 class PageSpec:
     """A page the scenario allocates at boot, with its initial bytes."""
 
@@ -43,7 +46,7 @@ class PageSpec:
     line: int | None = None
 
 
-@dataclass
+@record
 class ContextSpec:
     """A task, IRQ or softirq: ``ops`` (TOML) or ``fn`` (Python) is its code."""
 
@@ -57,7 +60,7 @@ class ContextSpec:
     line: int | None = None
 
 
-@dataclass
+@record
 class DeviceSpec:
     """A block device: its geometry, DMA limit, interrupt line and initial blocks."""
 
@@ -74,7 +77,7 @@ class DeviceSpec:
     read_km_type: str = "KM_BOUNCE_READ"
 
 
-@dataclass
+@record
 class ExpectBlockSpec:
     """Bytes a device block must hold when the run ends."""
 
@@ -84,7 +87,7 @@ class ExpectBlockSpec:
     data: bytes
 
 
-@dataclass
+@record
 class ExpectSpec:
     """Bytes a page must hold when the run ends."""
 
@@ -93,7 +96,7 @@ class ExpectSpec:
     data: bytes
 
 
-@dataclass
+@record
 class Scenario:
     """One workload to explore; ``expect`` lists the finding kinds it is known to produce
     (empty for a correct scenario), used by the test-suite and ``highmem scenarios``."""

@@ -14,9 +14,10 @@ restricted to one plain character set, checked when a scenario loads:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     # Only in annotations: pathlib (with urllib.parse) would cost every start-up a few milliseconds.

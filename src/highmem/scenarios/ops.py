@@ -49,14 +49,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
 
 from highmem.errors import HighmemError
 from highmem.hw.physmem import Page
 from highmem.kernel.machine import Machine
 from highmem.sim.findings import Finding
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from highmem.scenarios.model import ContextSpec, Scenario
 
 __all__ = ["OP_FIELDS", "OP_STARTS", "compile_ops", "to_bytes"]
@@ -119,7 +121,8 @@ def to_bytes(value: Any, what: str) -> bytes:
     raise HighmemError(f"{what} must be a string or an array of byte values 0..255, not {value!r}")
 
 
-Step = Callable[[Machine, dict[str, Any]], None]
+#: One compiled operation: it runs on the machine with the body's variables.
+Step = Callable[[Machine, "dict[str, Any]"], None]
 
 
 def compile_ops(sc: Scenario, ctx: ContextSpec, pages: dict[str, Page]) -> Callable[[Machine], None]:

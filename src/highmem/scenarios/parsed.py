@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from highmem.sha import sha256_hex
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["cached_doc", "render", "DATA_FILE"]
 

@@ -16,14 +16,18 @@ module for the kinds).  Step numbers come from the engine (``step_of``).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 from highmem import events as ev
 from highmem.hw.physmem import PAGE_MASK
 from highmem.kernel.machine import Machine
 from highmem.sim.findings import Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from highmem._typing import NamedTuple
 
 __all__ = ["Checker", "Mapping", "CONTEXT_EVENTS_JUDGED"]
 
@@ -76,10 +80,6 @@ _HANDLERS: dict[type, str] = {
     ev.ContextEvent: "_on_context",
 }
 
-#: kmap_lo, kmap_hi of each machine (the span of its kmap slots), computed once per machine.
-_SLOT_SPAN: weakref.WeakKeyDictionary[Machine, tuple[int, int]] = weakref.WeakKeyDictionary()
-
-
 class Checker:
     """Observer that turns events into findings; ``findings`` is the de-duplicated list."""
 
@@ -99,9 +99,8 @@ class Checker:
         self.slot_owner: dict[int, Mapping] = {}
         #: slot vaddr -> (context, step) of the kunmap that last cleared its PTE
         self.cleared_by: dict[int, tuple[str, int]] = {}
-        span = _SLOT_SPAN.get(m)
-        if span is None:
-            span = _SLOT_SPAN[m] = (min(m.kmap_vaddr), max(m.kmap_vaddr) + 4096) if m.kmap_vaddr else (0, 0)
+        # The span of the kmap slots: __fix_to_virt(FIX_KMAP_BEGIN + idx) falls as idx rises.
+        span = (m.kmap_vaddr[-1], m.kmap_vaddr[0] + 4096) if m.kmap_vaddr else (0, 0)
         self.kmap_lo: int = span[0]
         self.kmap_hi: int = span[1]
         #: stack-based generations (2.6.37+, kmap_local): the type is ignored, unmap clears the top slot

@@ -7,9 +7,9 @@ option, km type or primitive the generation does not have).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from highmem._record import field, record
 from highmem.errors import HighmemError
 from highmem.profiles import PROFILE_NAMES, get_profile
 from highmem.scenarios.model import Scenario
@@ -18,7 +18,7 @@ from highmem.sim.explore import Exploration, explore
 __all__ = ["CompareCell", "compare", "parse_profiles"]
 
 
-@dataclass
+@record
 class CompareCell:
     """One scenario on one profile."""
 

@@ -39,7 +39,6 @@ import sys
 from _thread import get_ident
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from greenlet import GreenletExit, greenlet
 
@@ -52,6 +51,12 @@ from highmem.sim.findings import Finding
 from highmem.sim.hooks import IPI_NAME, KernelHooks, _TaskExit
 from highmem.sim.workload import Body, IrqSpec, SoftirqSpec, Workload
 from highmem.words import plural
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from highmem._typing import NamedTuple
 
 if TYPE_CHECKING:
     from highmem.sim.strategy import Strategy

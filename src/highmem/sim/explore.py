@@ -20,9 +20,8 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
+from highmem._record import field, record
 from highmem.errors import HighmemError
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.machine import Machine
@@ -39,6 +38,10 @@ from highmem.sim.strategy import (
 )
 from highmem.sim.trace import TraceRecorder
 from highmem.sim.workload import Workload
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["explore", "run_once", "run_range", "pct_k", "shrink", "Exploration", "KindReport", "STRATEGIES",
            "schedule_seed", "Booted"]
@@ -165,7 +168,7 @@ def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool
     return res, rec
 
 
-@dataclass
+@record
 class KindReport:
     """Everything about one finding kind in one exploration."""
 
@@ -179,7 +182,7 @@ class KindReport:
     original_choices: int = 0
 
 
-@dataclass
+@record
 class Exploration:
     """The outcome of exploring one scenario."""
 

@@ -33,8 +33,11 @@ Kinds, spelled exactly as users and tests rely on them:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from highmem._record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Finding", "FINDING_KINDS"]
 
@@ -46,7 +49,16 @@ FINDING_KINDS = (
 )
 
 
-@dataclass
+def _copy(value: Any) -> Any:
+    """A copy of nested dicts, lists and tuples, as :func:`dataclasses.asdict` makes of a field."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    return value
+
+
+@record
 class Finding:
     """One misuse, located: who, where, which slot and pages, at which steps.
 
@@ -67,9 +79,11 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (omits an empty stack)."""
-        d = asdict(self)
-        if d["stack"] is None:
-            del d["stack"]
+        d: dict[str, Any] = {"kind": self.kind, "message": self.message, "cpu": self.cpu,
+                             "contexts": list(self.contexts), "slot": _copy(self.slot), "pages": list(self.pages),
+                             "steps": list(self.steps)}
+        if self.stack is not None:
+            d["stack"] = self.stack
         return d
 
     def _repr_html_(self) -> str:

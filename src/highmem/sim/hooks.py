@@ -11,12 +11,14 @@ switches to the engine's main loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from highmem.errors import HighmemError, SimulatorError
 from highmem.kernel.context import Context
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from highmem.kernel.machine import Machine
     from highmem.sim.engine import Option
 

@@ -22,9 +22,10 @@ strategy, a seed and a scenario determine the schedule.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 from highmem.errors import HighmemError
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.sim.engine import Option, Simulator

@@ -9,7 +9,12 @@ its version, so a reader can refuse a trace it does not understand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from highmem._typing import NamedTuple
 
 __all__ = ["TraceRecorder", "TRACE_SCHEMA", "TRACE_VERSION", "OLDEST_TRACE_VERSION"]
 

@@ -9,8 +9,10 @@ operation lists into such callables; Python scenarios provide them directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+from highmem._record import field, record
+
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from highmem.kernel.machine import Machine
@@ -21,7 +23,7 @@ __all__ = ["TaskSpec", "IrqSpec", "SoftirqSpec", "Workload", "Body"]
 Body = Callable[["Machine"], None]
 
 
-@dataclass
+@record
 class TaskSpec:
     """A task (process context) pinned to ``cpu``; it starts runnable."""
 
@@ -30,7 +32,7 @@ class TaskSpec:
     body: Body
 
 
-@dataclass
+@record
 class IrqSpec:
     """A hard-IRQ line routed to ``cpu``.
 
@@ -51,7 +53,7 @@ class IrqSpec:
     ready: Callable[[], bool] | None = None
 
 
-@dataclass
+@record
 class SoftirqSpec:
     """A softirq on ``cpu``: runs when raised (at irq_exit, local_bh_enable or idle),
     and up to ``max`` more times whenever the CPU could run softirqs."""
@@ -62,7 +64,7 @@ class SoftirqSpec:
     max: int = 0
 
 
-@dataclass
+@record
 class Workload:
     """One run's contexts; ``finish`` checks final state and may report findings."""
 
