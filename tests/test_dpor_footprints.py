@@ -27,9 +27,9 @@ def _steps(tasks: str) -> tuple[list[tuple[object, int, dict[object, bool]]], ob
 
 
 def test_footprint_kmap_load_unmap_and_spin_lock() -> None:
-    """kmap_atomic writes its slot's PTE, a load's TLB fill writes it (the walk sets the accessed bit) and the
-    load reads the frame, an exit writes the task's live flag, a spin lock is written by its taker and its
-    releaser; every step writes its CPU."""
+    """kmap_atomic writes its slot's PTE, a load's TLB fill reads the pgd entry above it and writes it (the walk
+    sets the accessed bit) and the load reads the frame, an exit writes the task's live flag, a spin lock is
+    written by its taker and its releaser; every step writes its CPU."""
     steps, m = _steps('''
 [[task]]
 name = "t0"
@@ -46,10 +46,12 @@ ops = [{ op = "spin_lock", lock = "L" }, { op = "spin_unlock", lock = "L" }]
 ''')
     pte = ("pte", m.slot_vaddr(m.km_type.KM_USER0 + m.KM_TYPE_NR * 0) >> 12)  # type: ignore[attr-defined]
     frame = ("frame", next(pfn for pfn, name in m.page_names.items() if name == "A"))  # type: ignore[attr-defined]
+    # swapper_pg_dir's entry for the top 4 MiB (2-level tables: pgd_index = vaddr >> 22)
+    pgd = ("pde", m.swapper_pg_dir + (m.slot_vaddr(m.km_type.KM_USER0) >> 22) * 4)  # type: ignore[attr-defined]
     assert steps == [
         (("run", "t0"), 0, {("cpu", 0): True}),
         (("run", "t0"), 0, {("cpu", 0): True, pte: True}),
-        (("run", "t0"), 0, {("cpu", 0): True, pte: True, frame: False}),
+        (("run", "t0"), 0, {("cpu", 0): True, pgd: False, pte: True, frame: False}),
         (("run", "t0"), 0, {("cpu", 0): True, pte: True, ("live", "t0"): True}),
         (("run", "t1"), 1, {("cpu", 1): True}),
         (("run", "t1"), 1, {("cpu", 1): True, ("lock", "L"): True}),
@@ -99,3 +101,25 @@ def test_dependent_needs_a_shared_resource_that_one_side_writes() -> None:
     assert not dependent(r, dict(r))
     assert dependent(r, w) and dependent(w, r) and dependent(w, dict(w))
     assert not dependent(w, {("frame", 2): True, ("cpu", 0): True})
+
+
+def test_footprint_large_page_fill_writes_its_directory_entry() -> None:
+    """A TLB fill of a lowmem address mapped by a PSE large page writes that pgd entry (the walk sets its
+    accessed bit there) and no PTE; a store into swapper_pg_dir through the direct map writes the entry."""
+    steps, m = _steps('''
+[[task]]
+name = "t0"
+cpu = 0
+ops = [
+  { op = "page_address", page = "B", as = "b" },
+  { op = "load", addr = "b", size = 1 },
+  { op = "store", addr = 0xc0101c00, data = [0] },
+]
+'''.replace("[[task]]", '[pages.B]\nzone = "normal"\n\n[[task]]', 1))
+    b = next(pfn for pfn, name in m.page_names.items() if name == "B")  # type: ignore[attr-defined]
+    pde = ("pde", m.swapper_pg_dir + ((0xC0000000 + (b << 12)) >> 22) * 4)  # type: ignore[attr-defined]
+    load = next(fp for _k, _c, fp in steps if ("frame", b) in fp)
+    assert load[pde] is True
+    assert [r for r in load if r[0] == "pte"] == []
+    store = next(fp for _k, _c, fp in steps if ("frame", 0x101) in fp)
+    assert store[("pde", 0x101C00)] is True

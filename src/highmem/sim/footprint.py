@@ -20,8 +20,13 @@ The resources:
     the kernel PTE that maps virtual page ``vpn``: written by ``set_pte``/``pte_clear``, by
     every ``kmap_pte - idx`` access (``Machine.kmap_pte_at``, ``Machine.slot_pte``: a BUG_ON on
     ``pte_none`` reads it and then writes it) and by a TLB fill (the walk sets the accessed and
-    dirty bits), read by a fault; a load or store through the direct map into the kmap or pkmap
-    page table reads or writes the PTEs it covers.
+    dirty bits), read by a fault; a load or store through the direct map into a page of PTEs
+    (the kmap and pkmap tables, lowmem's without PSE) reads or writes the PTEs it covers.
+``("pde", phys)``
+    the page-directory entry at physical address ``phys`` (a pgd entry, or a PAE pmd entry): read
+    by every TLB fill and fault through it, written by a load or store through the direct map into
+    swapper_pg_dir or a pmd page. A fill that ends at a large (PSE) page writes its entry, where
+    the walk sets the accessed and dirty bits.
 ``("lock", name)``, ``("wq", queue)``, ``("completion", name)``
     a spin lock, a wait queue, a completion.
 ``("pkmap",)``
@@ -51,8 +56,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from highmem import events as ev
+from highmem.hw.pagetable import _PAGE_PRESENT, _PAGE_PSE, Geometry
 from highmem.hw.physmem import PAGE_SHIFT
 from highmem.kernel.context import Context, ContextKind
 from highmem.kernel.machine import Machine
@@ -150,6 +157,70 @@ class Step:
         return f"<Step {self.key} cpu{self.cpu} node={self.node} {sorted(map(str, self.fp))}>"
 
 
+class PageTables:
+    """Where the kernel page tables of a booted machine are: swapper_pg_dir, the pmd pages (PAE)
+    and the pages of PTEs, each with the virtual page its first entry maps; and which directory
+    entries map large (PSE) pages."""
+
+    def __init__(self, pgd: int = 0, geometry: Geometry | None = None) -> None:
+        self.pgd = pgd
+        self.entry_size = geometry.entry_size if geometry is not None else 4
+        self.PGDIR_SHIFT = geometry.PGDIR_SHIFT if geometry is not None else 22
+        self.pgd_mask = geometry.PTRS_PER_PGD - 1 if geometry is not None else 1023
+        self.PMD_SHIFT = geometry.PMD_SHIFT if geometry is not None else 22
+        self.pmd_mask = geometry.PTRS_PER_PMD - 1 if geometry is not None else 0
+        #: frame of a page of PTEs -> the virtual page its first entry maps
+        self.pte_pages: dict[int, int] = {}
+        #: frames of swapper_pg_dir and of the pmd pages
+        self.dir_pages: set[int] = set()
+        #: (PAE) address of a pgd entry -> the pmd page it points to
+        self.pmd_page: dict[int, int] = {}
+        #: addresses of the directory entries that map a large page
+        self.large: set[int] = set()
+
+
+#: Per machine, its page tables as booted: every run of an exploration restores the same machine,
+#: and with it the same tables.
+_TABLES: WeakKeyDictionary[Machine, PageTables] = WeakKeyDictionary()
+
+
+def page_tables(m: Machine) -> PageTables:
+    """The page tables of ``m`` as they are now (computed once per machine, at its first run)."""
+    t = _TABLES.get(m)
+    if t is not None:
+        return t
+    geo = m.geometry
+    size = geo.entry_size
+    t = PageTables(m.swapper_pg_dir, geo)
+    t.dir_pages.add(m.swapper_pg_dir >> PAGE_SHIFT)
+
+    def entry(phys: int) -> int:
+        return int(geo.struct.unpack(m.phys.read(phys, size))[0])
+
+    for i in range(geo.PTRS_PER_PGD):
+        pgdp = m.swapper_pg_dir + i * size
+        if geo.levels == 3:
+            e = entry(pgdp)
+            if not e & _PAGE_PRESENT:
+                continue
+            pmd = e & geo.addr_mask
+            t.pmd_page[pgdp] = pmd
+            t.dir_pages.add(pmd >> PAGE_SHIFT)
+            dirs = [(pmd + j * size, i * geo.PGDIR_SIZE + j * geo.PMD_SIZE) for j in range(geo.PTRS_PER_PMD)]
+        else:
+            dirs = [(pgdp, i * geo.PGDIR_SIZE)]
+        for pmdp, vaddr in dirs:
+            e = entry(pmdp)
+            if not e & _PAGE_PRESENT:
+                continue
+            if e & _PAGE_PSE:
+                t.large.add(pmdp)
+            else:
+                t.pte_pages[(e & geo.addr_mask) >> PAGE_SHIFT] = vaddr >> PAGE_SHIFT
+    _TABLES[m] = t
+    return t
+
+
 class Recorder:
     """Collects the steps of one run and their footprints (see the module docstring for its states).
 
@@ -170,11 +241,8 @@ class Recorder:
         self.over_at: int | None = None
         #: a spin lock was just released (its state_changed() is not a ("sync",) write)
         self.lock_released = False
-        #: the kmap and pkmap page-table frames, and each of their entries (physical address //
-        #: entry size) -> the virtual page it maps (set by FootprintSimulator)
-        self.pt_pfns: frozenset[int] = frozenset()
-        self.pt_entries: dict[int, int] = {}
-        self.pte_size = 4
+        #: the kernel page tables as booted (set by FootprintSimulator)
+        self.tables = PageTables()
 
     def start(self, key: tuple[Any, ...], cpu: int, cost: tuple[int, int] = (0, 0)) -> Step:
         """Open the step of ``key`` on ``cpu`` (closing the one before, if any)."""
@@ -206,6 +274,18 @@ class Recorder:
             elif resource not in fp:
                 fp[resource] = False
 
+    def _walk(self, vaddr: int) -> int | None:
+        """Read the directory entries a walk of ``vaddr`` goes through; the last one's address when
+        it maps a large page (the walk's leaf), else None."""
+        tables = self.tables
+        pgd = tables.pgd + ((vaddr >> tables.PGDIR_SHIFT) & tables.pgd_mask) * tables.entry_size
+        self.touch(("pde", pgd), False)
+        pmd = tables.pmd_page.get(pgd)
+        if pmd is not None:
+            pgd = pmd + ((vaddr >> tables.PMD_SHIFT) & tables.pmd_mask) * tables.entry_size
+            self.touch(("pde", pgd), False)
+        return pgd if pgd in tables.large else None
+
     # The bus observer: accesses that events describe.
     def __call__(self, e: Any) -> None:
         st = self.open
@@ -220,21 +300,30 @@ class Recorder:
                 fp[r] = True
             elif r not in fp:
                 fp[r] = False
-            if e.pfn in self.pt_pfns:
-                # Through the direct map into a page table: the PTEs these bytes hold.
-                size = self.pte_size
-                phys = (e.pfn << PAGE_SHIFT) | (e.vaddr & 0xFFF)
-                for entry in range(phys // size, (phys + e.size - 1) // size + 1):
-                    vpn = self.pt_entries.get(entry)
-                    if vpn is not None:
-                        self.touch(("pte", vpn), w)
+            tables = self.tables
+            if e.pfn in tables.pte_pages or e.pfn in tables.dir_pages:
+                # Through the direct map into a page table: the entries these bytes hold.
+                size = tables.entry_size
+                off = e.vaddr & 0xFFF
+                base = tables.pte_pages.get(e.pfn)
+                for k in range(off // size, (off + e.size - 1) // size + 1):
+                    if base is not None:
+                        self.touch(("pte", base + k), w)
+                    else:
+                        self.touch(("pde", (e.pfn << PAGE_SHIFT) + k * size), w)
         elif t is ev.SetPte or t is ev.PteClear or t is ev.KmapAtomic or t is ev.KunmapAtomic:
             fp[("pte", e.vaddr >> PAGE_SHIFT)] = True
         elif t is ev.TlbFill:
-            # The walk may set the accessed and dirty bits in the PTE: a write.
-            fp[("pte", e.vaddr >> PAGE_SHIFT)] = True
+            # The walk reads the directory entries above the PTE, and may set the accessed and
+            # dirty bits in the PTE (or in a large page's directory entry): a write.
+            leaf = self._walk(e.vaddr)
+            if leaf is None:
+                fp[("pte", e.vaddr >> PAGE_SHIFT)] = True
+            else:
+                fp[("pde", leaf)] = True
         elif t is ev.Fault:
-            self.touch(("pte", e.vaddr >> PAGE_SHIFT), False)
+            if self._walk(e.vaddr) is None:
+                self.touch(("pte", e.vaddr >> PAGE_SHIFT), False)
         elif t is ev.Kmap or t is ev.Kunmap or t is ev.PkmapFlush:
             fp[_PKMAP] = True
         elif t is ev.Bounce:
@@ -315,14 +404,7 @@ class FootprintSimulator(Simulator):
         ptes = _PteTable(m.kmap_pte_at)
         ptes.rec = rec
         ptes.vpns = [v >> PAGE_SHIFT for v in m.kmap_vaddr]
-        size = m.pte_size
-        entries = {(m.kmap_pte - idx * size) // size: v >> PAGE_SHIFT for idx, v in enumerate(m.kmap_vaddr)}
-        if m.pkmap_page_table:
-            entries.update(((m.pkmap_page_table + nr * size) // size, (m.PKMAP_BASE >> PAGE_SHIFT) + nr)
-                           for nr in range(m.LAST_PKMAP))
-        rec.pt_entries = entries
-        rec.pt_pfns = frozenset(e * size >> PAGE_SHIFT for e in entries)
-        rec.pte_size = size
+        rec.tables = page_tables(m)
         self._saved = {"locks": m.locks, "kmap_pte_at": m.kmap_pte_at}
         m.locks = locks
         m.kmap_pte_at = ptes
