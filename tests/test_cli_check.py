@@ -139,3 +139,18 @@ def test_cli_check_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["check", str(path)]) == 2
     assert capsys.readouterr().err == (f"highmem: scenario file {str(path)!r} does not exist: name a built-in or an "
                                        "existing file\n")
+
+
+def test_cli_check_dpor_verdict_says_what_was_proved(capsys: pytest.CaptureFixture[str]) -> None:
+    """A DPOR check that ends says every interleaving within the bounds was covered; one that a
+    --schedules limit cuts says so, how to finish it, and that its schedules are no sample."""
+    bounds = "at most 2 preemptions of a task by another on its CPU, at most 2 optional interrupt arrivals"
+    assert _main(["check", "kmap-local-wrong-order", "--strategy", "dpor", "-q"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "kmap-local-wrong-order: exhausted: every interleaving within the bounds (1 schedule, at least one of "
+        f"every class of equivalent ones; bounds: {bounds})")
+    assert _main(["check", "pkmap-exhaustion", "--strategy", "dpor", "--schedules", "3", "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"pkmap-exhaustion: not exhausted: the limit of 3 schedules came first (bounds: {bounds}); raise "
+        "--schedules to prove the scenario clean within the bounds. The schedules run so far are one corner of "
+        "the space (depth first), not a sample of it: to hunt bugs within a fixed budget, use --strategy pct")

@@ -143,8 +143,11 @@ def dpor_verdict(ex: Exploration) -> str:
     if ex.exhausted:
         return (f"exhausted: every interleaving within the bounds ({plural(ex.schedules, 'schedule')}, at least one "
                 f"of every class of equivalent ones; bounds: {bounds}{extra})")
+    # The search is depth first: a cut one has covered one corner of the space, not sampled it.
     return (f"not exhausted: the limit of {plural(ex.schedules, 'schedule')} came first (bounds: {bounds}{extra}); "
-            "raise --schedules to prove the scenario clean within the bounds")
+            "raise --schedules to prove the scenario clean within the bounds. The schedules run so far are one "
+            "corner of the space (depth first), not a sample of it: to hunt bugs within a fixed budget, use "
+            "--strategy pct")
 
 
 def render_explorations(exs: list[Exploration], console: Any, files: dict[str, dict[str, str]],
