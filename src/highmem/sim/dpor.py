@@ -407,30 +407,33 @@ class DporSearch:
         vc: list[list[int]] = []
         pos: list[int] = []
         count = [0] * ncpu
+        zero = [0] * ncpu
         for j, s in enumerate(steps):
             if j >= stop:
                 break
             preds: set[int] = set()
+            # A footprint names each resource once, so each can be looked up and then updated.
             for r, w in s.fp.items():
                 lw = last_write.get(r)
                 if lw is not None:
                     preds.add(lw)
                 if w:
-                    rs = reads.get(r)
+                    last_write[r] = j
+                    rs = reads.pop(r, None)
                     if rs:
                         preds.update(rs)
-            for r, w in s.fp.items():
-                if w:
-                    last_write[r] = j
-                    reads.pop(r, None)
                 else:
-                    reads.setdefault(r, []).append(j)
-            clock = [0] * ncpu
-            for i in preds:
-                vi = vc[i]
-                for c in range(ncpu):
-                    if vi[c] > clock[c]:
-                        clock[c] = vi[c]
+                    rs = reads.get(r)
+                    if rs is None:
+                        reads[r] = [j]
+                    else:
+                        rs.append(j)
+            if not preds:
+                clock = list(zero)
+            elif len(preds) == 1:
+                clock = list(vc[next(iter(preds))])
+            else:
+                clock = list(map(max, *[vc[i] for i in preds]))
             count[s.cpu] += 1
             clock[s.cpu] = count[s.cpu]
             pos.append(count[s.cpu])
