@@ -12,11 +12,18 @@ cli-protected interrupts), where plain search gets a larger cap (``STORM_CAP``):
 DPOR exhausted within the bounds with at least 10x fewer schedules than plain search, which a
 plain search that has not exhausted at the cap bounds from below.
 
-``python bench/bench_dpor.py`` (about 1.5 minutes idle); ``--quick`` lowers the caps.
+Then the storm's DPOR in parallel: in process with ``--jobs 2`` against serially, and as a user
+runs it on a Dask ``distributed.LocalCluster`` of 2 single-threaded workers against one of 1 (wall
+time of the whole ``highmem check`` process, clusters started before the timing, outputs compared
+byte for byte; skipped without dask.distributed).
+
+``python bench/bench_dpor.py`` (about 2 minutes idle); ``--quick`` lowers the caps.
 """
 
 from __future__ import annotations
 
+import logging
+import subprocess
 import sys
 import time
 
@@ -70,6 +77,30 @@ def parallel(name: str = STORM, jobs: int = 2, cap: int = 5000) -> tuple[float, 
     return t1 - t, t2 - t1, a.to_dict() == b.to_dict()
 
 
+def parallel_dask(name: str = STORM, cap: int = 5000) -> tuple[float, float, bool] | None:
+    """Wall seconds of ``highmem check NAME --strategy dpor`` on a Dask LocalCluster of 1 worker and
+    of 2, and whether the outputs are identical; None without dask.distributed."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return None
+    cli = [sys.executable, "-c", "import sys; from highmem.cli import main; sys.exit(main())", "check", name,
+           "--strategy", "dpor", "--schedules", str(cap), "-q", "--executor", "dask", "--scheduler"]
+    walls, outs = [], []
+    for workers in (1, 2):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        try:
+            t = time.perf_counter()
+            r = subprocess.run(cli + [cluster.scheduler_address], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, check=False)
+            walls.append(time.perf_counter() - t)
+            outs.append(r.stdout)
+        finally:
+            cluster.close()
+    return walls[0], walls[1], outs[0] == outs[1]
+
+
 def run(quick: bool = False) -> list[Row]:
     cap = 1000 if quick else CAP
     rows: list[Row] = []
@@ -93,6 +124,11 @@ def run(quick: bool = False) -> list[Row]:
     serial, jobs2, same = parallel()
     rows.append(Row(f"{STORM}: dpor --jobs 2 (subtrees on a process pool), wall", f"{jobs2:.2f} s",
                     f"serial {serial:.2f} s", f"{serial / jobs2:.2f}x", "identical output", same))
+    dask = parallel_dask()
+    if dask is not None:
+        d1, d2, same = dask
+        rows.append(Row(f"{STORM}: dpor on a Dask LocalCluster, 2 workers vs 1 (wall)", f"{d2:.2f} s",
+                        f"1 worker {d1:.2f} s", f"{d1 / d2:.2f}x", "identical output", same))
     return rows
 
 
