@@ -1,9 +1,10 @@
 """On random two-CPU scenarios, DPOR finds every kind plain bounded exhaustive search finds.
 
 The scenarios share pages across CPUs (stores and checked loads race), take a shared spin lock,
-disable interrupts, leak or mis-unmap slots, and take optional interrupts whose handlers map
-slots too: every resource a footprint names gets exercised, so a dependency the footprints miss
-shows up as a kind DPOR does not report.
+disable interrupts, leak or mis-unmap slots, take optional interrupts whose handlers map
+slots too, and make wild loads and stores into the kernel page tables through the direct map (a
+slot's PTE, the pgd entry above the fixmap): every resource a footprint names gets exercised, so a
+dependency the footprints miss shows up as a kind DPOR does not report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from highmem.sim.explore import explore
 
 PAGES = ("A", "B", "C")
 TYPES = ("KM_USER0", "KM_USER1", "KM_BH_IRQ")
+#: Direct-map addresses of page-table entries of this machine (linux-2.4, 2 CPUs, 2 GiB, 2-level
+#: tables): the PTEs of KM_USER0 on CPU 0 and 1 (kmap_pte - idx * 4) and the pgd entry of the top
+#: 4 MiB (swapper_pg_dir + 1023 * 4), which holds the fixmap.
+PAGE_TABLE_ENTRIES = (0xC0400FC8, 0xC0400FA8, 0xC0101FFC)
 
 
 @st.composite
@@ -58,6 +63,12 @@ def scenarios(draw: Any) -> str:
             ops += draw(_block(f"t{cpu}", cpu * 10 + b, False))
             if draw(st.booleans()):
                 ops.append('{ op = "work" }')
+        if draw(st.integers(0, 4)) == 0:
+            # A wild access to a page-table entry: a load reads it, a store of zeros clears it.
+            addr = draw(st.sampled_from(PAGE_TABLE_ENTRIES))
+            wild = (f'{{ op = "load", addr = {addr:#x}, size = 4 }}' if draw(st.booleans())
+                    else f'{{ op = "store", addr = {addr:#x}, data = [0, 0, 0, 0] }}')
+            ops.insert(draw(st.integers(0, len(ops))), wild)
         out.append(f'[[task]]\nname = "t{cpu}"\ncpu = {cpu}\nops = [\n  ' + ",\n  ".join(ops) + ",\n]\n")
     if draw(st.booleans()):
         cpu = draw(st.integers(0, 1))

@@ -43,7 +43,8 @@ The resources:
     and a device line's arrival read it.
 ``("live", task)``
     whether that task still runs (optional interrupts arrive only while one does): its exit
-    writes it; an optional arrival made while a single task is left reads that task's.
+    writes it; an optional arrival made while a single task is left reads that task's, and so
+    does the last task's exit, which ends the optional arrivals, read every other task's.
 ``("python",)``
     a Python scenario's own state, which the model cannot see: every step of a Python scenario
     writes it, so its steps never commute across CPUs.
@@ -528,8 +529,14 @@ class FootprintSimulator(Simulator):
 
     def _context_done(self, ctx: Context) -> None:
         if ctx.kind is ContextKind.TASK:
-            # Each task's own flag: exits commute with each other, not with an optional arrival.
+            # Each task's own flag: exits commute with each other, not with an optional arrival...
             self.rec.touch((_LIVE[0], ctx.name), True)
+            if self.live_tasks == 1 and any(src.max < 0 or src.fired < src.max for src in self._optional):
+                # ...except the last, which ends every optional arrival: had another task exited
+                # after it, arrivals were possible in between. Being last reads the others' flags.
+                for t in self.workload.tasks:
+                    if t.name != ctx.name:
+                        self.rec.touch((_LIVE[0], t.name), False)
         super()._context_done(ctx)
 
     # -- the engine's own shared state, touched by the kernel's requests -------------------------
