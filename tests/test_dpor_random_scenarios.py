@@ -1,10 +1,11 @@
 """On random two-CPU scenarios, DPOR finds every kind plain bounded exhaustive search finds.
 
 The scenarios share pages across CPUs (stores and checked loads race), take a shared spin lock,
-disable interrupts, leak or mis-unmap slots, take optional interrupts whose handlers map
-slots too, and make wild loads and stores into the kernel page tables through the direct map (a
-slot's PTE, the pgd entry above the fixmap): every resource a footprint names gets exercised, so a
-dependency the footprints miss shows up as a kind DPOR does not report.
+disable interrupts, leak or mis-unmap slots, take permanent kmaps, take optional interrupts and
+softirqs whose handlers map slots too, sometimes run a second task on one CPU, and make wild
+loads and stores into the kernel page tables through the direct map (a slot's PTE, the pgd entry
+above the fixmap): every resource a footprint names gets exercised, so a dependency the
+footprints miss shows up as a kind DPOR does not report.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def _block(draw: Any, ctx: str, n: int, irq: bool) -> list[str]:
     page = draw(st.sampled_from(PAGES))
     typ = draw(st.sampled_from(TYPES))
     v = f"v{n}"
+    if not irq and draw(st.integers(0, 5)) == 0:
+        # A permanent kmap (the pkmap pool, kmap_lock, and a flush of every CPU's TLB on a wrap).
+        return [f'{{ op = "kmap", page = "{page}", as = "{v}" }}',
+                f'{{ op = "load", addr = "{v}", size = 1, expect = "{page.lower()}" }}',
+                f'{{ op = "kunmap", page = "{page}" }}']
     ops = [f'{{ op = "kmap_atomic", page = "{page}", type = "{typ}", as = "{v}" }}']
     for _ in range(draw(st.integers(0, 2))):
         if draw(st.booleans()):
@@ -70,6 +76,15 @@ def scenarios(draw: Any) -> str:
                     else f'{{ op = "store", addr = {addr:#x}, data = [0, 0, 0, 0] }}')
             ops.insert(draw(st.integers(0, len(ops))), wild)
         out.append(f'[[task]]\nname = "t{cpu}"\ncpu = {cpu}\nops = [\n  ' + ",\n  ".join(ops) + ",\n]\n")
+    if draw(st.integers(0, 3)) == 0:
+        # A second task on one CPU: which one its CPU takes first, and three exits.
+        cpu = draw(st.integers(0, 1))
+        ops = draw(_block("t2", 20, False))
+        out.append(f'[[task]]\nname = "t2"\ncpu = {cpu}\nops = [\n  ' + ",\n  ".join(ops) + ",\n]\n")
+    if draw(st.integers(0, 3)) == 0:
+        cpu = draw(st.integers(0, 1))
+        ops = draw(_block("soft", 80, True))
+        out.append(f'[[softirq]]\nname = "soft"\ncpu = {cpu}\nmax = 1\nops = [\n  ' + ",\n  ".join(ops) + ",\n]\n")
     if draw(st.booleans()):
         cpu = draw(st.integers(0, 1))
         ops = draw(_block("irq", 90, True))
