@@ -385,15 +385,12 @@ class Simulator(KernelHooks):
             if m.preemptible:
                 st = m.cpu_state[cur_cpu]
                 deps += (st, st.irq_enabled, st.local_bh_count)
-            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur_cpu]:
-                st = m.cpu_state[cur_cpu]
-                if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
+                if (cur.kind is ContextKind.TASK and self.runq[cur_cpu] and st.irq_enabled
+                        and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
                     for t in self.runq[cur_cpu]:
                         add(_new(Option, ("run", cur_cpu, t.name, t.name)))
         for st, c, runq, pend, spend, busy in self._cpu_rows:
-            if (spend and st.local_irq_count == 0) or (pend and cur_cpu != c):
-                deps += (st, st.irq_enabled, st.local_bh_count)
             stack = st.stack
             if stack:
                 top = stack[-1]
@@ -406,14 +403,18 @@ class Simulator(KernelHooks):
             else:
                 for t in runq:
                     add(_new(Option, ("run", c, t.name, t.name)))
-            if st.irq_enabled:
-                if pend and cur_cpu != c:
-                    for name in pend:
-                        if name not in busy:
-                            add(_new(Option, ("irq", c, name, name)))
-                if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
-                    for name in spend:
-                        add(_new(Option, ("softirq", c, name, name)))
+            if pend or spend:
+                # (Most CPUs have neither: one test for them.)
+                if (spend and st.local_irq_count == 0) or (pend and cur_cpu != c):
+                    deps += (st, st.irq_enabled, st.local_bh_count)
+                if st.irq_enabled:
+                    if pend and cur_cpu != c:
+                        for name in pend:
+                            if name not in busy:
+                                add(_new(Option, ("irq", c, name, name)))
+                    if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
+                        for name in spend:
+                            add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
         if self.live_tasks:
