@@ -15,9 +15,11 @@ What is recorded, by kind of object:
   :class:`~highmem.hw.physmem.Page` handles, which never change: the
   ``struct page`` they name is in ``mem_map``);
 * lists, dicts, sets, deques: their contents; bytearrays (frames): their bytes;
-* closure cells of highmem's functions reached (compiled operations): their
-  values; a Python scenario's own functions are left alone (what they keep
-  outlives a schedule, as it did when every schedule booted afresh);
+* closure cells of highmem's functions reached (compiled operations): the
+  values of those a function reached rebinds (``nonlocal``; the others cannot
+  change after the function that made them returned, and what they hold is
+  recorded as anything else); a Python scenario's own functions are left alone
+  (what they keep outlives a schedule, as it did when every schedule booted afresh);
 * ``mem_map``'s flat arrays: too large to copy per schedule, so a
   :class:`JournalArray` stands in front of each and remembers the first
   value of every entry written after the snapshot.
@@ -110,6 +112,39 @@ def _shared_types() -> tuple[type, ...]:
     return (KernelConfig, Profile, Scenario, Geometry, re.Pattern, struct.Struct)
 
 
+#: code object -> the free variables it (or a function nested in it) rebinds (see _rebound)
+_REBOUND: dict[types.CodeType, frozenset[str]] = {}
+
+
+def _rebound(code: types.CodeType) -> frozenset[str]:
+    """The free variables ``code`` may assign or delete (``nonlocal``), itself or in a function nested in it.
+
+    Only these closure cells can change once the function that made them returned, so only they
+    are restored (the others hold what they held; their contents are recorded as anything else).
+    """
+    got = _REBOUND.get(code)
+    if got is None:
+        got = frozenset(code.co_freevars) if code.co_freevars and _rebinds(code) else frozenset()
+        _REBOUND[code] = got
+    return got
+
+
+def _rebinds(code: types.CodeType) -> bool:
+    """Whether ``code`` or a function nested in it assigns or deletes any cell variable: a C-level
+    search of its opcodes (an opcode is every other byte of co_code; dis would cost milliseconds
+    an exploration), conservative in that a function setting a cell of its own counts as
+    rebinding its free variables too."""
+    from opcode import opmap  # at snapshot time only (not an import of every start-up)
+
+    ops = code.co_code[::2]
+    if opmap["STORE_DEREF"] in ops or opmap["DELETE_DEREF"] in ops:
+        return True
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType) and _rebinds(c):
+            return True
+    return False
+
+
 def _slot_names(cls: type) -> list[str]:
     names: list[str] = []
     for k in cls.__mro__:
@@ -187,14 +222,18 @@ class Snapshot:
                 # Scenario code (a Python scenario's functions): what it keeps outlives a
                 # schedule, as it does when every schedule boots afresh.
                 return
-            for cell in o.__closure__ or ():
-                try:
-                    v = cell.cell_contents
-                except ValueError:
-                    v = _UNSET
-                self._cells.append((cell, v))
-                if v is not _UNSET:
-                    stack.append(v)
+            closure = o.__closure__
+            if closure:
+                rebound = _rebound(o.__code__)
+                for name, cell in zip(o.__code__.co_freevars, closure, strict=True):
+                    try:
+                        v = cell.cell_contents
+                    except ValueError:
+                        v = _UNSET
+                    if v is _UNSET or name in rebound:
+                        self._cells.append((cell, v))
+                    if v is not _UNSET:
+                        stack.append(v)
             if o.__defaults__:
                 stack.extend(o.__defaults__)
             if o.__kwdefaults__:

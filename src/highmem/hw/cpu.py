@@ -77,6 +77,8 @@ class CPU:
     # -- translation -------------------------------------------------------
     def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
         geo = self.geo
+        # The frame holding the PTE when the inlined walk found it (else the write goes through mem).
+        pte_frame = None
         if geo.levels == 2:
             # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE (a fill
             # follows every kmap_atomic's flush); every other case is walk()'s.
@@ -93,6 +95,7 @@ class CPU:
                 if entry & _PAGE_PRESENT:
                     pfn = (entry & geo.addr_mask) >> PAGE_SHIFT
                     level = "pte"
+                    pte_frame = fr
                 else:
                     pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
             else:
@@ -107,8 +110,12 @@ class CPU:
             raise err
         want = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
         if entry & want != want:
-            # The walker sets the accessed (and on a write, dirty) bit in memory.
-            self.mem.write(ptep, self.geo.struct.pack(entry | want))
+            # The walker sets the accessed (and on a write, dirty) bit in memory (every fill after a
+            # kmap_atomic does: the new PTE has neither).
+            if pte_frame is not None:
+                geo.struct.pack_into(pte_frame, ptep & 0xFFF, entry | want)
+            else:
+                self.mem.write(ptep, geo.struct.pack(entry | want))
         e = (pfn, entry | want)
         self.tlb[vaddr >> PAGE_SHIFT] = e
         if bus.active and (bus.judges is None or TlbFill in bus.judges):

@@ -45,6 +45,11 @@ X86_EFLAGS_IF = 0x200
 class Engine(Protocol):
     """What the kernel model asks of the engine that runs contexts (``highmem.sim``)."""
 
+    #: the engine's version of its scheduling state, bumped (without a call) when a preempt count changes
+    _ver: int
+    #: bumped (without a call) when a spin lock is taken: spinners' conditions turn false unannounced
+    _acq: int
+
     def schedule(self, ctx: Context) -> None: ...
     def sleep_on(self, ctx: Context, queue: str) -> None: ...
     def wake_up(self, ctx: Context, queue: str) -> int: ...

@@ -69,7 +69,8 @@ def preempt_count(m: Machine) -> int:
 def preempt_disable(m: Machine) -> None:
     m.current.data["preempt_count"] = preempt_count(m) + 1
     # Whether the scheduler may preempt depends on the count: the engine's options change.
-    m.epoch += 1
+    if m.engine is not None:
+        m.engine._ver += 1
 
 
 def preempt_enable(m: Machine) -> None:
@@ -82,7 +83,8 @@ def preempt_enable(m: Machine) -> None:
              f"{m.current.name} would go negative (an unmap without a map?)")
         return
     m.current.data["preempt_count"] = n - 1
-    m.epoch += 1
+    if m.engine is not None:
+        m.engine._ver += 1
 
 
 #: pagefault_disable raises the preempt count (include/linux/uaccess.h, 2.6.32 and 2.6.39): preemption off too.

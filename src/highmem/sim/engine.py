@@ -171,7 +171,7 @@ class Simulator(KernelHooks):
                  "choices", "preemptions", "injections", "status", "stop_reason", "contexts", "glets", "_unstarted",
                  "runq", "pending_irq", "pending_softirq", "in_progress", "ipi_funcs", "waitq", "completions",
                  "irqs", "softirqs", "_optional", "_next", "_ver", "_opts_cache", "main", "_wpool", "checker",
-                 "live_tasks", "_cpu_rows", "_optional_rows")
+                 "live_tasks", "_cpu_rows", "_optional_rows", "_deps", "_spun", "_acq")
 
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
                  python_code: bool = False) -> None:
@@ -230,7 +230,15 @@ class Simulator(KernelHooks):
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
-        self._opts_cache: dict[Context | None, tuple[int, int, list[Option]]] = {}
+        #: bumped on every spin lock taken (a spinner's condition turns false, announced to no one)
+        self._acq = 0
+        #: per running context (None: the main loop), a list: the engine version, the (CPU state,
+        #: IF, local_bh_count) triples of the CPUs whose flags the options read, the options, the
+        #: machine's epoch, and _acq when the options read a spinner's condition (else None); see _options
+        self._opts_cache: dict[Context | None, list[Any]] = {}
+        #: what the last _compute_options read: its flag triples, and whether a spinner's condition
+        self._deps: list[Any] = []
+        self._spun = False
         self.main: greenlet | None = None
         #: this thread's idle workers (a greenlet belongs to the thread that made it)
         self._wpool = _pool()
@@ -332,30 +340,58 @@ class Simulator(KernelHooks):
         return None
 
     def _options(self, cur: Context | None) -> list[Option]:
-        # One cached list per running context, valid while neither the machine's epoch (IF,
-        # bottom halves, preempt counts) nor the engine's version (contexts, queues) moved.
-        m = self.m
+        # One cached list per running context (inlined in _point and run).  It is valid while the
+        # engine's version (contexts, queues, preempt counts) has not moved and every CPU whose
+        # flags the options read has the IF and bottom-half count it had: compared, not versioned,
+        # so one CPU's cli does not recompute another's options, nor a cli and its sti anything.
+        #
+        # One exception keeps the schedules as they were: the former rule (valid while neither
+        # _ver nor the machine's epoch, bumped on every flag change, moved) missed a spin lock
+        # taken with a plain spin_lock, and went on offering the context spinning on it until
+        # some change came.  A list that read a spinner's condition follows that rule once a lock
+        # was taken after it (hit[4] != _acq); until then, and for every other list, the new one.
+        # The machine's epoch first: when no flag changed since the list was made (or last found
+        # valid), both rules take it.
         hit = self._opts_cache.get(cur)
-        if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
-            return hit[2]
+        if hit is not None and hit[0] == self._ver:
+            if hit[3] == self.m.epoch:
+                return hit[2]  # type: ignore[no-any-return]
+            acq = hit[4]
+            if acq is None or acq == self._acq:
+                deps = hit[1]
+                i = 0
+                n = len(deps)
+                while i < n and deps[i].irq_enabled == deps[i + 1] and deps[i].local_bh_count == deps[i + 2]:
+                    i += 3
+                if i == n:
+                    # Where the former rule recomputed the same list: it is valid from this epoch on.
+                    hit[3] = self.m.epoch
+                    return hit[2]  # type: ignore[no-any-return]
         opts = self._compute_options(cur)
-        self._opts_cache[cur] = (m.epoch, self._ver, opts)
+        self._opts_cache[cur] = [self._ver, self._deps, opts, self.m.epoch, self._acq if self._spun else None]
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
         # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function);
         # what is read of each CPU and source comes from rows gathered at construction (this runs
         # at most steps of busy scenarios).
+        # The flags the options depend on are gathered as (state, IF, local_bh_count) triples: of
+        # CPUs with interrupts or softirqs waiting for them, those an optional source may arrive on
+        # and, with CONFIG_PREEMPT, the running context's.  (local_irq_count is the engine's own.)
         opts: list[Option] = []
         add = opts.append
+        deps: list[Any] = []
+        spun = False
         cur_cpu = -1
         if cur is not None:
             cur_cpu = cur.cpu
             add(_new(Option, ("run", cur_cpu, cur.name, cur.data["entity"])))
             m = self.m
-            if m.preemptible and cur.kind is ContextKind.TASK and self.runq[cur_cpu]:
+            if m.preemptible:
                 st = m.cpu_state[cur_cpu]
-                if (st.irq_enabled and not cur.data.get("preempt_count") and st.local_irq_count == 0
+                deps += (st, st.irq_enabled, st.local_bh_count)
+                if (cur.kind is ContextKind.TASK and self.runq[cur_cpu] and st.irq_enabled
+                        and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
                     for t in self.runq[cur_cpu]:
                         add(_new(Option, ("run", cur_cpu, t.name, t.name)))
@@ -365,19 +401,25 @@ class Simulator(KernelHooks):
                 top = stack[-1]
                 if top is not cur:
                     spin = top.data.get("spin")
+                    if spin is not None:
+                        spun = True
                     if spin is None or spin[0]():
                         add(_new(Option, ("run", c, top.name, top.data["entity"])))
             else:
                 for t in runq:
                     add(_new(Option, ("run", c, t.name, t.name)))
-            if st.irq_enabled:
-                if pend and cur_cpu != c:
-                    for name in pend:
-                        if name not in busy:
-                            add(_new(Option, ("irq", c, name, name)))
-                if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
-                    for name in spend:
-                        add(_new(Option, ("softirq", c, name, name)))
+            if pend or spend:
+                # (Most CPUs have neither: one test for them.)
+                if (spend and st.local_irq_count == 0) or (pend and cur_cpu != c):
+                    deps += (st, st.irq_enabled, st.local_bh_count)
+                if st.irq_enabled:
+                    if pend and cur_cpu != c:
+                        for name in pend:
+                            if name not in busy:
+                                add(_new(Option, ("irq", c, name, name)))
+                    if spend and st.local_irq_count == 0 and st.local_bh_count == 0:
+                        for name in spend:
+                            add(_new(Option, ("softirq", c, name, name)))
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
         if self.live_tasks:
@@ -387,13 +429,22 @@ class Simulator(KernelHooks):
                 ready = src.ready
                 if ready is not None and not ready():
                     continue
+                # What the engine's own state rules out first: whether the flags allow it is a
+                # dependency only of a source that may otherwise arrive.
+                if is_irq:
+                    if name in busy or name in pend:
+                        continue
+                elif st.local_irq_count or name in spend:
+                    continue
+                deps += (st, st.irq_enabled, st.local_bh_count)
                 if not st.irq_enabled:
                     continue
                 if is_irq:
-                    if name not in busy and name not in pend:
-                        add(_new(Option, ("irq", c, name, name)))
-                elif st.local_irq_count == 0 and st.local_bh_count == 0 and name not in spend:
+                    add(_new(Option, ("irq", c, name, name)))
+                elif st.local_bh_count == 0:
                     add(_new(Option, ("softirq", c, name, name)))
+        self._deps = deps
+        self._spun = spun
         return opts
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:
@@ -420,16 +471,35 @@ class Simulator(KernelHooks):
                 return
         # _options, inlined: the options are looked up at every step.
         hit = self._opts_cache.get(cur)
-        if hit is not None and hit[0] == m.epoch and hit[1] == self._ver:
-            opts = hit[2]
-        else:
+        opts = None
+        if hit is not None and hit[0] == self._ver:
+            if hit[3] == m.epoch:
+                opts = hit[2]
+            else:
+                acq = hit[4]
+                if acq is None or acq == self._acq:
+                    deps = hit[1]
+                    i = 0
+                    n = len(deps)
+                    while i < n and deps[i].irq_enabled == deps[i + 1] and deps[i].local_bh_count == deps[i + 2]:
+                        i += 3
+                    if i == n:
+                        hit[3] = m.epoch
+                        opts = hit[2]
+        if opts is None:
             opts = self._compute_options(cur)
-            self._opts_cache[cur] = (m.epoch, self._ver, opts)
+            self._opts_cache[cur] = [self._ver, self._deps, opts, m.epoch, self._acq if self._spun else None]
         if len(opts) > 1:
-            i = self._choose(opts, True)
+            # _choose(opts, True), inlined (a frame less at every choice point).
+            i = self.strategy.choose(opts, self, True)
+            self.points += 1
             if i:
+                o = opts[i]
+                self.choices.append((self.points - 1, f"{o.kind} {o.name}@{o.cpu}"))  # o.label
+                if o.kind == "run":
+                    self.preemptions += 1
                 # _switch_main, inlined.
-                self._next = opts[i]
+                self._next = o
                 main = self.main
                 assert main is not None
                 main.switch()
@@ -624,7 +694,6 @@ class Simulator(KernelHooks):
             if not st.stack:
                 # do_exit ends in schedule(); the CPU idles with interrupts enabled.
                 st.irq_enabled = True
-                self.m.epoch += 1
             return
         source = ctx.data["entity"]
         if ctx.kind is ContextKind.HARDIRQ:
@@ -655,18 +724,19 @@ class Simulator(KernelHooks):
         """Execute the workload to the end under the strategy; returns the result."""
         self.main = greenlet.getcurrent()
         nxt: Option | None = None
+        m = self.m
+        cache = self._opts_cache
         try:
             idle = 0
             last_step = -1
             while self.status == "running":
                 if nxt is None:
-                    # _options(None), inlined.
-                    hit = self._opts_cache.get(None)
-                    if hit is not None and hit[0] == self.m.epoch and hit[1] == self._ver:
+                    # _options(None)'s first test inlined (no flag changed); the rest is its own.
+                    hit = cache.get(None)
+                    if hit is not None and hit[0] == self._ver and hit[3] == m.epoch:
                         opts = hit[2]
                     else:
-                        opts = self._compute_options(None)
-                        self._opts_cache[None] = (self.m.epoch, self._ver, opts)
+                        opts = self._options(None)
                     if not opts:
                         break
                     nxt = opts[self._choose(opts, False)] if len(opts) > 1 else opts[0]

@@ -39,6 +39,7 @@ class KernelHooks:
     m: Machine
     step: int
     _ver: int
+    _acq: int
     runq: list[list[Context]]
     waitq: dict[str, list[Context]]
     completions: dict[str, int]
@@ -68,13 +69,14 @@ class KernelHooks:
     def prepare_to_wait(self, ctx: Context, queue: str) -> None:
         """``add_wait_queue`` + ``set_current_state(TASK_UNINTERRUPTIBLE)``: the next schedule()
         sleeps unless a wake_up on ``queue`` comes first (no lost wake-up)."""
-        self._ver += 1
+        # No option reads a wait queue: the epoch (the engine's former rule), not _ver.
+        self.m.epoch += 1
         ctx.data["queue"] = queue
         self.waitq.setdefault(queue, []).append(ctx)
 
     def finish_wait(self, ctx: Context, queue: str) -> None:
         """``remove_wait_queue`` + TASK_RUNNING: stop waiting on ``queue`` without sleeping."""
-        self._ver += 1
+        self.m.epoch += 1  # as in prepare_to_wait
         ctx.data.pop("queue", None)
         q = self.waitq.get(queue)
         if q and ctx in q:
@@ -94,8 +96,11 @@ class KernelHooks:
         self._emit(t, "wake", queue)
 
     def wake_up(self, ctx: Context, queue: str) -> int:
-        self._ver += 1
         sleepers = self.waitq.pop(queue, [])
+        if sleepers:
+            self._ver += 1
+        else:
+            self.m.epoch += 1  # a wake-up of nobody changes no option (see prepare_to_wait)
         for t in sleepers:
             self._wake(t, queue)
         return len(sleepers)
