@@ -236,10 +236,10 @@ def run(args: argparse.Namespace) -> int:
         from highmem.sim.parallel import MAX_JOBS, available_cpus
 
         jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
-    from highmem.report.ci import check_output_target
-
     for opt in ("junit", "sarif"):
         if getattr(args, opt):
+            from highmem.report.ci import check_output_target
+
             check_output_target(getattr(args, opt), f"--{opt}")
     if args.trace or args.html or args.trace_format is not None or args.schedule is not None:
         from highmem.report.html import check_report_targets
@@ -260,13 +260,15 @@ def run(args: argparse.Namespace) -> int:
         from highmem.sim.parallel import process_pool
 
         args.parallel = (process_pool(jobs), jobs)
-    # rich only when a table or a progress bar is drawn: --json output never needs it.
-    con = None if args.json else console()
-    progress = progress_bar(con, args) if con is not None else None
     args.shared = None
+    progress = None
     try:
         runners = (_start_chunks(scenarios, args) if args.parallel is not None and args.strategy in ("random", "pct")
                    else [None] * len(scenarios))
+        # rich only when a table or a progress bar is drawn: --json output never needs it.  Imported
+        # after the chunks are started, so that the workers do not wait for it.
+        con = None if args.json else console()
+        progress = progress_bar(con, args) if con is not None else None
         exs = [_check_one(sc, args, progress, runner) for sc, runner in zip(scenarios, runners, strict=True)]
     except BaseException:
         if args.shared is not None:
