@@ -162,3 +162,23 @@ def test_pipeline_submit_refused_by_a_broken_pool_is_retried() -> None:
     par = explore(sc, cfg, strategy="random", schedules=20, seed=5, runner=runner)
     assert runner.unexplored == []
     assert _digest(par) == _digest(explore(sc, cfg, strategy="random", schedules=20, seed=5))
+
+
+def test_pipeline_chunk_results_keep_choices_where_a_kind_first_appears() -> None:
+    """A worker sends back the choices of the first schedule of each finding kind in its chunk alone;
+    unshrunk, the first schedules' choices are still the serial ones."""
+    sc = resolve("irq-uses-user-slot")
+    cfg = sc.config()
+    out = parallel.run_chunk("builtin:irq-uses-user-slot", sc.digest, cfg, "random", 0, 2, 0, 0, 40)
+    seen: set[str] = set()
+    for _i, res in out:
+        kinds = {f.kind for f in res.findings}
+        assert bool(res.choices) == bool(kinds - seen)
+        seen |= kinds
+    assert seen
+    serial = explore(sc, cfg, strategy="random", schedules=90, seed=0, do_shrink=False)
+    par = explore(sc, cfg, strategy="random", schedules=90, seed=0, do_shrink=False,
+                  runner=ChunkRunner(sc, cfg, process_pool(2), 2))
+    assert _digest(par) == _digest(serial)
+    assert {k: r.original_choices for k, r in par.by_kind.items()} == \
+        {k: r.original_choices for k, r in serial.by_kind.items()}
