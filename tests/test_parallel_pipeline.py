@@ -183,3 +183,18 @@ def test_pipeline_chunk_results_keep_choices_where_a_kind_first_appears() -> Non
     assert _digest(par) == _digest(serial)
     assert {k: r.original_choices for k, r in par.by_kind.items()} == \
         {k: r.original_choices for k, r in serial.by_kind.items()}
+
+
+def _boots_of_kept(source: str, digest: str, cfg: object) -> int:
+    return int(parallel._booted(source, digest, cfg)[1].boots)  # type: ignore[arg-type]
+
+
+def test_pipeline_forked_worker_boots_its_own_machine() -> None:
+    """A worker forked after this process booted a scenario does not use that machine (its memory is
+    an anonymous mmap shared with this process and the other workers): it boots its own."""
+    sc = resolve("bounce-read-wrong-slot")
+    cfg = sc.config()
+    parallel.run_chunk("builtin:bounce-read-wrong-slot", sc.digest, cfg, "pct", 0, 2, pct_k(sc, cfg), 0, 5)
+    assert _boots_of_kept("builtin:bounce-read-wrong-slot", sc.digest, cfg) == 2
+    with process_pool(1)(1) as ex:
+        assert ex.submit(_boots_of_kept, "builtin:bounce-read-wrong-slot", sc.digest, cfg).result() == 0

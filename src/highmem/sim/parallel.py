@@ -109,6 +109,8 @@ _BOOTED: dict[tuple[str, str, str], tuple[Scenario, Any]] = {}
 #: How many a worker keeps: the chunks of two scenarios interleave where one command's scenarios
 #: follow each other, and a few more cost little (a built-in's machine is a few hundred kB).
 _BOOTED_KEEP = 4
+#: The process that filled _BOOTED.
+_BOOTED_PID = [os.getpid()]
 
 
 def _booted(source: str, digest: str, cfg: KernelConfig) -> tuple[Scenario, Any]:
@@ -117,6 +119,12 @@ def _booted(source: str, digest: str, cfg: KernelConfig) -> tuple[Scenario, Any]
     a chunk of a small built-in's schedules, and every schedule starts from the snapshot anyway."""
     from highmem.sim.explore import Booted
 
+    if _BOOTED_PID[0] != os.getpid():
+        # Kept by the process this one was forked from: a machine's arrays are anonymous mmaps,
+        # shared with that process and with every other worker forked from it, so two workers
+        # using it would run their schedules on the same physical memory.
+        _BOOTED.clear()
+        _BOOTED_PID[0] = os.getpid()
     key = (source, digest, repr(cfg))
     ent = _BOOTED.pop(key, None)
     if ent is None:
