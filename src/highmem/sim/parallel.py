@@ -12,7 +12,13 @@ search consumes their runs in its serial order (:meth:`highmem.sim.dpor.DporSear
 
 A worker rebuilds the scenario from its source (a built-in name, a TOML
 file or a Python scenario, resolved to an absolute path before it is sent)
-and checks the digest, so it explores exactly what the parent loaded.
+and checks the digest, so it explores exactly what the parent loaded; it
+keeps the scenario and its booted machine for its next chunks (:func:`_booted`).
+
+``highmem check`` gives the first attempt of every scenario's chunks to one
+:class:`SharedExecutor` and submits them all at the start
+(:meth:`ChunkRunner.start`), so the workers never wait for the parent
+between scenarios.
 
 A chunk is a state machine: *pending* -> *running* -> *done*, or -> *failed*
 when its worker is lost.  A failed chunk is run again on a fresh pool (on
