@@ -347,13 +347,12 @@ class ChunkRunner:
                  ) -> Iterator[tuple[int, RunResult]]:
         args = (strategy, seed, depth, k)
         self._done = 0
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead
         if ahead is not None and ahead[0] == (*args, start, stop):
+            self._ahead = None
             ex, futs = ahead[1], ahead[2]
         else:
-            if ahead is not None:
-                for fut in ahead[2]:
-                    fut.cancel()
+            self._cancel_ahead()
             ex, futs = self._first(self._chunks(start, stop, k if strategy == "pct" else None), args)
         done, failed = self._collect(ex, futs, own=self.shared is None)
         if failed and self.retry:
