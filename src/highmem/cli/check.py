@@ -65,10 +65,32 @@ def add_parser(sub: Any) -> None:
                      help="with --trace/--html: draw the K-th schedule explored (0 is the first) instead")
 
 
-def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
+def _start_chunks(scenarios: list[Any], args: argparse.Namespace) -> list[Any]:
+    """A ChunkRunner per scenario on one shared executor, every one's chunks submitted now.
+
+    The workers then go from one scenario's chunks to the next without waiting for the parent,
+    which collects and shrinks each scenario in turn meanwhile; PCT's k is calibrated here, one
+    scenario at a time, so that the first scenario's chunks start after its calibration alone.
+    """
+    from highmem.sim.explore import pct_k
+    from highmem.sim.parallel import ChunkRunner, SharedExecutor
+
+    make, workers = args.parallel
+    args.shared = SharedExecutor(make, workers)
+    runners = []
+    for sc in scenarios:
+        cfg = sc.config(args.profile, args.config)
+        runner = ChunkRunner(sc, cfg, make, workers, alive=args.alive, shared=args.shared)
+        k = pct_k(sc, cfg) if args.strategy == "pct" else 0
+        runner.start(args.strategy, args.seed, args.depth, k, 0, args.schedules)
+        runners.append(runner)
+    return runners
+
+
+def _check_one(sc: Any, args: argparse.Namespace, progress: Any, runner: Any = None) -> Any:
     from highmem.sim.explore import explore
 
-    cfg = sc.config(args.profile, args.config)
+    cfg = runner.cfg if runner is not None else sc.config(args.profile, args.config)
     task = None
     if progress is not None:
         task = progress.add_task(sc.name, total=args.schedules, findings=0)
@@ -77,17 +99,13 @@ def _check_one(sc: Any, args: argparse.Namespace, progress: Any) -> Any:
         if progress is not None:
             progress.update(task, completed=done, findings=found)
 
-    runner: Any = None
-    if args.parallel is not None and args.strategy == "dpor":
+    if runner is not None:
+        runner.progress = lambda n: tick(n, 0)
+    elif args.parallel is not None and args.strategy == "dpor":
         from highmem.sim.parallel import DporRunner
 
         make, workers = args.parallel
         runner = DporRunner(sc, cfg, make, workers)
-    elif args.parallel is not None and args.strategy != "exhaustive":
-        from highmem.sim.parallel import ChunkRunner
-
-        make, workers = args.parallel
-        runner = ChunkRunner(sc, cfg, make, workers, progress=lambda n: tick(n, 0), alive=args.alive)
     ex = explore(sc, cfg, strategy=args.strategy, schedules=args.schedules, seed=args.seed, depth=args.depth,
                  max_preemptions=args.max_preemptions, max_interrupts=args.max_interrupts,
                  do_shrink=not args.no_shrink, progress=tick, runner=runner)
@@ -221,10 +239,10 @@ def run(args: argparse.Namespace) -> int:
         from highmem.sim.parallel import MAX_JOBS, available_cpus
 
         jobs = check_jobs(args.jobs, args.force_jobs, available_cpus(), MAX_JOBS)
-    from highmem.report.ci import check_output_target
-
     for opt in ("junit", "sarif"):
         if getattr(args, opt):
+            from highmem.report.ci import check_output_target
+
             check_output_target(getattr(args, opt), f"--{opt}")
     if args.trace or args.html or args.trace_format is not None or args.schedule is not None:
         from highmem.report.html import check_report_targets
@@ -245,11 +263,23 @@ def run(args: argparse.Namespace) -> int:
         from highmem.sim.parallel import process_pool
 
         args.parallel = (process_pool(jobs), jobs)
-    # rich only when a table or a progress bar is drawn: --json output never needs it.
-    con = None if args.json else console()
-    progress = progress_bar(con, args) if con is not None else None
+    args.shared = None
+    progress = None
     try:
-        exs = [_check_one(sc, args, progress) for sc in scenarios]
+        runners = (_start_chunks(scenarios, args) if args.parallel is not None and args.strategy in ("random", "pct")
+                   else [None] * len(scenarios))
+        # rich only when a table or a progress bar is drawn: --json output never needs it.  Imported
+        # after the chunks are started, so that the workers do not wait for it.
+        con = None if args.json else console()
+        progress = progress_bar(con, args) if con is not None else None
+        exs = [_check_one(sc, args, progress, runner) for sc, runner in zip(scenarios, runners, strict=True)]
+    except BaseException:
+        if args.shared is not None:
+            args.shared.kill()
+        raise
+    else:
+        if args.shared is not None:
+            args.shared.close()
     finally:
         if progress is not None:
             progress.stop()

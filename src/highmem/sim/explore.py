@@ -254,9 +254,12 @@ def pct_k(sc: Scenario, cfg: KernelConfig, booted: Booted | None = None) -> int:
 
 
 def run_range(sc: Scenario, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int, start: int,
-              stop: int) -> list[tuple[int, RunResult]]:
-    """Run schedules ``start..stop-1`` (random or pct) and return their results."""
-    booted = Booted(sc, cfg)
+              stop: int, booted: Booted | None = None) -> list[tuple[int, RunResult]]:
+    """Run schedules ``start..stop-1`` (random or pct) and return their results.
+
+    ``booted``: a machine of ``sc`` on ``cfg`` kept from earlier runs (a worker's, across chunks)."""
+    if booted is None:
+        booted = Booted(sc, cfg)
     return [(i, run_once(sc, cfg, _strategy(strategy, seed, i, depth, k), booted=booted)[0])
             for i in range(start, stop)]
 
@@ -347,7 +350,10 @@ def explore(sc: Scenario, cfg: KernelConfig, *, strategy: str = "random", schedu
     elif runner is not None:
         # Parallel: the runner returns every schedule's result; recording them in index order
         # makes the exploration identical to a serial one.
-        k = pct_k(sc, cfg, booted) if strategy == "pct" else 0
+        # A runner that started its chunks before this call calibrated k for them (the same run).
+        k = getattr(runner, "pct_k", None)
+        if k is None:
+            k = pct_k(sc, cfg, booted) if strategy == "pct" else 0
         for i, res in runner(strategy, seed, depth, k, first_index, first_index + schedules):
             record(i, res)
         ex.unexplored = list(getattr(runner, "unexplored", []))

@@ -12,7 +12,13 @@ search consumes their runs in its serial order (:meth:`highmem.sim.dpor.DporSear
 
 A worker rebuilds the scenario from its source (a built-in name, a TOML
 file or a Python scenario, resolved to an absolute path before it is sent)
-and checks the digest, so it explores exactly what the parent loaded.
+and checks the digest, so it explores exactly what the parent loaded; it
+keeps the scenario and its booted machine for its next chunks (:func:`_booted`).
+
+``highmem check`` gives the first attempt of every scenario's chunks to one
+:class:`SharedExecutor` and submits them all at the start
+(:meth:`ChunkRunner.start`), so the workers never wait for the parent
+between scenarios.
 
 A chunk is a state machine: *pending* -> *running* -> *done*, or -> *failed*
 when its worker is lost.  A failed chunk is run again on a fresh pool (on
@@ -39,7 +45,7 @@ from highmem.kernel.config import KernelConfig
 from highmem.scenarios.model import Scenario
 from highmem.sim.engine import RunResult
 
-__all__ = ["ChunkRunner", "DporRunner", "run_dpor_subtree",
+__all__ = ["ChunkRunner", "DporRunner", "SharedExecutor", "run_dpor_subtree",
            "load_for_worker", "run_chunk", "process_pool", "dask_executor", "available_cpus",
            "DASK_CONNECT_TIMEOUT", "DASK_WORKER_WAIT", "MAX_JOBS"]
 
@@ -85,14 +91,104 @@ def _worker_source_of(sc: Scenario) -> str:
 
 def run_chunk(source: str, digest: str, cfg: KernelConfig, strategy: str, seed: int, depth: int, k: int,
               start: int, stop: int) -> list[tuple[int, RunResult]]:
-    """Worker entry point: run schedules ``start..stop-1`` of the scenario at ``source``."""
+    """Worker entry point: run schedules ``start..stop-1`` of the scenario at ``source``.
+
+    A result keeps its ``choices`` only where a finding kind first appears in the chunk: the
+    explorer keeps the choices of the first schedule of each kind alone, and the others were
+    most of what was sent back (1,500 choices a bounce-io schedule, 6 ms to pickle 13 of them).
+    """
     from highmem.sim.explore import run_range
 
-    sc = load_for_worker(source)
-    if sc.digest != digest:
-        raise HighmemError(f"scenario {source} changed while it was being explored (digest {sc.digest}, "
-                           f"expected {digest})")
-    return run_range(sc, cfg, strategy, seed, depth, k, start, stop)
+    sc, booted = _booted(source, digest, cfg)
+    seen: set[str] = set()
+    results = run_range(sc, cfg, strategy, seed, depth, k, start, stop, booted=booted)
+    for j, (i, res) in enumerate(results):
+        kinds = {f.kind for f in res.findings}
+        if kinds <= seen:
+            results[j] = (i, res._replace(choices=[]))
+        seen |= kinds
+    return results
+
+
+#: Scenarios loaded and machines booted (and snapshotted) by this worker process, most recent last.
+_BOOTED: dict[tuple[str, str, str], tuple[Scenario, Any]] = {}
+#: How many a worker keeps: the chunks of two scenarios interleave where one command's scenarios
+#: follow each other, and a few more cost little (a built-in's machine is a few hundred kB).
+_BOOTED_KEEP = 4
+#: The process that filled _BOOTED.
+_BOOTED_PID = [os.getpid()]
+
+
+def _booted(source: str, digest: str, cfg: KernelConfig) -> tuple[Scenario, Any]:
+    """The scenario at ``source`` and its :class:`~highmem.sim.explore.Booted` machine, kept across the
+    chunks and subtrees this process runs: loading, booting twice and snapshotting cost more than
+    a chunk of a small built-in's schedules, and every schedule starts from the snapshot anyway."""
+    from highmem.sim.explore import Booted
+
+    if _BOOTED_PID[0] != os.getpid():
+        # Kept by the process this one was forked from: a machine's arrays are anonymous mmaps,
+        # shared with that process and with every other worker forked from it, so two workers
+        # using it would run their schedules on the same physical memory.
+        _BOOTED.clear()
+        _BOOTED_PID[0] = os.getpid()
+    key = (source, digest, repr(cfg))
+    ent = _BOOTED.pop(key, None)
+    if ent is None:
+        sc = load_for_worker(source)
+        if sc.digest != digest:
+            raise HighmemError(f"scenario {source} changed while it was being explored (digest {sc.digest}, "
+                               f"expected {digest})")
+        ent = (sc, Booted(sc, cfg))
+        while len(_BOOTED) >= _BOOTED_KEEP:
+            del _BOOTED[next(iter(_BOOTED))]
+    _BOOTED[key] = ent
+    return ent
+
+
+class SharedExecutor:
+    """The executor of the first attempt of every exploration of one command.
+
+    One pool for the whole command instead of one per scenario: a pool's workers start cold (they
+    fork, then load, boot and snapshot the scenario), which cost more than all the schedules of a
+    small built-in, and a scenario's chunks can be submitted while the parent still collects and
+    shrinks the scenario before it.  Retries do not use it (they run on fresh executors); a pool
+    that a lost worker broke is replaced at the next :meth:`get`.
+    """
+
+    def __init__(self, make_executor: MakeExecutor, workers: int) -> None:
+        self.make_executor = make_executor
+        self.workers = workers
+        self._ex: Any = None
+
+    def get(self) -> Any:
+        """The executor, started on first use or after a lost worker broke the last one."""
+        if self._ex is not None and getattr(self._ex, "_broken", False):
+            _kill(self._ex)
+            self._ex = None
+        if self._ex is None:
+            self._ex = self.make_executor(self.workers)
+        return self._ex
+
+    def close(self) -> None:
+        """Wait for the workers to finish and stop them."""
+        if self._ex is not None:
+            _shutdown(self._ex)
+            self._ex = None
+
+    def kill(self) -> None:
+        """Stop the workers now (Ctrl-C, an error): what is running or queued is abandoned."""
+        if self._ex is not None:
+            _kill(self._ex)
+            self._ex = None
+
+
+#: Steps of work a chunk holds at least, when the steps of a schedule are known (PCT's k): a
+#: task costs about a millisecond on a local pool and several on Dask (sending it, its results
+#: back, the scheduler's round trip), the schedules of a small built-in a few microseconds a step.
+_CHUNK_MIN_STEPS = 10_000
+
+#: Chunks ahead of explore(): (strategy, seed, depth, k, start, stop), executor, {future: range}.
+_Ahead = tuple[tuple[Any, ...], Any, dict[Any, tuple[int, int]]]
 
 
 class ChunkRunner:
@@ -101,12 +197,16 @@ class ChunkRunner:
     ``make_executor(workers)`` returns a ``concurrent.futures``-style executor (a
     ProcessPoolExecutor, or ``dask.distributed.Client.get_executor(pure=False)``).
     ``progress(done)`` is called as chunks finish.  After a run, ``unexplored`` holds the lost
-    ranges and ``causes`` why each was lost.
+    ranges and ``causes`` why each was lost.  A result's ``choices`` are empty unless a finding
+    kind first appears in it within its chunk (see :func:`run_chunk`).
+
+    ``shared``: the executor of the first attempt, shared with the command's other explorations
+    (else one is made for it).  :meth:`start` submits the chunks before explore() asks for them.
     """
 
     def __init__(self, sc: Scenario, cfg: KernelConfig, make_executor: MakeExecutor, workers: int,
                  progress: Callable[[int], None] | None = None, retry: bool = True,
-                 alive: Callable[[], str | None] | None = None) -> None:
+                 alive: Callable[[], str | None] | None = None, shared: SharedExecutor | None = None) -> None:
         self.sc = sc
         self.source = _worker_source_of(sc)
         self.cfg = cfg
@@ -116,24 +216,99 @@ class ChunkRunner:
         self.retry = retry
         #: None while the cluster is usable, else why it is not (Dask: the scheduler went away).
         self.alive = alive
+        self.shared = shared
         self.unexplored: list[tuple[int, int]] = []
         self.causes: dict[tuple[int, int], str] = {}
+        #: PCT's k when :meth:`start` calibrated it: explore() uses it instead of calibrating again.
+        self.pct_k: int | None = None
+        self._ahead: _Ahead | None = None
         self._done = 0
 
-    def _chunks(self, start: int, stop: int) -> list[tuple[int, int]]:
+    def _chunks(self, start: int, stop: int, cost: int | None = None) -> list[tuple[int, int]]:
+        """``start..stop`` cut in about ``workers * 4`` chunks.
+
+        With ``cost`` (steps a schedule) known, a chunk holds at least :data:`_CHUNK_MIN_STEPS`
+        steps (all of a small built-in's 100 schedules are one chunk: the other scenarios of the
+        command keep the other workers busy meanwhile), and the last chunks shrink, each at most a
+        ``2 * workers``-th of what is left, so that the workers finish together instead of one
+        waiting for another's last large chunk (bounce-io runs 9 schedules a second).
+        """
         n = stop - start
         size = max(1, -(-n // (self.workers * 4)))
-        return [(a, min(stop, a + size)) for a in range(start, stop, size)]
+        if cost is None:
+            return [(a, min(stop, a + size)) for a in range(start, stop, size)]
+        least = max(1, -(-_CHUNK_MIN_STEPS // max(1, cost)))
+        chunks = []
+        a = start
+        while a < stop:
+            b = min(stop, a + max(least, min(size, -(-(stop - a) // (2 * self.workers)))))
+            chunks.append((a, b))
+            a = b
+        return chunks
+
+    def _submit(self, ex: Any, chunks: list[tuple[int, int]], args: tuple[Any, ...]
+                ) -> dict[Any, tuple[int, int]]:
+        futs: dict[Any, tuple[int, int]] = {}
+        for a, b in chunks:
+            try:
+                fut = ex.submit(run_chunk, self.source, self.sc.digest, self.cfg, *args, a, b)
+            except Exception as e:
+                if not _is_lost_worker(e):
+                    raise
+                # The pool broke under an earlier chunk: this one fails as the pool's running ones do.
+                fut = cf.Future()
+                fut.set_exception(e)
+            futs[fut] = (a, b)
+        return futs
+
+    def _first(self, chunks: list[tuple[int, int]], args: tuple[Any, ...]) -> tuple[Any, dict[Any, tuple[int, int]]]:
+        ex = self.shared.get() if self.shared is not None else self.make_executor(self.workers)
+        try:
+            return ex, self._submit(ex, chunks, args)
+        except BaseException:
+            self._abandon(ex)
+            raise
+
+    def start(self, strategy: str, seed: int, depth: int, k: int, start: int, stop: int) -> None:
+        """Submit the first attempt of ``start..stop`` now; the explore() call with the same
+        arguments collects it (``k``, PCT's, is then :attr:`pct_k`)."""
+        self._cancel_ahead()
+        args = (strategy, seed, depth, k)
+        ex, futs = self._first(self._chunks(start, stop, k if strategy == "pct" else None), args)
+        self._ahead = ((*args, start, stop), ex, futs)
+        self.pct_k = k if strategy == "pct" else None
+
+    def _cancel_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            for fut in ahead[2]:
+                fut.cancel()
+
+    def _abandon(self, ex: Any) -> None:
+        # Ctrl-C, a user error or a dead scheduler: stop every worker now, wait for none.
+        if self.shared is not None and ex is self.shared._ex:
+            self.shared.kill()
+        else:
+            _kill(ex)
 
     def _run(self, chunks: list[tuple[int, int]], workers: int, args: tuple[Any, ...]
              ) -> tuple[dict[tuple[int, int], list[tuple[int, RunResult]]], dict[tuple[int, int], str]]:
         """One attempt of ``chunks`` on a fresh executor: (results, {failed chunk: cause})."""
         ex = self.make_executor(workers)
+        try:
+            futs = self._submit(ex, chunks, args)
+        except BaseException:
+            _kill(ex)
+            raise
+        return self._collect(ex, futs, own=True)
+
+    def _collect(self, ex: Any, futs: dict[Any, tuple[int, int]], own: bool
+                 ) -> tuple[dict[tuple[int, int], list[tuple[int, RunResult]]], dict[tuple[int, int], str]]:
+        """Wait for ``futs`` (submitted to ``ex``): (results, {failed chunk: cause}).  ``own``:
+        ``ex`` is this attempt's alone, shut down at the end."""
         done: dict[tuple[int, int], list[tuple[int, RunResult]]] = {}
         failed: dict[tuple[int, int], str] = {}
         try:
-            futs = {ex.submit(run_chunk, self.source, self.sc.digest, self.cfg, *args, a, b): (a, b)
-                    for a, b in chunks}
             pending = set(futs)
             while pending:
                 finished, pending = cf.wait(pending, timeout=_POLL, return_when=cf.FIRST_COMPLETED)
@@ -157,10 +332,10 @@ class ChunkRunner:
                     if self.progress is not None:
                         self.progress(self._done)
         except BaseException:
-            # Ctrl-C, a user error or a dead scheduler: stop every worker now, wait for none.
-            _kill(ex)
+            self._abandon(ex)
             raise
-        _shutdown(ex)
+        if own:
+            _shutdown(ex)
         return done, failed
 
     def _check_alive(self) -> None:
@@ -172,7 +347,14 @@ class ChunkRunner:
                  ) -> Iterator[tuple[int, RunResult]]:
         args = (strategy, seed, depth, k)
         self._done = 0
-        done, failed = self._run(self._chunks(start, stop), self.workers, args)
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == (*args, start, stop):
+            self._ahead = None
+            ex, futs = ahead[1], ahead[2]
+        else:
+            self._cancel_ahead()
+            ex, futs = self._first(self._chunks(start, stop, k if strategy == "pct" else None), args)
+        done, failed = self._collect(ex, futs, own=self.shared is None)
         if failed and self.retry:
             # A lost worker breaks its whole pool: every chunk it held fails with it, so all run again.
             again, failed = self._run(sorted(failed), self.workers, args)
@@ -191,25 +373,12 @@ class ChunkRunner:
             yield from done[rng]
 
 
-#: The scenario, configuration and booted machine of the last DPOR subtree this process explored.
-_DPOR_BOOTED: dict[tuple[str, str, str], tuple[Scenario, Any]] = {}
-
-
 def run_dpor_subtree(source: str, digest: str, cfg: KernelConfig, handout: Any) -> list[Any]:
     """Worker entry point: explore one DPOR subtree (:class:`highmem.sim.dpor.Handout`) of the
     scenario at ``source``; the machine is booted once per process and restored for every run."""
-    from highmem.sim.explore import Booted, run_once
+    from highmem.sim.explore import run_once
 
-    key = (source, digest, repr(cfg))
-    ent = _DPOR_BOOTED.get(key)
-    if ent is None:
-        sc = load_for_worker(source)
-        if sc.digest != digest:
-            raise HighmemError(f"scenario {source} changed while it was being explored (digest {sc.digest}, "
-                               f"expected {digest})")
-        _DPOR_BOOTED.clear()
-        ent = _DPOR_BOOTED[key] = (sc, Booted(sc, cfg))
-    sc, booted = ent
+    sc, booted = _booted(source, digest, cfg)
     return list(handout.explore(lambda strat, rec: run_once(sc, cfg, strat, booted=booted, footprints=rec)[0]))
 
 
