@@ -221,3 +221,19 @@ def test_boot_64g_pae_is_sparse() -> None:
     assert m.page_bytes(top, 100, 10) == b"top of 64G"
     assert m.phys.read(((1 << 24) - 1) * 4096 + 100, 10) == b"top of 64G"
     assert m.phys.resident_frames < 64
+
+
+def test_boot_mem_map_is_private_to_a_forked_process() -> None:
+    """A process forked after the boot (a --jobs worker) that writes mem_map leaves the parent's unchanged."""
+    import os
+
+    m = highmem.boot(memory="2G")
+    pfn = m.max_low_pfn - 1
+    before = int(m.mem_map.count[pfn])
+    pid = os.fork()
+    if pid == 0:  # the child: write, then leave without running the test process's exit handlers
+        m.mem_map.count[pfn] = before + 7
+        os._exit(0 if int(m.mem_map.count[pfn]) == before + 7 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert int(m.mem_map.count[pfn]) == before

@@ -78,9 +78,13 @@ class Zone(IntEnum):
 
 
 def _lazy_array(n: int, fmt: Literal["i", "I"]) -> memoryview:
-    """An ``n``-entry zeroed 32-bit array over anonymous memory the OS fills in lazily."""
+    """An ``n``-entry zeroed 32-bit array over anonymous memory the OS fills in lazily.
+
+    Private: an anonymous mmap is shared by default, so a process forked after the boot (a worker
+    of ``--jobs``) would write the very memory of its parent's machine, and of its siblings'.
+    """
     size = max(n * 4, 4)
-    return memoryview(mmap.mmap(-1, size)).cast(fmt)
+    return memoryview(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)).cast(fmt)
 
 
 def fill_array(view: memoryview, start: int, blob: bytes) -> None:
