@@ -469,26 +469,13 @@ class Simulator(KernelHooks):
             if name is not None:
                 self._switch_main(Option("irq", c, name, name))
                 return
-        # _options, inlined: the options are looked up at every step.
+        # _options(cur)'s first test inlined (the options are looked up at every step, and most
+        # often no flag changed); the rest is its own.
         hit = self._opts_cache.get(cur)
-        opts = None
-        if hit is not None and hit[0] == self._ver:
-            if hit[3] == m.epoch:
-                opts = hit[2]
-            else:
-                acq = hit[4]
-                if acq is None or acq == self._acq:
-                    deps = hit[1]
-                    i = 0
-                    n = len(deps)
-                    while i < n and deps[i].irq_enabled == deps[i + 1] and deps[i].local_bh_count == deps[i + 2]:
-                        i += 3
-                    if i == n:
-                        hit[3] = m.epoch
-                        opts = hit[2]
-        if opts is None:
-            opts = self._compute_options(cur)
-            self._opts_cache[cur] = [self._ver, self._deps, opts, m.epoch, self._acq if self._spun else None]
+        if hit is not None and hit[0] == self._ver and hit[3] == m.epoch:
+            opts = hit[2]
+        else:
+            opts = self._options(cur)
         if len(opts) > 1:
             # _choose(opts, True), inlined (a frame less at every choice point).
             i = self.strategy.choose(opts, self, True)
