@@ -46,6 +46,12 @@ def check_output_target(path: str, option: str) -> None:
     if not p.parent.is_dir():
         raise HighmemError(f"{option} {p} cannot be written: directory {p.parent} does not exist")
     existed = p.exists()
+    if existed and not p.is_file():
+        # A device or a pipe (/dev/null, a FIFO): opening it is not a test without effects (a
+        # FIFO's reader would take this open for the writer and see an empty stream).
+        if not os.access(p, os.W_OK):
+            raise HighmemError(f"{option} {p} cannot be written: permission denied")
+        return
     try:
         with open(p, "a", encoding="utf-8"):
             pass
