@@ -32,7 +32,7 @@ __all__ = [
     "_PAGE_PRESENT", "_PAGE_RW", "_PAGE_USER", "_PAGE_PWT", "_PAGE_PCD",
     "_PAGE_ACCESSED", "_PAGE_DIRTY", "_PAGE_PSE", "_PAGE_GLOBAL", "_PAGE_NX",
     "_KERNPG_TABLE", "__PAGE_KERNEL",
-    "Geometry", "NON_PAE", "PAE", "Walk",
+    "Geometry", "NON_PAE", "PAE", "Walk", "KernelTables", "kernel_tables",
     "mk_pte", "pte_none", "pte_present", "pte_pfn", "pte_flags_str",
 ]
 
@@ -174,3 +174,64 @@ def walk(mem: PhysicalMemory, geo: Geometry, pgd_phys: int, vaddr: int) -> Walk:
     if not entry & _PAGE_PRESENT:
         return _tnew(Walk, (-1, entry, ptep, "pte"))
     return _tnew(Walk, ((entry & amask) >> PAGE_SHIFT, entry, ptep, "pte"))
+
+
+class KernelTables:
+    """Where the page tables rooted at one pgd are, as a walk would find them: the pages of
+    directory entries (the pgd, and with PAE the pmd pages), each page of PTEs with the virtual
+    page its first entry maps, and the directory entries that map a large (PSE) page.
+    Built by :func:`kernel_tables`; a snapshot, not updated by later stores."""
+
+    __slots__ = ("geo", "pgd", "pmd_page", "dir_pages", "pte_pages", "large")
+
+    def __init__(self, geo: Geometry, pgd: int) -> None:
+        self.geo = geo
+        self.pgd = pgd
+        #: (PAE) address of a pgd entry -> the pmd page it points to
+        self.pmd_page: dict[int, int] = {}
+        #: frames of the pgd and of the pmd pages
+        self.dir_pages: set[int] = {pgd >> PAGE_SHIFT}
+        #: frame of a page of PTEs -> the virtual page its first entry maps
+        self.pte_pages: dict[int, int] = {}
+        #: addresses of the directory entries that map a large page
+        self.large: set[int] = set()
+
+    def dir_entries(self, vaddr: int) -> tuple[int, ...]:
+        """Physical addresses of the directory entries a walk of ``vaddr`` reads, top first."""
+        geo = self.geo
+        pgdp = self.pgd + geo.pgd_index(vaddr) * geo.entry_size
+        pmd = self.pmd_page.get(pgdp)
+        if pmd is None:
+            return (pgdp,)
+        return (pgdp, pmd + geo.pmd_index(vaddr) * geo.entry_size)
+
+
+def kernel_tables(mem: PhysicalMemory, geo: Geometry, pgd_phys: int) -> KernelTables:
+    """Read the tables rooted at ``pgd_phys`` (see :class:`KernelTables`); any context."""
+    t = KernelTables(geo, pgd_phys)
+    esz = geo.entry_size
+
+    def entry(phys: int) -> int:
+        return int(geo.struct.unpack(mem.read(phys, esz))[0])
+
+    for i in range(geo.PTRS_PER_PGD):
+        pgdp = pgd_phys + i * esz
+        if geo.levels == 3:
+            e = entry(pgdp)
+            if not e & _PAGE_PRESENT:
+                continue
+            pmd = e & geo.addr_mask
+            t.pmd_page[pgdp] = pmd
+            t.dir_pages.add(pmd >> PAGE_SHIFT)
+            dirs = [(pmd + j * esz, i * geo.PGDIR_SIZE + j * geo.PMD_SIZE) for j in range(geo.PTRS_PER_PMD)]
+        else:
+            dirs = [(pgdp, i * geo.PGDIR_SIZE)]
+        for pmdp, vaddr in dirs:
+            e = entry(pmdp)
+            if not e & _PAGE_PRESENT:
+                continue
+            if e & _PAGE_PSE:
+                t.large.add(pmdp)
+            else:
+                t.pte_pages[(e & geo.addr_mask) >> PAGE_SHIFT] = vaddr >> PAGE_SHIFT
+    return t

@@ -60,7 +60,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from highmem import events as ev
-from highmem.hw.pagetable import _PAGE_PRESENT, _PAGE_PSE, Geometry
+from highmem.hw.pagetable import NON_PAE, KernelTables, kernel_tables
 from highmem.hw.physmem import PAGE_SHIFT
 from highmem.kernel.context import Context, ContextKind
 from highmem.kernel.machine import Machine
@@ -158,67 +158,16 @@ class Step:
         return f"<Step {self.key} cpu{self.cpu} node={self.node} {sorted(map(str, self.fp))}>"
 
 
-class PageTables:
-    """Where the kernel page tables of a booted machine are: swapper_pg_dir, the pmd pages (PAE)
-    and the pages of PTEs, each with the virtual page its first entry maps; and which directory
-    entries map large (PSE) pages."""
-
-    def __init__(self, pgd: int = 0, geometry: Geometry | None = None) -> None:
-        self.pgd = pgd
-        self.entry_size = geometry.entry_size if geometry is not None else 4
-        self.PGDIR_SHIFT = geometry.PGDIR_SHIFT if geometry is not None else 22
-        self.pgd_mask = geometry.PTRS_PER_PGD - 1 if geometry is not None else 1023
-        self.PMD_SHIFT = geometry.PMD_SHIFT if geometry is not None else 22
-        self.pmd_mask = geometry.PTRS_PER_PMD - 1 if geometry is not None else 0
-        #: frame of a page of PTEs -> the virtual page its first entry maps
-        self.pte_pages: dict[int, int] = {}
-        #: frames of swapper_pg_dir and of the pmd pages
-        self.dir_pages: set[int] = set()
-        #: (PAE) address of a pgd entry -> the pmd page it points to
-        self.pmd_page: dict[int, int] = {}
-        #: addresses of the directory entries that map a large page
-        self.large: set[int] = set()
-
-
 #: Per machine, its page tables as booted: every run of an exploration restores the same machine,
 #: and with it the same tables.
-_TABLES: WeakKeyDictionary[Machine, PageTables] = WeakKeyDictionary()
+_TABLES: WeakKeyDictionary[Machine, KernelTables] = WeakKeyDictionary()
 
 
-def page_tables(m: Machine) -> PageTables:
-    """The page tables of ``m`` as they are now (computed once per machine, at its first run)."""
+def page_tables(m: Machine) -> KernelTables:
+    """The kernel page tables of ``m`` (read once per machine, at its first run)."""
     t = _TABLES.get(m)
-    if t is not None:
-        return t
-    geo = m.geometry
-    size = geo.entry_size
-    t = PageTables(m.swapper_pg_dir, geo)
-    t.dir_pages.add(m.swapper_pg_dir >> PAGE_SHIFT)
-
-    def entry(phys: int) -> int:
-        return int(geo.struct.unpack(m.phys.read(phys, size))[0])
-
-    for i in range(geo.PTRS_PER_PGD):
-        pgdp = m.swapper_pg_dir + i * size
-        if geo.levels == 3:
-            e = entry(pgdp)
-            if not e & _PAGE_PRESENT:
-                continue
-            pmd = e & geo.addr_mask
-            t.pmd_page[pgdp] = pmd
-            t.dir_pages.add(pmd >> PAGE_SHIFT)
-            dirs = [(pmd + j * size, i * geo.PGDIR_SIZE + j * geo.PMD_SIZE) for j in range(geo.PTRS_PER_PMD)]
-        else:
-            dirs = [(pgdp, i * geo.PGDIR_SIZE)]
-        for pmdp, vaddr in dirs:
-            e = entry(pmdp)
-            if not e & _PAGE_PRESENT:
-                continue
-            if e & _PAGE_PSE:
-                t.large.add(pmdp)
-            else:
-                t.pte_pages[(e & geo.addr_mask) >> PAGE_SHIFT] = vaddr >> PAGE_SHIFT
-    _TABLES[m] = t
+    if t is None:
+        t = _TABLES[m] = kernel_tables(m.phys, m.geometry, m.swapper_pg_dir)
     return t
 
 
@@ -243,7 +192,7 @@ class Recorder:
         #: a spin lock was just released (its state_changed() is not a ("sync",) write)
         self.lock_released = False
         #: the kernel page tables as booted (set by FootprintSimulator)
-        self.tables = PageTables()
+        self.tables = KernelTables(NON_PAE, 0)
 
     def start(self, key: tuple[Any, ...], cpu: int, cost: tuple[int, int] = (0, 0)) -> Step:
         """Open the step of ``key`` on ``cpu`` (closing the one before, if any)."""
@@ -278,14 +227,10 @@ class Recorder:
     def _walk(self, vaddr: int) -> int | None:
         """Read the directory entries a walk of ``vaddr`` goes through; the last one's address when
         it maps a large page (the walk's leaf), else None."""
-        tables = self.tables
-        pgd = tables.pgd + ((vaddr >> tables.PGDIR_SHIFT) & tables.pgd_mask) * tables.entry_size
-        self.touch(("pde", pgd), False)
-        pmd = tables.pmd_page.get(pgd)
-        if pmd is not None:
-            pgd = pmd + ((vaddr >> tables.PMD_SHIFT) & tables.pmd_mask) * tables.entry_size
-            self.touch(("pde", pgd), False)
-        return pgd if pgd in tables.large else None
+        entries = self.tables.dir_entries(vaddr)
+        for d in entries:
+            self.touch(("pde", d), False)
+        return entries[-1] if entries[-1] in self.tables.large else None
 
     # The bus observer: accesses that events describe.
     def __call__(self, e: Any) -> None:
@@ -304,7 +249,7 @@ class Recorder:
             tables = self.tables
             if e.pfn in tables.pte_pages or e.pfn in tables.dir_pages:
                 # Through the direct map into a page table: the entries these bytes hold.
-                size = tables.entry_size
+                size = tables.geo.entry_size
                 off = e.vaddr & 0xFFF
                 base = tables.pte_pages.get(e.pfn)
                 for k in range(off // size, (off + e.size - 1) // size + 1):
