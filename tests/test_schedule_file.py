@@ -37,7 +37,7 @@ def test_schedule_round_trip(tmp_path: Path) -> None:
     doc = load_schedule(p)
     assert doc == {**_good(), "choices": [(35, "irq eth0@0"), (40, "run bystander@1")]}
     raw = json.loads(p.read_text(encoding="utf-8"))
-    assert (raw["format"], raw["version"]) == ("highmem-schedule", 1)
+    assert (raw["format"], raw["version"]) == ("highmem-schedule", 2)
 
 
 def test_schedule_round_trip_empty_choices(tmp_path: Path) -> None:
@@ -84,10 +84,17 @@ def test_schedule_wrong_format(tmp_path: Path, doc: Any) -> None:
     assert _error(p) == f'{str(p)!r} is not a highmem schedule (no "format": "highmem-schedule")'
 
 
-def test_schedule_newer_version(tmp_path: Path) -> None:
-    """A schedule of version 2 is refused, naming the version this highmem reads."""
-    p = _write(tmp_path / "s.json", {**_good(), "version": 2})
-    assert _error(p) == f"schedule file {str(p)!r} has version 2; this highmem reads version 1"
+@pytest.mark.parametrize("version", [3, 0, "2", True, None])
+def test_schedule_unknown_version(tmp_path: Path, version: Any) -> None:
+    """A schedule of a version this highmem does not read is refused, naming the versions it reads."""
+    p = _write(tmp_path / "s.json", {**_good(), "version": version})
+    assert _error(p) == f"schedule file {str(p)!r} has version {version!r}; this highmem reads versions 1 and 2"
+
+
+def test_schedule_version_1_is_read(tmp_path: Path) -> None:
+    """A version-1 file (recorded before spinners were rescheduled on a lock's capture) is read as it is."""
+    p = _write(tmp_path / "s.json", {**_good(), "version": 1})
+    assert load_schedule(p)["version"] == 1
 
 
 @pytest.mark.parametrize("choices", [
@@ -226,3 +233,41 @@ def test_schedule_replay_uses_recorded_config(tmp_path: Path, capsys: pytest.Cap
     doc = json.loads(capsys.readouterr().out)
     assert doc["reproduced"] is True
     assert [f["kind"] for f in doc["findings"]] == ["slot-in-use"]
+
+
+V1 = Path(__file__).parent / "data" / "schedules" / "kmap-high-ipi-deadlock-2024.deadlock.v1.schedule.json"
+
+
+def test_schedule_replay_of_version_1_reproduces(capsys: pytest.CaptureFixture[str]) -> None:
+    """A version-1 schedule recorded by the highmem before version 2 (a spin-lock deadlock) replays and
+    reproduces its finding in the recorded number of steps."""
+    assert load_schedule(V1)["version"] == 1
+    assert main(["check", "--replay", str(V1), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["reproduced"], doc["steps"]) == (True, 31)
+    assert [f["kind"] for f in doc["findings"]] == ["deadlock"]
+
+
+@pytest.mark.parametrize("edit,detail", [
+    ('"steps": 31', "it recorded deadlock in 30 steps, the run gave deadlock in 31"),
+    ('"run irqs-off@1"', "its choices do not fit the run"),
+])
+def test_schedule_replay_of_version_1_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: str,
+                                              detail: str) -> None:
+    """A version-1 schedule that does not reproduce (or does not fit) under version 2 is refused with one
+    sentence naming its version, and exit 2; the same file as version 2 is a divergence."""
+    text = V1.read_text(encoding="utf-8")
+    assert edit in text
+    new = '"steps": 30' if edit.startswith('"steps"') else '"run nobody@1"'
+    p = tmp_path / "old.json"
+    p.write_text(text.replace(edit, new), encoding="utf-8")
+    assert main(["check", "--replay", str(p)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"highmem: schedule file {str(p)!r} has version 1, recorded before version 2 changed how contexts "
+        f"spinning on a lock are scheduled, and does not replay under it ({detail}): record it again with "
+        "highmem check --out\n")
+    p.write_text(text.replace(edit, new).replace('"version": 1', '"version": 2'), encoding="utf-8")
+    assert main(["check", "--replay", str(p)]) == 2
+    assert "version" not in capsys.readouterr().err

@@ -168,11 +168,20 @@ def _replay_target(args: argparse.Namespace, doc: dict[str, Any]) -> str:
                        f"--replay {args.replay} SCENARIO")
 
 
+def _old_schedule(path: str, version: int, detail: str) -> str:
+    # Not a divergence of this highmem's own schedule: the file predates a scheduling rule.
+    from highmem.sim.schedule import SCHEDULE_VERSION
+
+    return (f"schedule file {path!r} has version {version}, recorded before version {SCHEDULE_VERSION} changed how "
+            f"contexts spinning on a lock are scheduled, and does not replay under it ({detail}): record it again "
+            "with highmem check --out")
+
+
 def _replay(args: argparse.Namespace) -> int:
     from highmem.scenarios import resolve
     from highmem.sim.explore import run_once
-    from highmem.sim.schedule import load_schedule
-    from highmem.sim.strategy import SparseReplayStrategy
+    from highmem.sim.schedule import SCHEDULE_VERSION, load_schedule
+    from highmem.sim.strategy import ReplayDivergence, SparseReplayStrategy
 
     doc = load_schedule(args.replay)
     if args.profile is not None and args.profile != doc.get("profile"):
@@ -184,14 +193,23 @@ def _replay(args: argparse.Namespace) -> int:
                            f"{doc['digest']}, but it now has digest {sc.digest}: the scenario changed, so the "
                            "schedule no longer applies")
     cfg = sc.config(doc.get("profile"), list(doc.get("config", [])) + list(args.config))
-    res, _ = run_once(sc, cfg, SparseReplayStrategy(doc["choices"], strict=True))
+    want = doc.get("finding", {}).get("kind")
+    try:
+        res, _ = run_once(sc, cfg, SparseReplayStrategy(doc["choices"], strict=True))
+    except ReplayDivergence:
+        if doc["version"] < SCHEDULE_VERSION:
+            raise HighmemError(_old_schedule(args.replay, doc["version"], "its choices do not fit the run")) from None
+        raise
+    kinds = sorted({f.kind for f in res.findings})
+    reproduced = want in kinds and res.steps == doc.get("steps", res.steps)
+    if not reproduced and doc["version"] < SCHEDULE_VERSION:
+        raise HighmemError(_old_schedule(args.replay, doc["version"], (
+            f"it recorded {want} in {doc.get('steps')} steps, the run gave {', '.join(kinds) or 'no finding'} "
+            f"in {res.steps}")))
     if args.trace or args.html or args.out:
         from highmem.report.exports import write_replay_outputs
 
         write_replay_outputs(args, doc, sc, cfg)
-    kinds = sorted({f.kind for f in res.findings})
-    want = doc.get("finding", {}).get("kind")
-    reproduced = want in kinds and res.steps == doc.get("steps", res.steps)
     if args.json:
         print(json.dumps({"scenario": sc.name, "replay": args.replay, "reproduced": reproduced, "steps": res.steps,
                           "schedules": 1, "findings": [f.to_dict() for f in res.findings]}, indent=2))

@@ -47,8 +47,8 @@ class Engine(Protocol):
 
     #: the engine's version of its scheduling state, bumped (without a call) when a preempt count changes
     _ver: int
-    #: bumped (without a call) when a spin lock is taken: spinners' conditions turn false unannounced
-    _acq: int
+    #: how many contexts busy-wait in spin() now (a lock taken while one does bumps _ver)
+    _spinning: int
 
     def schedule(self, ctx: Context) -> None: ...
     def sleep_on(self, ctx: Context, queue: str) -> None: ...

@@ -37,10 +37,11 @@ def _acquire(m: Machine, lock: str) -> None:
         while m.locks.get(lock) is not None:  # pragma: no cover - the engine resumes only when free
             eng.spin(cur, lambda: m.locks.get(lock) is None, f"spin_lock({lock})")
     m.locks[lock] = cur.name
-    if m.engine is not None:
-        # Whoever spins on the lock stops being runnable, announced to no one (as before the engine
-        # compared flags): the engine's cached options that read a spinner's condition know by this.
-        m.engine._acq += 1
+    eng = m.engine
+    if eng is not None and eng._spinning:
+        # A context spinning on this lock stops being runnable: options that offered it are stale.
+        # (Spinners are rare; a context spinning on another lock makes this a needless recompute.)
+        eng._ver += 1
 
 
 def _release(m: Machine, lock: str) -> None:

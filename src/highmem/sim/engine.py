@@ -171,7 +171,7 @@ class Simulator(KernelHooks):
                  "choices", "preemptions", "injections", "status", "stop_reason", "contexts", "glets", "_unstarted",
                  "runq", "pending_irq", "pending_softirq", "in_progress", "ipi_funcs", "waitq", "completions",
                  "irqs", "softirqs", "_optional", "_next", "_ver", "_opts_cache", "main", "_wpool", "checker",
-                 "live_tasks", "_cpu_rows", "_optional_rows", "_deps", "_spun", "_acq")
+                 "live_tasks", "_cpu_rows", "_optional_rows", "_deps", "_spinning")
 
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
                  python_code: bool = False) -> None:
@@ -230,15 +230,15 @@ class Simulator(KernelHooks):
         self._next: Option | None = None
         #: bumped on every change of engine state that can change the options
         self._ver = 0
-        #: bumped on every spin lock taken (a spinner's condition turns false, announced to no one)
-        self._acq = 0
+        #: contexts busy-waiting in spin() now; while there are any, taking a spin lock bumps _ver
+        #: (a spinner's condition turns false, announced to no one)
+        self._spinning = 0
         #: per running context (None: the main loop), a list: the engine version, the (CPU state,
-        #: IF, local_bh_count) triples of the CPUs whose flags the options read, the options, the
-        #: machine's epoch, and _acq when the options read a spinner's condition (else None); see _options
+        #: IF, local_bh_count) triples of the CPUs whose flags the options read, the options, and
+        #: the machine's epoch; see _options
         self._opts_cache: dict[Context | None, list[Any]] = {}
-        #: what the last _compute_options read: its flag triples, and whether a spinner's condition
+        #: the flag triples the last _compute_options read
         self._deps: list[Any] = []
-        self._spun = False
         self.main: greenlet | None = None
         #: this thread's idle workers (a greenlet belongs to the thread that made it)
         self._wpool = _pool()
@@ -344,31 +344,22 @@ class Simulator(KernelHooks):
         # engine's version (contexts, queues, preempt counts) has not moved and every CPU whose
         # flags the options read has the IF and bottom-half count it had: compared, not versioned,
         # so one CPU's cli does not recompute another's options, nor a cli and its sti anything.
-        #
-        # One exception keeps the schedules as they were: the former rule (valid while neither
-        # _ver nor the machine's epoch, bumped on every flag change, moved) missed a spin lock
-        # taken with a plain spin_lock, and went on offering the context spinning on it until
-        # some change came.  A list that read a spinner's condition follows that rule once a lock
-        # was taken after it (hit[4] != _acq); until then, and for every other list, the new one.
         # The machine's epoch first: when no flag changed since the list was made (or last found
-        # valid), both rules take it.
+        # valid), it is taken without comparing.
         hit = self._opts_cache.get(cur)
         if hit is not None and hit[0] == self._ver:
             if hit[3] == self.m.epoch:
                 return hit[2]  # type: ignore[no-any-return]
-            acq = hit[4]
-            if acq is None or acq == self._acq:
-                deps = hit[1]
-                i = 0
-                n = len(deps)
-                while i < n and deps[i].irq_enabled == deps[i + 1] and deps[i].local_bh_count == deps[i + 2]:
-                    i += 3
-                if i == n:
-                    # Where the former rule recomputed the same list: it is valid from this epoch on.
-                    hit[3] = self.m.epoch
-                    return hit[2]  # type: ignore[no-any-return]
+            deps = hit[1]
+            i = 0
+            n = len(deps)
+            while i < n and deps[i].irq_enabled == deps[i + 1] and deps[i].local_bh_count == deps[i + 2]:
+                i += 3
+            if i == n:
+                hit[3] = self.m.epoch
+                return hit[2]  # type: ignore[no-any-return]
         opts = self._compute_options(cur)
-        self._opts_cache[cur] = [self._ver, self._deps, opts, self.m.epoch, self._acq if self._spun else None]
+        self._opts_cache[cur] = [self._ver, self._deps, opts, self.m.epoch]
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
@@ -381,7 +372,6 @@ class Simulator(KernelHooks):
         opts: list[Option] = []
         add = opts.append
         deps: list[Any] = []
-        spun = False
         cur_cpu = -1
         if cur is not None:
             cur_cpu = cur.cpu
@@ -401,8 +391,6 @@ class Simulator(KernelHooks):
                 top = stack[-1]
                 if top is not cur:
                     spin = top.data.get("spin")
-                    if spin is not None:
-                        spun = True
                     if spin is None or spin[0]():
                         add(_new(Option, ("run", c, top.name, top.data["entity"])))
             else:
@@ -444,7 +432,6 @@ class Simulator(KernelHooks):
                 elif st.local_bh_count == 0:
                     add(_new(Option, ("softirq", c, name, name)))
         self._deps = deps
-        self._spun = spun
         return opts
 
     def _choose(self, opts: list[Option], at_point: bool) -> int:

@@ -33,6 +33,7 @@ from highmem.sim.strategy import (
     PCTStrategy,
     PrefixStrategy,
     RandomStrategy,
+    ReplayDivergence,
     SparseReplayStrategy,
     Strategy,
 )
@@ -157,7 +158,9 @@ def run_once(sc: Scenario, cfg: KernelConfig, strategy: Strategy, *, trace: bool
     try:
         res = sim.run()
     except HighmemError as e:
-        raise HighmemError(f"scenario {sc.name}: {e}") from None
+        # A divergence keeps its class: a replay of an old schedule file tells it from other errors.
+        raise (ReplayDivergence if isinstance(e, ReplayDivergence) else HighmemError)(
+            f"scenario {sc.name}: {e}") from None
     except Exception as e:
         from highmem.sim.engine import StepBudgetExceeded
 

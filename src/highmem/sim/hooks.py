@@ -39,7 +39,7 @@ class KernelHooks:
     m: Machine
     step: int
     _ver: int
-    _acq: int
+    _spinning: int
     runq: list[list[Context]]
     waitq: dict[str, list[Context]]
     completions: dict[str, int]
@@ -139,7 +139,9 @@ class KernelHooks:
         ctx.data.setdefault("spin_since", self.step)
         # The spinner stops being runnable until cond() holds: the options change.
         self._ver += 1
+        self._spinning += 1
         self._switch_main(None)
+        self._spinning -= 1
         if cond():
             del ctx.data["spin"]
             ctx.data.pop("spin_since", None)

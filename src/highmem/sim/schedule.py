@@ -8,12 +8,17 @@ count, so that a replay against a changed scenario is refused instead of
 silently diverging::
 
     {
-      "format": "highmem-schedule", "version": 1,
+      "format": "highmem-schedule", "version": 2,
       "scenario": "irq-uses-user-slot", "digest": "sha256:...",
       "profile": "linux-2.4", "config": ["DEBUG_HIGHMEM=n"],
       "finding": {"kind": "stale-access", "message": "..."},
       "steps": 92, "choices": [[35, "irq eth0@0"]]
     }
+
+Version 2 (this highmem) changed one scheduling rule: a context spinning on a lock that another
+context takes is no longer offered to run before the lock is released.  A version-1 file is
+still read, and replayed under the new rule; the replay (``highmem check --replay``) refuses it
+when it does not reproduce what it recorded, instead of calling it a divergence.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from typing import Any
 
 from highmem.errors import HighmemError
 
-__all__ = ["SCHEDULE_FORMAT", "SCHEDULE_VERSION", "save_schedule", "schedule_text", "load_schedule"]
+__all__ = ["SCHEDULE_FORMAT", "SCHEDULE_VERSION", "READ_VERSIONS", "save_schedule", "schedule_text",
+           "load_schedule"]
 
 SCHEDULE_FORMAT = "highmem-schedule"
-SCHEDULE_VERSION = 1
+SCHEDULE_VERSION = 2
+#: The versions load_schedule reads (1: recorded before spinners were rescheduled on a lock's capture).
+READ_VERSIONS = (1, 2)
 #: Bytes of a schedule file (a shrunk schedule is a few kB; a long unshrunk one well under 1 MB).
 MAX_SCHEDULE_BYTES = 16 << 20
 
@@ -69,9 +77,9 @@ def load_schedule(path: str | Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != SCHEDULE_FORMAT:
         raise HighmemError(f"{str(p)!r} is not a highmem schedule (no \"format\": \"{SCHEDULE_FORMAT}\")")
     v = doc.get("version")
-    if v != SCHEDULE_VERSION:
-        raise HighmemError(f"schedule file {str(p)!r} has version {v!r}; this highmem reads version "
-                           f"{SCHEDULE_VERSION}")
+    if v.__class__ is not int or v not in READ_VERSIONS:
+        raise HighmemError(f"schedule file {str(p)!r} has version {v!r}; this highmem reads versions "
+                           f"{READ_VERSIONS[0]} and {READ_VERSIONS[-1]}")
     ch = doc.get("choices")
     if not isinstance(ch, list) or not all(
             isinstance(c, list) and len(c) == 2 and isinstance(c[0], int) and not isinstance(c[0], bool)
