@@ -50,8 +50,11 @@ def _release(m: Machine, lock: str) -> None:
         raise _sched._bug(m, "spin_unlock", f"{lock} is unlocked by {m.current.name} but held by "
                           f"{owner or 'nobody'}")
     del m.locks[lock]
-    if m.engine is not None:
-        m.engine.state_changed()
+    eng = m.engine
+    if eng is not None and eng._spinning:
+        # A spinner may take the lock now.  While nobody spins no option reads a lock, so the
+        # engine's options stand.
+        eng.state_changed()
 
 
 def spin_lock(m: Machine, lock: str) -> None:

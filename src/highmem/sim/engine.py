@@ -171,7 +171,8 @@ class Simulator(KernelHooks):
                  "choices", "preemptions", "injections", "status", "stop_reason", "contexts", "glets", "_unstarted",
                  "runq", "pending_irq", "pending_softirq", "in_progress", "ipi_funcs", "waitq", "completions",
                  "irqs", "softirqs", "_optional", "_next", "_ver", "_opts_cache", "main", "_wpool", "checker",
-                 "live_tasks", "_cpu_rows", "_optional_rows", "_deps", "_spinning")
+                 "live_tasks", "_cpu_rows", "_optional_rows", "_deps", "_spinning",
+                 "_handlers_irqs_off")
 
     def __init__(self, m: Machine, workload: Workload, strategy: Strategy, *, max_steps: int = 200_000,
                  python_code: bool = False) -> None:
@@ -233,6 +234,8 @@ class Simulator(KernelHooks):
         #: contexts busy-waiting in spin() now; while there are any, taking a spin lock bumps _ver
         #: (a spinner's condition turns false, announced to no one)
         self._spinning = 0
+        #: the profile runs every handler with interrupts disabled (2.6.35 on)
+        self._handlers_irqs_off = bool(m.profile.extra.get("handlers_irqs_off", False))
         #: per running context (None: the main loop), a list: the engine version, the (CPU state,
         #: IF, local_bh_count) triples of the CPUs whose flags the options read, the options, and
         #: the machine's epoch; see _options
@@ -255,6 +258,7 @@ class Simulator(KernelHooks):
                 raise HighmemError(f"task name {t.name!r} is used twice: context names must be unique")
             ctx = Context(t.name, ContextKind.TASK, t.cpu)
             ctx.data["entity"] = t.name
+            ctx.data["run"] = _new(Option, ("run", t.cpu, t.name, t.name))
             ctx.state = "runnable"
             self.contexts[t.name] = ctx
             self._make_glet(ctx, t.body)
@@ -275,8 +279,10 @@ class Simulator(KernelHooks):
         self._optional_rows: list[tuple[Any, ...]] = []
         for src in self._optional:
             c = src.cpu
-            self._optional_rows.append((src, c, m.cpu_state[c], src.name, src.is_irq, self.in_progress[c],
-                                        self.pending_irq[c], self.pending_softirq[c]))
+            # The option of its arrival, built once (as a context's option to run is).
+            arrival = _new(Option, (src.kind, c, src.name, src.name))
+            self._optional_rows.append((src, m.cpu_state[c], src.name, src.is_irq, self.in_progress[c],
+                                        self.pending_irq[c], self.pending_softirq[c], arrival))
 
     # -- greenlets --------------------------------------------------------------
     def _make_glet(self, ctx: Context, body: Body) -> None:
@@ -363,19 +369,22 @@ class Simulator(KernelHooks):
         return opts
 
     def _compute_options(self, cur: Context | None) -> list[Option]:
-        # Options are built with tuple.__new__ (a NamedTuple's own __new__ is a Python function);
-        # what is read of each CPU and source comes from rows gathered at construction (this runs
-        # at most steps of busy scenarios).
+        # A context's option to run is built once, when the context is (data["run"]); the others
+        # with tuple.__new__ (a NamedTuple's own __new__ is a Python function). What is read of
+        # each CPU and source comes from rows gathered at construction (this runs at most steps of
+        # busy scenarios).
         # The flags the options depend on are gathered as (state, IF, local_bh_count) triples: of
         # CPUs with interrupts or softirqs waiting for them, those an optional source may arrive on
         # and, with CONFIG_PREEMPT, the running context's.  (local_irq_count is the engine's own.)
         opts: list[Option] = []
         add = opts.append
         deps: list[Any] = []
+        # Only a context suspended in spin() has a condition to test (most runs have none).
+        spinning = self._spinning
         cur_cpu = -1
         if cur is not None:
             cur_cpu = cur.cpu
-            add(_new(Option, ("run", cur_cpu, cur.name, cur.data["entity"])))
+            add(cur.data["run"])
             m = self.m
             if m.preemptible:
                 st = m.cpu_state[cur_cpu]
@@ -384,18 +393,21 @@ class Simulator(KernelHooks):
                         and not cur.data.get("preempt_count") and st.local_irq_count == 0
                         and st.local_bh_count == 0):
                     for t in self.runq[cur_cpu]:
-                        add(_new(Option, ("run", cur_cpu, t.name, t.name)))
+                        add(t.data["run"])
         for st, c, runq, pend, spend, busy in self._cpu_rows:
             stack = st.stack
             if stack:
                 top = stack[-1]
                 if top is not cur:
-                    spin = top.data.get("spin")
-                    if spin is None or spin[0]():
-                        add(_new(Option, ("run", c, top.name, top.data["entity"])))
+                    if not spinning:
+                        add(top.data["run"])
+                    else:
+                        spin = top.data.get("spin")
+                        if spin is None or spin[0]():
+                            add(top.data["run"])
             else:
                 for t in runq:
-                    add(_new(Option, ("run", c, t.name, t.name)))
+                    add(t.data["run"])
             if pend or spend:
                 # (Most CPUs have neither: one test for them.)
                 if (spend and st.local_irq_count == 0) or (pend and cur_cpu != c):
@@ -411,7 +423,7 @@ class Simulator(KernelHooks):
         # Optional arrivals ("up to max") only while some task has not exited: once every
         # task is done the run ends, so schedules where an interrupt never comes exist too.
         if self.live_tasks:
-            for src, c, st, name, is_irq, busy, pend, spend in self._optional_rows:
+            for src, st, name, is_irq, busy, pend, spend, arrival in self._optional_rows:
                 if 0 <= src.max <= src.fired:
                     continue
                 ready = src.ready
@@ -427,10 +439,8 @@ class Simulator(KernelHooks):
                 deps += (st, st.irq_enabled, st.local_bh_count)
                 if not st.irq_enabled:
                     continue
-                if is_irq:
-                    add(_new(Option, ("irq", c, name, name)))
-                elif st.local_bh_count == 0:
-                    add(_new(Option, ("softirq", c, name, name)))
+                if is_irq or st.local_bh_count == 0:
+                    add(arrival)
         self._deps = deps
         return opts
 
@@ -464,8 +474,13 @@ class Simulator(KernelHooks):
         else:
             opts = self._options(cur)
         if len(opts) > 1:
-            # _choose(opts, True), inlined (a frame less at every choice point).
-            i = self.strategy.choose(opts, self, True)
+            # _choose(opts, True), inlined (a frame less at every choice point), and without the
+            # call where the strategy promised its answer (Strategy.memo_opts).
+            strategy = self.strategy
+            if opts is strategy.memo_opts and step < strategy.memo_until:
+                i = strategy.memo_choice
+            else:
+                i = strategy.choose(opts, self, True)
             self.points += 1
             if i:
                 o = opts[i]
@@ -539,7 +554,7 @@ class Simulator(KernelHooks):
         ctx.data = {}
         # Since 2.6.35 every handler runs with interrupts disabled (IRQF_DISABLED became the rule);
         # before, only SA_INTERRUPT ("fast") handlers did.
-        irqs_on = not spec.sa_interrupt and not self.m.profile.extra.get("handlers_irqs_off", False)
+        irqs_on = not spec.sa_interrupt and not self._handlers_irqs_off
         return self._push_handler(ctx, name, spec.body, irq_enabled=irqs_on)
 
     def _enter_softirq(self, c: int, name: str) -> Context:
@@ -562,6 +577,7 @@ class Simulator(KernelHooks):
     def _push_handler(self, ctx: Context, source: str, body: Body, irq_enabled: bool) -> Context:
         st = self.m.cpu_state[ctx.cpu]
         ctx.data["entity"] = source
+        ctx.data["run"] = _new(Option, ("run", ctx.cpu, ctx.name, source))
         ctx.data["saved_if"] = st.irq_enabled
         if st.stack:
             st.stack[-1].state = "interrupted"

@@ -280,6 +280,7 @@ class _LockTable(dict):  # type: ignore[type-arg]
     """``Machine.locks`` while footprints are recorded: every look at a lock is an access to it."""
 
     rec: Recorder
+    sim: Simulator
 
     def get(self, k: Any, default: Any = None) -> Any:
         self.rec.touch(("lock", k), False)
@@ -295,8 +296,10 @@ class _LockTable(dict):  # type: ignore[type-arg]
 
     def __delitem__(self, k: Any) -> None:
         self.rec.touch(("lock", k), True)
-        # The release's state_changed() that follows is this lock's, whose waiters read the lock.
-        self.rec.lock_released = True
+        # The release's state_changed() that follows (only while a context spins: see
+        # spinlock._release) is this lock's, whose waiters read the lock.
+        if self.sim._spinning:
+            self.rec.lock_released = True
         super().__delitem__(k)
 
 
@@ -347,6 +350,7 @@ class FootprintSimulator(Simulator):
         m, rec = self.m, self.rec
         locks = _LockTable(m.locks)
         locks.rec = rec
+        locks.sim = self
         ptes = _PteTable(m.kmap_pte_at)
         ptes.rec = rec
         ptes.vpns = [v >> PAGE_SHIFT for v in m.kmap_vaddr]

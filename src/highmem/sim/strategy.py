@@ -40,7 +40,17 @@ class ReplayDivergence(HighmemError):
 
 class Strategy:
     """Base: ``choose`` returns the index of the option to take (``at_point``: a context is
-    at a scheduling point and option 0 is to let it continue)."""
+    at a scheduling point and option 0 is to let it continue).
+
+    A strategy may promise its next answer: while the engine hands it the very list
+    ``memo_opts`` at a step below ``memo_until``, it would answer ``memo_choice`` and change
+    nothing else, so the engine takes that answer without the call (the options of most steps
+    are a cached list).
+    """
+
+    memo_opts: list[Option] | None = None
+    memo_choice = 0
+    memo_until: float = 0
 
     def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
         return 0
@@ -78,12 +88,12 @@ class PCTStrategy(Strategy):
         self.change_steps = steps
         self.changed = 0
         #: the step of the next change point (``change_steps[changed]``; past the last, no step reaches it)
-        self._next_change: float = self.change_steps[0] if self.change_steps else float("inf")
-        # The last decision: with equal options (the engine often hands out the very same list)
-        # and the same priorities the same option wins (no random draw is skipped: every entity
-        # of a list seen before already has its priority).
-        self._last_opts: list[Option] | None = None
-        self._last_choice = 0
+        self.memo_until: float = self.change_steps[0] if self.change_steps else float("inf")
+        # The last decision (Strategy's memo): with equal options (the engine often hands out the
+        # very same list) and the same priorities the same option wins (no random draw is skipped:
+        # every entity of a list seen before already has its priority), until the next change point.
+        self.memo_opts: list[Option] | None = None
+        self.memo_choice = 0
 
     def _priority(self, entity: str) -> float:
         p = self.prio.get(entity)
@@ -93,18 +103,19 @@ class PCTStrategy(Strategy):
         return p
 
     def choose(self, opts: list[Option], sim: Simulator, at_point: bool) -> int:
-        if sim.step >= self._next_change:
+        if sim.step >= self.memo_until:
             steps = self.change_steps
             while self.changed < len(steps) and sim.step >= steps[self.changed]:
                 if at_point:
                     # The running entity drops below everything at the i-th change point.
                     self.prio[opts[0].entity] = self.depth - 1 - self.changed
                 self.changed += 1
-                self._last_opts = None
-            self._next_change = steps[self.changed] if self.changed < len(steps) else float("inf")
-        last = self._last_opts
+                self.memo_opts = None
+            self.memo_until = steps[self.changed] if self.changed < len(steps) else float("inf")
+        last = self.memo_opts
         if last is not None and (opts is last or opts == last):
-            return self._last_choice
+            self.memo_opts = opts
+            return self.memo_choice
         best = 0
         best_p = -1.0
         prio = self.prio
@@ -115,8 +126,8 @@ class PCTStrategy(Strategy):
                 p = prio[o.entity] = self.depth + self.rng.random()
             if p > best_p:
                 best, best_p = i, p
-        self._last_opts = opts
-        self._last_choice = best
+        self.memo_opts = opts
+        self.memo_choice = best
         return best
 
 
