@@ -266,8 +266,11 @@ def submit_bh(m: Machine, dev: BlockDevice, rw: str, bh: BufferHead) -> None:
         assert io.b_end_io is not None
         io.b_end_io(m, io, bool(uptodate))
 
+    idle = not dev.queue
     dev.submit(Request(rw, bh.b_blocknr, phys, bh.b_size, done, tag=io))
-    if m.engine is not None:
+    if idle and m.engine is not None:
+        # The device's line may arrive now.  (Behind other requests it already could: its
+        # arrival is the one thing of the device that the engine's options read.)
         m.engine.state_changed()
 
 
@@ -297,6 +300,7 @@ def device_interrupt(m: Machine, dev: BlockDevice) -> None:
     if not dev.queue:
         return
     req = dev.complete_one(m.phys)
-    if m.engine is not None:
+    if not dev.queue and m.engine is not None:
+        # Nothing left to complete: the line may no longer arrive (see submit_bh).
         m.engine.state_changed()
     req.done(1)
