@@ -69,15 +69,13 @@ class KernelHooks:
     def prepare_to_wait(self, ctx: Context, queue: str) -> None:
         """``add_wait_queue`` + ``set_current_state(TASK_UNINTERRUPTIBLE)``: the next schedule()
         sleeps unless a wake_up on ``queue`` comes first (no lost wake-up)."""
-        # No option reads a wait queue: the epoch (the engine's former rule), not _ver.
-        self.m.epoch += 1
+        # No option reads a wait queue: neither _ver nor the machine's epoch moves.
         ctx.data["queue"] = queue
         self.waitq.setdefault(queue, []).append(ctx)
 
     def finish_wait(self, ctx: Context, queue: str) -> None:
         """``remove_wait_queue`` + TASK_RUNNING: stop waiting on ``queue`` without sleeping."""
-        self.m.epoch += 1  # as in prepare_to_wait
-        ctx.data.pop("queue", None)
+        ctx.data.pop("queue", None)  # (no option reads a wait queue, as in prepare_to_wait)
         q = self.waitq.get(queue)
         if q and ctx in q:
             q.remove(ctx)
@@ -98,9 +96,8 @@ class KernelHooks:
     def wake_up(self, ctx: Context, queue: str) -> int:
         sleepers = self.waitq.pop(queue, [])
         if sleepers:
+            # (A wake-up of nobody changes no option: see prepare_to_wait.)
             self._ver += 1
-        else:
-            self.m.epoch += 1  # a wake-up of nobody changes no option (see prepare_to_wait)
         for t in sleepers:
             self._wake(t, queue)
         return len(sleepers)
