@@ -27,6 +27,10 @@ from highmem.events import EventBus, Fault, Load, Store, TlbFill, TlbFlushAll, T
 from highmem.hw.pagetable import _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, Geometry, walk
 from highmem.hw.physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["CPU", "check_range"]
 
 _ADDR_END = 1 << 32
@@ -57,7 +61,7 @@ class CPU:
     keeps it up to date and it labels this CPU's events.
     """
 
-    __slots__ = ("id", "tlb", "mem", "geo", "pgd_phys", "bus", "context", "has_pge")
+    __slots__ = ("id", "tlb", "mem", "geo", "pgd_phys", "bus", "context", "has_pge", "_walk2")
 
     def __init__(self, cpu_id: int, mem: PhysicalMemory, geo: Geometry, pgd_phys: int,
                  bus: EventBus, has_pge: bool = True) -> None:
@@ -70,6 +74,10 @@ class CPU:
         self.bus = bus
         self.context = f"cpu{cpu_id}"
         self.has_pge = has_pge
+        #: What _fill's inlined two-level walk reads of the geometry, gathered once (None: three levels).
+        self._walk2: tuple[Any, int, int, int, int, int] | None = (
+            (geo.struct.unpack_from, geo.PGDIR_SHIFT, geo.PTRS_PER_PGD - 1, geo.PTRS_PER_PTE - 1, geo.entry_size,
+             geo.addr_mask) if geo.levels == 2 else None)
 
     def __repr__(self) -> str:
         return f"<CPU {self.id}: {len(self.tlb)} TLB entries>"
@@ -79,21 +87,21 @@ class CPU:
         geo = self.geo
         # The frame holding the PTE when the inlined walk found it (else the write goes through mem).
         pte_frame = None
-        if geo.levels == 2:
+        w2 = self._walk2
+        if w2 is not None:
             # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE (a fill
             # follows every kmap_atomic's flush); every other case is walk()'s.
+            unpack_from, pgdir_shift, pgd_mask, pte_mask, esz, addr_mask = w2
             frames = self.mem.frames
-            unpack_from = geo.struct.unpack_from
-            esz = geo.entry_size
-            ptep = self.pgd_phys + ((vaddr >> geo.PGDIR_SHIFT) & (geo.PTRS_PER_PGD - 1)) * esz
+            ptep = self.pgd_phys + ((vaddr >> pgdir_shift) & pgd_mask) * esz
             fr = frames.get(ptep >> PAGE_SHIFT)
             entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
             if entry & _PAGE_PRESENT and not entry & _PAGE_PSE:
-                ptep = (entry & geo.addr_mask) + ((vaddr >> PAGE_SHIFT) & (geo.PTRS_PER_PTE - 1)) * esz
+                ptep = (entry & addr_mask) + ((vaddr >> PAGE_SHIFT) & pte_mask) * esz
                 fr = frames.get(ptep >> PAGE_SHIFT)
                 entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
                 if entry & _PAGE_PRESENT:
-                    pfn = (entry & geo.addr_mask) >> PAGE_SHIFT
+                    pfn = (entry & addr_mask) >> PAGE_SHIFT
                     level = "pte"
                     pte_frame = fr
                 else:
@@ -212,7 +220,9 @@ class CPU:
         elif size == PAGE_SIZE:
             dfr[:] = sfr
         else:
-            dfr[do : do + size] = memoryview(sfr)[so : so + size]
+            # A slice of the frame, not a memoryview of it: bytearray's slice assignment takes a bytearray
+            # as it is and first copies anything else into one (through a memoryview, three times the cost).
+            dfr[do : do + size] = sfr[so : so + size]
         bus = self.bus
         if bus.active:
             if bus.on_access is not None:

@@ -168,7 +168,12 @@ class Machine:
 
     def page_address(self, page: Page) -> VirtAddr:
         """``page_address(page)``: ``page->virtual`` (0 for an unmapped high page). Any context."""
-        return _highmem.page_address(self, self.check_page(page))
+        if (page.__class__ is not Page or page.mem_map is not self.mem_map or page.pfn.__class__ is not int
+                or not 0 <= page.pfn < self.max_pfn):
+            # Only a page check_page could refuse is checked (it returns every other as it is).
+            page = self.check_page(page)
+        # _highmem.page_address(self, page), inlined; VirtAddr() is the identity at run time.
+        return self.mem_map.get_virtual(page.pfn)  # type: ignore[return-value]
 
     def PageHighMem(self, page: Page) -> bool:
         """``PageHighMem(page)``: whether ``page`` lies above the direct map. Any context."""
@@ -213,7 +218,9 @@ class Machine:
 
     def store(self, vaddr: int, data: bytes) -> None:
         """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""
-        data = _args.check_data("store", data)
+        if data.__class__ is not bytes or len(data) > _args.MAX_ACCESS:
+            # check_data returns bytes within the limit as they are.
+            data = _args.check_data("store", data)
         if type(vaddr) is not int or not data:
             _args.check_access("store", vaddr, len(data))
         if self.sched_point is not None:

@@ -229,10 +229,12 @@ def schedule(m: Machine) -> None:
     """
     if m.sched_point is not None:
         m.sched_point("schedule")
-    if in_interrupt(m):
-        raise _bug(m, "schedule", f"Scheduling in interrupt on CPU {m.current.cpu}")
+    cur = m.current
+    st = m.cpu_state[cur.cpu]
+    if st.local_irq_count + st.local_bh_count != 0:  # in_interrupt(m), inlined
+        raise _bug(m, "schedule", f"Scheduling in interrupt on CPU {cur.cpu}")
     if m.engine is not None:
-        m.engine.schedule(m.current)
+        m.engine.schedule(cur)
 
 
 def sleep_on(m: Machine, queue: str) -> None:

@@ -75,19 +75,36 @@ def spin_lock_irq(m: Machine, lock: str) -> None:
     """``spin_lock_irq``: disable local interrupts, then take ``lock``."""
     if m.sched_point is not None:
         m.sched_point("spin_lock_irq")
+    cur = m.current
     # set_irq_flag(m, False, None), inlined.
-    m.cpu_state[m.current.cpu].irq_enabled = False
+    m.cpu_state[cur.cpu].irq_enabled = False
     m.epoch += 1
-    _acquire(m, lock)
+    # _acquire(m, lock), inlined for a free lock (a held one is _acquire's: it spins).
+    locks = m.locks
+    if locks.get(lock) is None:
+        locks[lock] = cur.name
+        eng = m.engine
+        if eng is not None and eng._spinning:
+            eng._ver += 1  # see _acquire
+    else:
+        _acquire(m, lock)
 
 
 def spin_unlock_irq(m: Machine, lock: str) -> None:
     """``spin_unlock_irq``: release ``lock``, then enable local interrupts."""
     if m.sched_point is not None:
         m.sched_point("spin_unlock_irq")
-    _release(m, lock)
+    cur = m.current
+    # _release(m, lock), inlined for the holder (anyone else is _release's: a BUG).
+    locks = m.locks
+    if locks.get(lock) != cur.name:
+        _release(m, lock)
+    del locks[lock]
+    eng = m.engine
+    if eng is not None and eng._spinning:
+        eng.state_changed()  # see _release
     # set_irq_flag(m, True, None), inlined.
-    m.cpu_state[m.current.cpu].irq_enabled = True
+    m.cpu_state[cur.cpu].irq_enabled = True
     m.epoch += 1
 
 
@@ -95,12 +112,21 @@ def spin_lock_irqsave(m: Machine, lock: str) -> int:
     """``spin_lock_irqsave``: save flags, disable interrupts, take ``lock``; returns the flags."""
     if m.sched_point is not None:
         m.sched_point("spin_lock_irqsave")
-    st = m.cpu_state[m.current.cpu]
+    cur = m.current
+    st = m.cpu_state[cur.cpu]
     flags = _sched.X86_EFLAGS_IF if st.irq_enabled else 0
     # set_irq_flag(m, False, None), inlined.
     st.irq_enabled = False
     m.epoch += 1
-    _acquire(m, lock)
+    # _acquire(m, lock), inlined for a free lock (a held one is _acquire's: it spins).
+    locks = m.locks
+    if locks.get(lock) is None:
+        locks[lock] = cur.name
+        eng = m.engine
+        if eng is not None and eng._spinning:
+            eng._ver += 1  # see _acquire
+    else:
+        _acquire(m, lock)
     return flags
 
 
@@ -108,9 +134,17 @@ def spin_unlock_irqrestore(m: Machine, lock: str, flags: int) -> None:
     """``spin_unlock_irqrestore``: release ``lock``, restore the saved interrupt flag."""
     if m.sched_point is not None:
         m.sched_point("spin_unlock_irqrestore")
-    _release(m, lock)
+    cur = m.current
+    # _release(m, lock), inlined for the holder (anyone else is _release's: a BUG).
+    locks = m.locks
+    if locks.get(lock) != cur.name:
+        _release(m, lock)
+    del locks[lock]
+    eng = m.engine
+    if eng is not None and eng._spinning:
+        eng.state_changed()  # see _release
     # set_irq_flag(m, bool(flags & X86_EFLAGS_IF), None), inlined.
-    m.cpu_state[m.current.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
+    m.cpu_state[cur.cpu].irq_enabled = bool(flags & _sched.X86_EFLAGS_IF)
     m.epoch += 1
 
 

@@ -308,12 +308,13 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         dev_name, rw, pg = op["device"], op["rw"].upper(), pages[op["page"]]
         block, off = op["block"], op.get("offset", 0)
         var = op.get("as", f"bh{block}")
+        bh_name = f"{ctx.name}:{var}"
         devices = sc.runtime_devices
 
         def submit(m: Machine, env: dict[str, Any]) -> None:
             dev = devices[dev_name]
             data = off if pg.pfn >= m.highstart_pfn else m.page_address(pg) + off
-            bh = BufferHead(block, dev.block_size, pg, data, dev_name, name=f"{ctx.name}:{var}")
+            bh = BufferHead(block, dev.block_size, pg, data, dev_name, name=bh_name)
             env[var] = bh
             m.submit_bh(dev, rw, bh)
         return submit
