@@ -7,16 +7,16 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highmem.scenarios.loader import _stem
+from highmem.scenarios._toml_check import stem
 
 
 @given(st.text(alphabet="ab./:-_ <>", max_size=12))
 def test_stem_is_pathlib_stem(where: str) -> None:
-    """``_stem(where)`` equals ``Path(where).stem`` (dots, slashes, empty and odd names included)."""
-    assert _stem(where) == Path(where).stem
+    """``stem(where)`` equals ``Path(where).stem`` (dots, slashes, empty and odd names included)."""
+    assert stem(where) == Path(where).stem
 
 
 def test_stem_examples() -> None:
     """A few names written out: a path, a hidden file, a double suffix, a trailing dot, the default."""
     for where in ("dir/my.toml", ".hidden", "a.b.toml", "x.", "<scenario>", "builtin:copy-highpage", "a//b/", ""):
-        assert _stem(where) == Path(where).stem, where
+        assert stem(where) == Path(where).stem, where
