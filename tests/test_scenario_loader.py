@@ -102,6 +102,13 @@ def test_loader_undefined_page_line() -> None:
     assert msg == "t.toml:11: kmap_atomic names page 'B', which [pages] does not define"
 
 
+def test_loader_quoted_page_name_line() -> None:
+    """A page whose TOML key is quoted ("a b") and not a plain name is refused at its line."""
+    msg = _err(_bad('A = { fill = "A" }', 'A = { fill = "A" }\n"a b" = { fill = "B" }'))
+    assert msg == ("t.toml:6: page name 'a b' is not a plain name: use a letter or _ first, then letters, "
+                   "digits, _, . or -")
+
+
 def test_loader_km_type_not_in_enum() -> None:
     """KM_IRQ0 (a 2.6 type) does not exist in 2.4.22's km_type enum; the message lists the enum in enum order."""
     msg = _err(_bad('type = "KM_USER0", as', 'type = "KM_IRQ0", as'))

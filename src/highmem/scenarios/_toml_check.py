@@ -64,7 +64,8 @@ class Lines:
         if self.keys is None:
             self.keys = {}
             section_now = ""
-            assign = re.compile(r"^([^\s=\[]+)\s*=")
+            # A bare key, or a quoted one (a page named "a b" is refused at its line too).
+            assign = re.compile(r"^(\"[^\"]*\"|'[^']*'|[^\s=\[]+)\s*=")
             for i, line in enumerate(self.lines):
                 s = line.strip()
                 if s.startswith("["):
