@@ -344,6 +344,10 @@ class ContextLifecycle(SchedulingPoints):
                 st.irq_enabled = True
             return
         source = ctx.data["entity"]
+        # A handler never runs again: nothing names it any more (an interrupt-heavy run starts a
+        # thousand of them, which would otherwise stay alive to its end and wake the cyclic GC).
+        del self.contexts[ctx.name]
+        self._opts_cache.pop(ctx, None)
         if ctx.kind is ContextKind.HARDIRQ:
             st.local_irq_count -= 1
             self.in_progress[ctx.cpu].discard(source)
