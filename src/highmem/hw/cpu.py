@@ -39,6 +39,8 @@ _ADDR_END = 1 << 32
 _tnew = tuple.__new__
 _OFF = PAGE_SIZE - 1
 _ZERO = bytes(PAGE_SIZE)
+#: The bits a write's walk sets in its entry.
+_WANT_WRITE = _PAGE_ACCESSED | _PAGE_DIRTY
 
 
 def check_range(vaddr: int, size: int) -> None:
@@ -75,41 +77,47 @@ class CPU:
         self.context = f"cpu{cpu_id}"
         self.has_pge = has_pge
         #: What _fill's inlined two-level walk reads of the geometry, gathered once (None: three levels).
-        self._walk2: tuple[Any, int, int, int, int, int] | None = (
-            (geo.struct.unpack_from, geo.PGDIR_SHIFT, geo.PTRS_PER_PGD - 1, geo.PTRS_PER_PTE - 1, geo.entry_size,
-             geo.addr_mask) if geo.levels == 2 else None)
+        self._walk2: tuple[Any, Any, int, int, int, int, int] | None = (
+            (geo.struct.unpack_from, geo.struct.pack_into, geo.PGDIR_SHIFT, geo.PTRS_PER_PGD - 1,
+             geo.PTRS_PER_PTE - 1, geo.entry_size, geo.addr_mask) if geo.levels == 2 else None)
 
     def __repr__(self) -> str:
         return f"<CPU {self.id}: {len(self.tlb)} TLB entries>"
 
     # -- translation -------------------------------------------------------
     def _fill(self, vaddr: int, write: bool) -> tuple[int, int]:
-        geo = self.geo
-        # The frame holding the PTE when the inlined walk found it (else the write goes through mem).
-        pte_frame = None
         w2 = self._walk2
         if w2 is not None:
-            # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE (a fill
-            # follows every kmap_atomic's flush); every other case is walk()'s.
-            unpack_from, pgdir_shift, pgd_mask, pte_mask, esz, addr_mask = w2
+            # walk(), inlined for two-level (non-PAE) tables down to a present 4 KiB PTE, with the
+            # rest of the fill (a fill follows every kmap_atomic's flush); every other case, a fault
+            # included, is walk()'s and the general path's below.
+            unpack_from, pack_into, pgdir_shift, pgd_mask, pte_mask, esz, addr_mask = w2
             frames = self.mem.frames
             ptep = self.pgd_phys + ((vaddr >> pgdir_shift) & pgd_mask) * esz
             fr = frames.get(ptep >> PAGE_SHIFT)
-            entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
-            if entry & _PAGE_PRESENT and not entry & _PAGE_PSE:
-                ptep = (entry & addr_mask) + ((vaddr >> PAGE_SHIFT) & pte_mask) * esz
-                fr = frames.get(ptep >> PAGE_SHIFT)
-                entry = 0 if fr is None else unpack_from(fr, ptep & 0xFFF)[0]
-                if entry & _PAGE_PRESENT:
-                    pfn = (entry & addr_mask) >> PAGE_SHIFT
-                    level = "pte"
-                    pte_frame = fr
-                else:
-                    pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
-            else:
-                pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
-        else:
-            pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
+            if fr is not None:
+                entry = unpack_from(fr, ptep & 0xFFF)[0]
+                if entry & _PAGE_PRESENT and not entry & _PAGE_PSE:
+                    ptep = (entry & addr_mask) + ((vaddr >> PAGE_SHIFT) & pte_mask) * esz
+                    fr = frames.get(ptep >> PAGE_SHIFT)
+                    if fr is not None:
+                        off = ptep & 0xFFF
+                        entry = unpack_from(fr, off)[0]
+                        if entry & _PAGE_PRESENT:
+                            want = _WANT_WRITE if write else _PAGE_ACCESSED
+                            if entry & want != want:
+                                # The walker sets the accessed (and on a write, dirty) bit in the PTE
+                                # (every fill after a kmap_atomic does: the new PTE has neither).
+                                entry |= want
+                                pack_into(fr, off, entry)
+                            e = ((entry & addr_mask) >> PAGE_SHIFT, entry)
+                            self.tlb[vaddr >> PAGE_SHIFT] = e
+                            bus = self.bus
+                            if bus.active and (bus.judges is None or TlbFill in bus.judges):
+                                bus.emit(_tnew(TlbFill, (self.id, vaddr & ~_OFF, e[0])))
+                            return e
+        geo = self.geo
+        pfn, entry, ptep, level = walk(self.mem, geo, self.pgd_phys, vaddr)
         bus = self.bus
         if pfn < 0:
             err = PageFault(vaddr, self.id, write, level)
@@ -118,12 +126,8 @@ class CPU:
             raise err
         want = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
         if entry & want != want:
-            # The walker sets the accessed (and on a write, dirty) bit in memory (every fill after a
-            # kmap_atomic does: the new PTE has neither).
-            if pte_frame is not None:
-                geo.struct.pack_into(pte_frame, ptep & 0xFFF, entry | want)
-            else:
-                self.mem.write(ptep, geo.struct.pack(entry | want))
+            # The walker sets the accessed (and on a write, dirty) bit in memory.
+            self.mem.write(ptep, geo.struct.pack(entry | want))
         e = (pfn, entry | want)
         self.tlb[vaddr >> PAGE_SHIFT] = e
         if bus.active and (bus.judges is None or TlbFill in bus.judges):

@@ -128,14 +128,15 @@ def kmap_atomic(m: Machine, page: Page, type: IntEnum | str | int) -> VirtAddr:
                    "is already mapped")
     new = (pfn << PAGE_SHIFT) | m.kmap_prot
     bus = m.bus
-    if bus.on_kmap is not None:
+    on_kmap = bus.on_kmap
+    if on_kmap is not None:
         # The sole observer judges the mapping only (EventBus.on_kmap): no PTE or flush events.
         pte_struct.pack_into(frame, off, new)
         if m.X86_INVLPG or m.config.cpu_has_pge:
             m.cpus[cpu].tlb.pop(vaddr >> PAGE_SHIFT, None)
         else:
             m.cpus[cpu].flush_tlb()
-        bus.on_kmap(cpu, cur.name, name, idx, vaddr, pfn)
+        on_kmap(cpu, cur.name, name, idx, vaddr, pfn)
     elif bus.active:
         old = pte_struct.unpack_from(frame, off)[0]
         pte_struct.pack_into(frame, off, new)
@@ -160,22 +161,25 @@ def kunmap_atomic(m: Machine, kvaddr: int, type: IntEnum | str | int) -> None:
     """
     if m.sched_point is not None:
         m.sched_point("kunmap_atomic")
-    if type.__class__ is not m.km_type:
-        member: IntEnum | None = m.km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
-        type = member if member is not None else coerce_km_type(m.km_type, type)
+    km_type = m.km_type
+    if type.__class__ is not km_type:
+        member: IntEnum | None = km_type._member_map_.get(type) if type.__class__ is str else None  # type: ignore
+        type = member if member is not None else coerce_km_type(km_type, type)
     if not m.DEBUG_HIGHMEM or not m.HIGHMEM:
         bus = m.bus
         if bus.active:
             cur = m.current
+            cpu = cur.cpu
             # A lowmem (or any non-fixmap) address names no slot in the trace, as its kmap_atomic did not.
-            idx = type + m.KM_TYPE_NR * cur.cpu
+            idx = type + m.KM_TYPE_NR * cpu
             named = m.HIGHMEM and isinstance(kvaddr, int) and kvaddr & PAGE_MASK >= m.FIXADDR_START
-            name = type._name_ if type.__class__ is m.km_type else type.name
-            if bus.on_kunmap is not None:
+            name = type._name_ if type.__class__ is km_type else type.name
+            on_kunmap = bus.on_kunmap
+            if on_kunmap is not None:
                 # The sole observer's direct hook (EventBus.on_kunmap): no event built.
-                bus.on_kunmap(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False)
+                on_kunmap(cpu, cur.name, name, idx if named else -1, kvaddr, False)
             else:
-                bus.emit(KunmapAtomic(cur.cpu, cur.name, name, idx if named else -1, kvaddr, False))
+                bus.emit(KunmapAtomic(cpu, cur.name, name, idx if named else -1, kvaddr, False))
         return
     cur = m.current
     cpu = cur.cpu

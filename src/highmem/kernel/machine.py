@@ -32,6 +32,7 @@ from highmem.kernel import pkmap as _pkmap
 from highmem.kernel import sched as _sched
 from highmem.kernel import smp as _smp
 from highmem.kernel import spinlock as _spinlock
+from highmem.kernel.args import ADDR_END, MAX_ACCESS
 from highmem.kernel.config import KernelConfig
 from highmem.kernel.context import Context, ContextKind, CpuState
 from highmem.kernel.fixmap import Fixmap
@@ -172,8 +173,13 @@ class Machine:
                 or not 0 <= page.pfn < self.max_pfn):
             # Only a page check_page could refuse is checked (it returns every other as it is).
             page = self.check_page(page)
-        # _highmem.page_address(self, page), inlined; VirtAddr() is the identity at run time.
-        return self.mem_map.get_virtual(page.pfn)  # type: ignore[return-value]
+        # _highmem.page_address(self, page) with the direct map's case of MemMap.get_virtual, inlined
+        # (VirtAddr() is the identity at run time).
+        mem_map = self.mem_map
+        pfn = page.pfn
+        if pfn < mem_map.direct_map_end:
+            return mem_map.direct_map_base + (pfn << PAGE_SHIFT)  # type: ignore[return-value]
+        return mem_map.get_virtual(pfn)  # type: ignore[return-value]
 
     def PageHighMem(self, page: Page) -> bool:
         """``PageHighMem(page)``: whether ``page`` lies above the direct map. Any context."""
@@ -210,7 +216,7 @@ class Machine:
 
     def load(self, vaddr: int, size: int) -> bytes:
         """Kernel-mode load of ``size`` bytes at ``vaddr`` on this CPU. Any context."""
-        if type(vaddr) is not int or type(size) is not int or not 0 < size <= _args.MAX_ACCESS:
+        if type(vaddr) is not int or type(size) is not int or not 0 < size <= MAX_ACCESS:
             _args.check_access("load", vaddr, size)
         if self.sched_point is not None:
             self.sched_point("load")
@@ -218,7 +224,7 @@ class Machine:
 
     def store(self, vaddr: int, data: bytes) -> None:
         """Kernel-mode store of ``data`` at ``vaddr`` on this CPU. Any context."""
-        if data.__class__ is not bytes or len(data) > _args.MAX_ACCESS:
+        if data.__class__ is not bytes or len(data) > MAX_ACCESS:
             # check_data returns bytes within the limit as they are.
             data = _args.check_data("store", data)
         if type(vaddr) is not int or not data:
@@ -229,8 +235,8 @@ class Machine:
 
     def memcpy(self, dst: int, src: int, size: int) -> None:
         """``memcpy(dst, src, size)`` through this CPU's TLB: one step. Any context."""
-        if (type(dst) is not int or type(src) is not int or type(size) is not int or not 0 < size <= _args.MAX_ACCESS
-                or dst < 0 or src < 0 or dst + size > _args.ADDR_END or src + size > _args.ADDR_END):
+        if (type(dst) is not int or type(src) is not int or type(size) is not int or not 0 < size <= MAX_ACCESS
+                or dst < 0 or src < 0 or dst + size > ADDR_END or src + size > ADDR_END):
             # Only a call the checks could refuse is checked (they accept every other).
             _args.check_access("memcpy", dst, size)
             _args.check_access("memcpy", src, size)

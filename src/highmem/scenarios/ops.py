@@ -314,7 +314,7 @@ def _compile(sc: Scenario, ctx: ContextSpec, op: dict[str, Any], pages: dict[str
         def submit(m: Machine, env: dict[str, Any]) -> None:
             dev = devices[dev_name]
             data = off if pg.pfn >= m.highstart_pfn else m.page_address(pg) + off
-            bh = BufferHead(block, dev.block_size, pg, data, dev_name, name=bh_name)
+            bh = BufferHead(block, dev.block_size, pg, data, dev_name, bh_name)  # name=bh_name, by position
             env[var] = bh
             m.submit_bh(dev, rw, bh)
         return submit
