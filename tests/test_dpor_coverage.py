@@ -113,7 +113,8 @@ def test_dpor_red_team_case_finds_what_exhaustive_finds(path: Path) -> None:
     """Each scenario that once made DPOR miss a kind: a BUG that ends the run before another CPU ran, the order in
     which an idle CPU takes its tasks, a run with no way on within the bounds, a load or store into a page table
     through the direct map, a store into a page directory entry that a TLB fill walks through, an interrupt
-    possible only while a task other than the last one to exit still runs."""
+    possible only while a task other than the last one to exit still runs, a request queued on one CPU before a cli on
+    the device's CPU that would keep its line out."""
     sc = load_toml_text(path.read_text(), path.name)
     plain, _, _ = _kinds(sc, "exhaustive", 3000)
     dpor, dpor_all, _ = _kinds(sc, "dpor", 5000)

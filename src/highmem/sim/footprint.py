@@ -13,7 +13,8 @@ The resources:
     pending interrupts and softirqs, interrupt flag, bottom-half and preempt counts, its TLB,
     and the checker's shadow state of the contexts on it.  *Every* step of a context on CPU c
     writes it, so the steps of one CPU stay in order in every equivalent schedule; a step that
-    wakes a task of CPU c or sends it an IPI writes it too.
+    wakes a task of CPU c or sends it an IPI writes it too, and a ``submit_bh`` reads that of its
+    device's CPU, whose state decides whether the line it readies may arrive.
 ``("frame", pfn)``
     the bytes of a physical page (loads, stores, memcpy).
 ``("pte", vpn)``
@@ -363,6 +364,16 @@ class FootprintSimulator(Simulator):
             if name in inst:
                 self._saved["bound:" + name] = inst[name]
             inst[name] = self._global(getattr(m, name), res, write)
+        submit = inst["submit_bh"]
+
+        def submit_bh(dev: Any, rw: str, bh: Any) -> None:
+            submit(dev, rw, bh)
+            # The request lets the device's line arrive on the device's CPU, if that CPU takes
+            # interrupts then: that is the CPU's state, which every step of it writes.  Reading it
+            # orders the request against the CPU's steps, so that a request made before a cli (or
+            # a handler) there that keeps the line out is run too, where the arrival is offered.
+            rec.touch((_CPU, dev.cpu), False)
+        inst["submit_bh"] = submit_bh
         orig_slot_pte = m.slot_pte
         if "slot_pte" in inst:
             self._saved["bound:slot_pte"] = inst["slot_pte"]
